@@ -1,0 +1,32 @@
+"""`python -m harness <command> ...`: the harness's command line.
+
+Each command lives in its own module, which has `main(argv) -> int`; the module
+is imported only when its command runs, so `check` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    # command: (module, one-line help)
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max((len(name) for name in COMMANDS), default=0)
+        listing = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items())
+        print(f"usage: python -m harness <command> [options]\n\ncommands:\n{listing}")
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"error: unknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0 if argv else 2
+    module, _ = COMMANDS[argv[0]]
+    return importlib.import_module(module).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
