@@ -1,0 +1,146 @@
+"""Tracks: a base model, language pairs, test sets, metrics and a size rule.
+
+The rules are the IWSLT Model Compression task's (organizers' pages, summarised in
+Moslem, IWSLT 2025, and Liu et al., IWSLT 2026):
+  2026: at most 4 GB on disk (decimal GB, bytes of the weight files);
+  2025: size bins by storage S: Bin1 2 <= S < 4 GB, Bin2 1-2 GB, Bin3 0.5-1 GB,
+        Bin4 200-500 MB, Bin5 < 200 MB; a model exactly on a boundary goes to the
+        higher bin, so each bin includes its lower bound.
+The mini track scales both to its own base: a limit is the same share of the
+base's bf16 bytes as 4 GB is of Qwen2-Audio-7B's 16.79 GB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GB = 10**9
+
+QWEN2_AUDIO_7B_BF16_BYTES = 16_790_000_000  # papers.md: 8.40 B parameters, 16.79 GB in bf16
+QWEN2_AUDIO_7B_PARAMS = 8_400_000_000
+
+
+@dataclass(frozen=True)
+class SizeBin:
+    name: str
+    lower_bytes: int            # inclusive: a model on the boundary belongs here (the higher bin)
+    upper_bytes: int | None     # exclusive; None = no upper bound
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """What a compressed system must fit, and what its reductions are measured against."""
+
+    limit_bytes: int                      # the 2026 rule: on-disk bytes must be <= this
+    bins: tuple[SizeBin, ...]             # the 2025 bins, largest first
+    reference_bytes: int                  # the uncompressed base in bf16
+    reference_params: int
+    source: str                           # where the numbers come from
+
+    def bin_of(self, size_bytes: int) -> SizeBin | None:
+        for size_bin in self.bins:
+            if size_bytes >= size_bin.lower_bytes and (size_bin.upper_bytes is None or size_bytes < size_bin.upper_bytes):
+                return size_bin
+        return None
+
+    def complies(self, size_bytes: int) -> bool:
+        return size_bytes <= self.limit_bytes
+
+
+def _bins(scale: float) -> tuple[SizeBin, ...]:
+    """The 2025 bins, with every boundary multiplied by `scale` (1.0 on the 7B tracks)."""
+    edges = [("Bin1", 2 * GB, 4 * GB), ("Bin2", 1 * GB, 2 * GB), ("Bin3", GB // 2, 1 * GB),
+             ("Bin4", 200 * 10**6, GB // 2), ("Bin5", 0, 200 * 10**6)]
+    return tuple(SizeBin(name, round(low * scale), round(high * scale)) for name, low, high in edges)
+
+
+def scaled_rule(reference_bytes: int, reference_params: int) -> SizeRule:
+    """The 2026 limit and 2025 bins scaled to a base of `reference_bytes` (bf16)."""
+    scale = reference_bytes / QWEN2_AUDIO_7B_BF16_BYTES
+    return SizeRule(limit_bytes=round(4 * GB * scale), bins=_bins(scale), reference_bytes=reference_bytes,
+                    reference_params=reference_params,
+                    source=f"4 GB / 16.79 GB of the base's bf16 bytes ({reference_bytes} bytes)")
+
+
+REAL_RULE = SizeRule(limit_bytes=4 * GB, bins=_bins(1.0), reference_bytes=QWEN2_AUDIO_7B_BF16_BYTES,
+                     reference_params=QWEN2_AUDIO_7B_PARAMS,
+                     source="IWSLT 2026 4 GB limit; IWSLT 2025 bins (organizers' pages)")
+
+
+@dataclass(frozen=True)
+class TestSetSpec:
+    name: str
+    source: str                 # "local": a folder in our layout; "acl6060": the hub's ACL 60/60 test split
+    location: str               # folder (relative to the repo) or hub dataset id
+    languages: tuple[str, ...] = ("de", "zh")
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Track:
+    name: str
+    base_model: str             # local folder (relative to the repo) or hub id
+    base_revision: str | None
+    prompt: str                 # "instruct" (Moslem 2025) or "base" (Liu et al. 2026)
+    languages: tuple[str, ...]
+    testsets: tuple[TestSetSpec, ...]
+    metrics: tuple[str, ...]
+    comet_model: str | None     # hub id or local path; None = COMET reported absent
+    size_rule: SizeRule | None  # None = scaled from the base when it is first measured (mini)
+    max_new_tokens: int = 256
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+MINI_SETS = ("general_test", "talks_test", "accent_test", "noisy_test", "longform_test")
+
+TRACKS: dict[str, Track] = {
+    "mini": Track(
+        name="mini",
+        base_model="models/mini-base",
+        base_revision=None,
+        prompt="instruct",
+        languages=("de", "zh"),
+        testsets=tuple(TestSetSpec(name, "local", f"testsets/mini/{name}") for name in MINI_SETS),
+        metrics=("bleu", "chrf", "chrf++", "comet"),
+        comet_model=None,
+        size_rule=None,
+        max_new_tokens=96,
+        notes="the embedded CPU track: a small real Qwen2-Audio and synthetic spoken sets",
+    ),
+    "iwslt2026": Track(
+        name="iwslt2026",
+        base_model="Qwen/Qwen2-Audio-7B-Instruct",
+        base_revision=None,
+        prompt="instruct",
+        languages=("de", "zh"),
+        testsets=(TestSetSpec("acl6060_test", "acl6060", "ymoslem/ACL-6060"),),
+        metrics=("bleu", "chrf", "chrf++", "comet"),
+        comet_model="Unbabel/wmt22-comet-da",
+        size_rule=REAL_RULE,
+        max_new_tokens=1024,
+        notes="IWSLT 2026: COMET (wmt22-comet-da) primary, 4 GB on-disk limit",
+    ),
+    "iwslt2025": Track(
+        name="iwslt2025",
+        base_model="Qwen/Qwen2-Audio-7B-Instruct",
+        base_revision=None,
+        prompt="instruct",
+        languages=("de", "zh"),
+        testsets=(TestSetSpec("acl6060_test", "acl6060", "ymoslem/ACL-6060"),),
+        metrics=("bleu", "chrf", "chrf++", "comet"),
+        comet_model="Unbabel/wmt20-comet-da",
+        size_rule=REAL_RULE,
+        max_new_tokens=1024,
+        notes="IWSLT 2025: size bins; the 2025 system paper scored COMET with wmt20-comet-da",
+    ),
+}
+
+
+def get_track(name: str) -> Track:
+    try:
+        return TRACKS[name]
+    except KeyError:
+        raise ValueError(f"unknown track {name!r}; known: {', '.join(TRACKS)}") from None
