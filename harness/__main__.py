@@ -11,6 +11,8 @@ import sys
 
 COMMANDS = {
     # command: (module, one-line help)
+    "check": ("harness.storage", "storage-constraint compliance and integrity of a system folder"),
+    "score": ("harness.score", "recompute metrics from a per-segment JSONL without the model"),
 }
 
 

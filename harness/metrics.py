@@ -1,0 +1,227 @@
+"""Translation metrics with their exact settings: BLEU, chrF, chrF++ and COMET.
+
+BLEU (Papineni et al. 2002) is computed as sacreBLEU does it (Post 2018, "A Call
+for Clarity in Reporting BLEU Scores"): detokenized text, the metric's own
+tokenizer (13a for German, zh for Chinese, as the IWSLT task scores), and a
+signature string that names every setting, so two numbers are only compared
+when their signatures match. chrF (Popović 2015) uses character n-grams up to 6
+and no word n-grams; chrF++ (Popović 2017) adds word uni- and bigrams. All three
+come from the sacrebleu package itself and equal its command line on the same
+files (tests/test_metrics.py checks this).
+
+COMET (Rei et al. 2020, "COMET: A Neural Framework for MT Evaluation"; Rei et al.
+2022 for wmt22-comet-da, the 2026 task's primary metric) needs unbabel-comet,
+whose pins (transformers<5, numpy<2) clash with the model stack, so it runs in a
+separate environment (.venv-comet, `make comet-env`) through
+harness/comet_runner.py, fed a JSONL file. This process never imports comet.
+COMET values are reported x100 (as the task's papers do); the per-segment scores
+too.
+
+A metric that cannot be computed is a Score with value None and the reason,
+never a made-up number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sacrebleu.metrics import BLEU, CHRF
+
+REPO = Path(__file__).resolve().parents[1]
+COMET_RUNNER = REPO / "harness" / "comet_runner.py"
+DEFAULT_COMET_PYTHON = REPO / ".venv-comet" / "bin" / "python"
+COMET_RUNNER_BAD_INPUT = 2  # the runner's exit code for a model or input it cannot use; its stderr says why
+
+# The IWSLT task scores German with sacreBLEU's default 13a tokenizer and Chinese
+# with its zh tokenizer (Moslem 2025; organizers' evaluation scripts).
+BLEU_TOKENIZERS = {"de": "13a", "zh": "zh"}
+
+
+class MetricError(ValueError):
+    """Inputs no metric can be computed on (counts differ, unknown language)."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """One metric on one system output. `value` is None exactly when `absent_reason` says why."""
+
+    metric: str
+    value: float | None
+    signature: str | None
+    absent_reason: str | None = None
+    per_segment: list[float] | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.value is not None
+
+    def to_dict(self, with_segments: bool = False) -> dict:
+        row = {"metric": self.metric, "value": self.value, "signature": self.signature,
+               "absent_reason": self.absent_reason}
+        if with_segments:
+            row["per_segment"] = self.per_segment
+        return row
+
+
+def absent(metric: str, reason: str) -> Score:
+    return Score(metric=metric, value=None, signature=None, absent_reason=reason, per_segment=None)
+
+
+def _one_line(text: str) -> str:
+    # sacreBLEU's command line reads one segment per line (universal newlines), so a
+    # line break inside a segment is scored as a space; do the same in memory.
+    return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _check_pair(hypotheses: list[str], references: list[str]) -> tuple[list[str], list[str]]:
+    if len(hypotheses) != len(references):
+        raise MetricError(f"{len(hypotheses)} hypotheses but {len(references)} references: counts must match")
+    if not references:
+        raise MetricError("no segments to score")
+    return [_one_line(h) for h in hypotheses], [_one_line(r) for r in references]
+
+
+def _bleu_tokenizer(lang: str) -> str:
+    try:
+        return BLEU_TOKENIZERS[lang]
+    except KeyError:
+        raise MetricError(f"no BLEU tokenizer for target language {lang!r}; known: {', '.join(BLEU_TOKENIZERS)}") from None
+
+
+def _sacrebleu_score(name: str, corpus_metric, sentence_metric, hypotheses: list[str],
+                     references: list[str]) -> Score:
+    hyps, refs = _check_pair(hypotheses, references)
+    corpus = corpus_metric.corpus_score(hyps, [refs])
+    # Per-segment scores are sentence-level scores (BLEU with effective order, as
+    # sacrebleu.sentence_bleu does); the system value is always the corpus score.
+    per_segment = [sentence_metric.sentence_score(h, [r]).score for h, r in zip(hyps, refs)]
+    return Score(metric=name, value=float(corpus.score), signature=corpus_metric.get_signature().format(),
+                 absent_reason=None, per_segment=per_segment)
+
+
+def bleu_score(hypotheses: list[str], references: list[str], lang: str, *,
+               sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
+    tokenize = _bleu_tokenizer(lang)
+    return _sacrebleu_score("bleu", BLEU(tokenize=tokenize), BLEU(tokenize=tokenize, effective_order=True),
+                            hypotheses, references)
+
+
+def chrf_score(hypotheses: list[str], references: list[str], lang: str, *,
+               sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
+    _bleu_tokenizer(lang)  # same language check as BLEU, so an unknown language fails alike everywhere
+    return _sacrebleu_score("chrf", CHRF(char_order=6, word_order=0), CHRF(char_order=6, word_order=0),
+                            hypotheses, references)
+
+
+def chrf_pp_score(hypotheses: list[str], references: list[str], lang: str, *,
+                  sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
+    _bleu_tokenizer(lang)
+    return _sacrebleu_score("chrf++", CHRF(char_order=6, word_order=2), CHRF(char_order=6, word_order=2),
+                            hypotheses, references)
+
+
+# ---- COMET ------------------------------------------------------------------
+
+def comet_python() -> Path:
+    """The comet environment's interpreter: $HARNESS_COMET_PYTHON, else <repo>/.venv-comet/bin/python."""
+    configured = os.environ.get("HARNESS_COMET_PYTHON")
+    return Path(configured) if configured else DEFAULT_COMET_PYTHON
+
+
+def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
+                sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None,
+                batch_size: int | None = None, gpus: int | None = None, timeout_s: float | None = None) -> Score:
+    """COMET through harness/comet_runner.py in the comet environment.
+
+    Absent (value None, with the reason) when no model is configured, the comet
+    environment is missing, the model is not available offline, or the segments
+    have no source text (every COMET estimator reads the source).
+    """
+    hyps, refs = _check_pair(hypotheses, references)
+    if comet_model is None:
+        where = f" for track {track}" if track else ""
+        return absent("comet", f"no COMET model configured{where}")
+    if sources is None or any(s is None for s in sources):
+        return absent("comet", "COMET needs the source text of every segment and the segments have none")
+    if len(sources) != len(hyps):
+        raise MetricError(f"{len(sources)} sources but {len(hyps)} hypotheses: counts must match")
+    python = comet_python()
+    if not python.exists():
+        shown = python.parent.parent.name if python.parent.name == "bin" else str(python)
+        return absent("comet", f"COMET environment {shown} not found: run make comet-env")
+
+    with tempfile.TemporaryDirectory(prefix="harness-comet-") as work:
+        segments = Path(work) / "segments.jsonl"
+        output = Path(work) / "scores.json"
+        with open(segments, "w", encoding="utf-8") as stream:
+            for src, mt, ref in zip(sources, hyps, refs):
+                stream.write(json.dumps({"src": _one_line(src), "mt": mt, "ref": ref}, ensure_ascii=False) + "\n")
+        command = [str(python), str(COMET_RUNNER), "--model", comet_model, "--input", str(segments),
+                   "--output", str(output)]
+        if batch_size is not None:
+            command += ["--batch-size", str(batch_size)]
+        if gpus is not None:
+            command += ["--gpus", str(gpus)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return absent("comet", f"COMET runner did not finish within {timeout_s:g} s")
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            last = lines[-1].strip() if lines else "(no message)"
+            if done.returncode == COMET_RUNNER_BAD_INPUT:
+                return absent("comet", last.removeprefix("error: "))
+            return absent("comet", f"COMET runner failed (exit {done.returncode}): {last}")
+        result = json.loads(output.read_text(encoding="utf-8"))
+
+    per_segment = [100.0 * float(s) for s in result["scores"]]
+    if len(per_segment) != len(hyps):
+        raise MetricError(f"COMET runner returned {len(per_segment)} scores for {len(hyps)} segments")
+    return Score(metric="comet", value=100.0 * float(result["system_score"]), signature=comet_signature(result),
+                 absent_reason=None, per_segment=per_segment)
+
+
+def comet_signature(result: dict) -> str:
+    """`comet|model:<id>|version:<unbabel-comet>`, plus the checkpoint's hash for a local checkpoint.
+
+    A hub id names its weights; a local path does not (the same path can hold other
+    weights tomorrow), so a local checkpoint is named by its folder and its SHA-256.
+    """
+    parts = ["comet", f"model:{result['model']}"]
+    if result.get("model_checkpoint_sha256"):
+        parts.append(f"sha256:{result['model_checkpoint_sha256'][:16]}")
+    parts.append(f"version:{result['comet_version']}")
+    return "|".join(parts)
+
+
+# ---- the registry -------------------------------------------------------------
+
+MetricFn = Callable[..., Score]
+
+# name -> fn(hypotheses, references, lang, *, sources, comet_model, track) -> Score
+METRICS: dict[str, MetricFn] = {
+    "bleu": bleu_score,
+    "chrf": chrf_score,
+    "chrf++": chrf_pp_score,
+    "comet": comet_score,
+}
+
+
+def score_all(hypotheses: list[str], references: list[str], lang: str, metrics: list[str] | tuple[str, ...], *,
+              sources: list[str] | None = None, comet_model: str | None = None,
+              track: str | None = None) -> dict[str, Score]:
+    """Every metric in `metrics` on one system output, in that order."""
+    unknown = [name for name in metrics if name not in METRICS]
+    if unknown:
+        raise MetricError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    _check_pair(hypotheses, references)
+    _bleu_tokenizer(lang)
+    return {name: METRICS[name](hypotheses, references, lang, sources=sources, comet_model=comet_model,
+                                track=track)
+            for name in metrics}

@@ -1,0 +1,179 @@
+"""Results files: one summary JSON and one per-segment JSONL per (system, test set).
+
+In the style of lm-evaluation-harness: every file carries its provenance (git hash,
+package versions, hardware, decode settings, test-set version and hash), so a
+score can be traced and recomputed without the model.
+
+  leaderboard/results/<track>/<system>/<testset>.json            summary
+  leaderboard/results/<track>/<system>/<testset>.segments.jsonl  id, lang, audio seconds, reference,
+                                                                 hypothesis, decode seconds, new tokens, flags
+  leaderboard/results/<track>/<system>/<testset>.partial.jsonl   checkpoint while decoding (resume)
+
+File names are lookup keys only; what the file is about lives inside it.
+Every write goes to a temporary file beside the target and is renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_ROOT = REPO / "leaderboard" / "results"
+PACKAGES = ("harness", "iwslt-compression-harness", "torch", "transformers", "peft", "bitsandbytes", "hqq",
+            "accelerate", "datasets", "sacrebleu", "numpy", "soundfile", "soxr", "silero-vad", "mweralign")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the new one, never half of either."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, payload: dict) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def git_state() -> dict:
+    """The commit the harness ran from, and whether the tree had local changes."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  check=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def hardware() -> dict:
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "processor": _cpu_model(), "cpu_count": os.cpu_count()}
+    try:
+        info["memory_bytes"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        pass
+    try:
+        import torch
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance() -> dict:
+    return {"git": git_state(), "packages": package_versions(), "hardware": hardware()}
+
+
+@dataclass(frozen=True)
+class ResultPaths:
+    summary: Path
+    segments: Path
+    partial: Path
+
+    @classmethod
+    def of(cls, track: str, system: str, testset: str, root: Path = RESULTS_ROOT) -> "ResultPaths":
+        folder = Path(root) / track / system
+        return cls(folder / f"{testset}.json", folder / f"{testset}.segments.jsonl",
+                   folder / f"{testset}.partial.jsonl")
+
+
+def cache_key(**parts) -> str:
+    """A key over everything that decides a hypothesis: model content hash, decode settings, test-set hash."""
+    return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+class Checkpoint:
+    """Finished segments of an interrupted run, reused only under the same cache key.
+
+    The file's first line holds the key; each later line is one finished segment.
+    A line cut short by a crash is dropped, and a file written under another key
+    (another model, other settings, another test-set version) is discarded whole.
+    """
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.done: dict[tuple[str, str], dict] = {}
+        if self.path.exists():
+            self._read()
+        if not self.done:
+            atomic_write_text(self.path, json.dumps({"cache_key": key}) + "\n")
+        self._stream = None
+
+    def _read(self) -> None:
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            header = json.loads(lines[0]) if lines else {}
+        except ValueError:
+            header = {}
+        if header.get("cache_key") != self.key:
+            return
+        for line in lines[1:]:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                break  # a crash mid-line: everything after it is suspect
+            self.done[(row["lang"], row["id"])] = row
+        # Rewrite without any torn tail so appends continue a clean file.
+        atomic_write_text(self.path, json.dumps({"cache_key": self.key}) + "\n"
+                          + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.done.values()))
+
+    def add(self, row: dict) -> None:
+        if self._stream is None:
+            self._stream = open(self.path, "a", encoding="utf-8")
+        self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._stream.flush()
+        self.done[(row["lang"], row["id"])] = row
+
+    def close(self, remove: bool) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if remove:
+            self.path.unlink(missing_ok=True)

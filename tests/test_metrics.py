@@ -1,0 +1,267 @@
+"""BLEU / chrF / chrF++ against the sacreBLEU command line, the registry, and `python -m harness score`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.metrics import METRICS, MetricError, Score, bleu_score, chrf_pp_score, chrf_score, score_all
+
+REPO = Path(__file__).resolve().parents[1]
+SACREBLEU = Path(sys.executable).parent / "sacrebleu"
+WIDTH = 4  # decimals the CLI prints; our values must round to the same digits
+
+# (case name, target language, hypotheses, references)
+CASES = [
+    ("de single segment", "de", ["Die Katze schläft auf der Matte."], ["Die Katze schläft auf der Matte."]),
+    ("de umlauts and sharp s", "de",
+     ["Die Strasse ist gross und die Bäume sind grün.", "Über den Fluss führt eine Brücke.",
+      "Wir müssen heute Äpfel kaufen."],
+     ["Die Straße ist groß, und die Bäume sind grün.", "Über den Fluss führt eine alte Brücke.",
+      "Heute müssen wir Äpfel kaufen."]),
+    ("de one empty hypothesis", "de", ["", "Der Hund bellt laut.", "Es regnet."],
+     ["Das ist ein Test.", "Der Hund bellt.", "Es regnet heute."]),
+    ("de all hypotheses empty", "de", ["", ""], ["Guten Morgen.", "Bis morgen."]),
+    ("de quotes, numbers, case", "de",
+     ["„hallo“, sagte er, „es sind 3,5 % mehr.“", "DAS MODELL HAT 7 MILLIARDEN PARAMETER."],
+     ["„Hallo“, sagte er, „es sind 3,5 % mehr.“", "Das Modell hat 7 Milliarden Parameter."]),
+    ("de decomposed umlaut", "de", ["Mu\u0308nchen ist scho\u0308n."], ["München ist schön."]),
+    ("zh single segment", "zh", ["我们今天讨论语音翻译。"], ["我们今天讨论语音翻译。"]),
+    ("zh punctuation", "zh",
+     ["他说：“你好！”然后离开了。", "这是《论文》的第三部分，对吗？", "模型很小；但是效果很好。"],
+     ["他说：“你好！”，然后就离开了。", "这是《论文》的第三节，对吗？", "模型很小，但效果很好。"]),
+    ("zh mixed Latin and digits", "zh",
+     ["我们使用BERT模型，准确率为95.3%。", "Qwen2-Audio有70亿个参数。"],
+     ["我们使用了 BERT 模型，准确率是95.3%。", "Qwen2-Audio 有 70 亿参数。"]),
+    ("zh one empty hypothesis", "zh", ["", "猫在垫子上睡觉。"], ["今天天气很好。", "猫在垫子上睡觉。"]),
+    ("zh full-width forms", "zh", ["ＡＢＣ公司的收入增长了１２％。"], ["ABC公司的收入增长了12%。"]),
+]
+CASE_IDS = [case[0] for case in CASES]
+
+
+def run_cli(tmp_path: Path, hypotheses: list[str], references: list[str], *args: str) -> str:
+    hyp_file, ref_file = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp_file.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    ref_file.write_text("".join(r + "\n" for r in references), encoding="utf-8")
+    done = subprocess.run([str(SACREBLEU), str(ref_file), "-i", str(hyp_file), "-w", str(WIDTH), *args],
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def cli_corpus(tmp_path, hypotheses, references, *args) -> dict[str, dict]:
+    """{CLI metric name: {"score", "signature"}} from the CLI's JSON output."""
+    rows = json.loads(run_cli(tmp_path, hypotheses, references, *args))
+    rows = [rows] if isinstance(rows, dict) else rows  # one metric prints an object, several a list
+    return {row["name"]: row for row in rows}
+
+
+def cli_sentences(tmp_path, hypotheses, references, *args) -> tuple[list[float], str]:
+    """Sentence-level scores and signature from `-sl -f text` lines: `<NAME>|<signature> = <score> ...`."""
+    lines = run_cli(tmp_path, hypotheses, references, "-sl", "-f", "text", *args).splitlines()
+    scores = [float(line.split(" = ")[1].split()[0]) for line in lines]
+    signature = lines[0].split(" = ")[0].split("|", 1)[1]
+    return scores, signature
+
+
+def rounded(value: float) -> str:
+    return f"{value:.{WIDTH}f}"
+
+
+@pytest.mark.parametrize("name,lang,hyps,refs", CASES, ids=CASE_IDS)
+def test_corpus_scores_equal_the_sacrebleu_cli(tmp_path, name, lang, hyps, refs):
+    tok = {"de": "13a", "zh": "zh"}[lang]
+    cli = cli_corpus(tmp_path, hyps, refs, "-m", "bleu", "chrf", "-tok", tok)
+    cli_pp = cli_corpus(tmp_path, hyps, refs, "-m", "chrf", "--chrf-word-order", "2")
+    ours = score_all(hyps, refs, lang, ["bleu", "chrf", "chrf++"])
+
+    assert rounded(ours["bleu"].value) == rounded(cli["BLEU"]["score"])
+    assert ours["bleu"].signature == cli["BLEU"]["signature"]
+    assert f"tok:{tok}" in ours["bleu"].signature
+    assert rounded(ours["chrf"].value) == rounded(cli["chrF2"]["score"])
+    assert ours["chrf"].signature == cli["chrF2"]["signature"]
+    assert "nc:6|nw:0" in ours["chrf"].signature
+    assert rounded(ours["chrf++"].value) == rounded(cli_pp["chrF2++"]["score"])
+    assert ours["chrf++"].signature == cli_pp["chrF2++"]["signature"]
+    assert "nc:6|nw:2" in ours["chrf++"].signature
+
+
+@pytest.mark.parametrize("name,lang,hyps,refs", [c for c in CASES if len(c[2]) > 1], ids=[c[0] for c in CASES if len(c[2]) > 1])
+def test_per_segment_scores_equal_the_cli_sentence_level(tmp_path, name, lang, hyps, refs):
+    tok = {"de": "13a", "zh": "zh"}[lang]
+    ours = score_all(hyps, refs, lang, ["bleu", "chrf", "chrf++"])
+    for metric, args in (("bleu", ("-m", "bleu", "-tok", tok)), ("chrf", ("-m", "chrf")),
+                         ("chrf++", ("-m", "chrf", "--chrf-word-order", "2"))):
+        cli_scores, _ = cli_sentences(tmp_path, hyps, refs, *args)
+        assert [rounded(v) for v in ours[metric].per_segment] == [rounded(v) for v in cli_scores], metric
+
+
+def test_perfect_and_empty_outputs_are_the_extremes():
+    refs = ["Die Katze schläft.", "Der Hund bellt."]
+    perfect = score_all(refs, refs, "de", ["bleu", "chrf", "chrf++"])
+    empty = score_all(["", ""], refs, "de", ["bleu", "chrf", "chrf++"])
+    for name in ("bleu", "chrf", "chrf++"):
+        assert perfect[name].value == pytest.approx(100.0)
+        assert empty[name].value == 0.0
+        assert perfect[name].per_segment == pytest.approx([100.0, 100.0])
+
+
+def test_a_line_break_inside_a_segment_scores_as_a_space():
+    # The CLI reads one segment per line; in memory a newline must not split or glue words.
+    with_break = bleu_score(["Die Katze\nschläft."], ["Die Katze schläft."], "de")
+    with_space = bleu_score(["Die Katze schläft."], ["Die Katze schläft."], "de")
+    assert with_break.value == with_space.value == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("fn", [bleu_score, chrf_score, chrf_pp_score])
+def test_count_mismatch_is_a_one_line_metric_error(fn):
+    with pytest.raises(MetricError) as error:
+        fn(["a", "b"], ["a"], "de")
+    assert "\n" not in str(error.value) and "2 hypotheses but 1 references" in str(error.value)
+    assert isinstance(error.value, ValueError)
+
+
+@pytest.mark.parametrize("hyps,refs,lang,metrics,message", [
+    ([], [], "de", ["bleu"], "no segments"),
+    (["a"], ["a"], "fr", ["bleu"], "no BLEU tokenizer for target language 'fr'"),
+    (["a"], ["a"], "de", ["ter"], "unknown metric 'ter'"),
+    (["a"], ["a", "b"], "zh", ["chrf"], "1 hypotheses but 2 references"),
+])
+def test_score_all_rejects_bad_input(hyps, refs, lang, metrics, message):
+    with pytest.raises(MetricError, match=message):
+        score_all(hyps, refs, lang, metrics)
+
+
+def test_registry_and_score_all_order():
+    assert list(METRICS) == ["bleu", "chrf", "chrf++", "comet"]
+    scores = score_all(["Hallo Welt."], ["Hallo Welt!"], "de", ["chrf++", "bleu"])
+    assert list(scores) == ["chrf++", "bleu"]
+    assert all(isinstance(s, Score) and s.metric == name and s.absent_reason is None for name, s in scores.items())
+
+
+def test_comet_without_a_model_is_absent_with_the_reason_not_a_number():
+    scores = score_all(["Hallo."], ["Hallo."], "de", ["chrf", "comet"], sources=["Hello."], track="mini")
+    comet = scores["comet"]
+    assert comet.value is None and comet.signature is None and comet.per_segment is None
+    assert comet.absent_reason == "no COMET model configured for track mini"
+    assert scores["chrf"].value == pytest.approx(100.0)
+
+
+# ---- python -m harness score ----------------------------------------------------
+
+def segment(i: int, lang: str = "de", **override) -> dict:
+    texts = {"de": (f"Das ist Satz Nummer {i}.", f"Das ist der Satz Nummer {i}."),
+             "zh": (f"这是第{i}句。", f"这是第{i}个句子。")}[lang]
+    row = {"id": f"seg{i:03d}", "lang": lang, "audio_seconds": 2.0 + 0.1 * i, "reference": texts[1],
+           "hypothesis": texts[0], "source": f"This is sentence number {i}.", "decode_seconds": 0.05,
+           "new_tokens": 9}
+    row.update(override)
+    return row
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def run_score(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", "score", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_score_command_recomputes_the_metrics(tmp_path):
+    rows = [segment(i) for i in range(12)] + [segment(i, "zh") for i in range(12)]
+    rows[3]["hypothesis"] = "ja ja ja ja ja ja"
+    rows[5]["hypothesis"] = ""
+    segments = write_jsonl(tmp_path / "system.segments.jsonl", rows)
+    out = tmp_path / "out" / "scores.json"
+    done = run_score(str(segments), "--lang", "de", "--metrics", "bleu,chrf++,comet", "--json", str(out),
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    de = [r for r in rows if r["lang"] == "de"]
+    expected = score_all([r["hypothesis"] for r in de], [r["reference"] for r in de], "de", ["bleu", "chrf++"])
+    assert result["n_segments"] == 12
+    assert list(result["scores"]) == ["bleu", "chrf++", "comet"]
+    for name in ("bleu", "chrf++"):
+        assert result["scores"][name]["value"] == expected[name].value
+        assert result["scores"][name]["signature"] == expected[name].signature
+        assert result["scores"][name]["signature"] in done.stdout
+    assert result["scores"]["comet"]["value"] is None
+    assert "pass --comet-model" in result["scores"]["comet"]["absent_reason"]
+    assert result["segments"][3]["flags"] == ["repetition"]
+    assert result["segments"][5]["flags"] == ["empty"]
+    assert result["degeneration"]["summary"]["any"]["count"] == 2
+    assert [s["bleu"] for s in result["segments"]] == expected["bleu"].per_segment
+    assert f"{expected['bleu'].value:.2f}" in done.stdout
+
+
+def test_score_command_alternative_hypotheses_file(tmp_path):
+    rows = [segment(i, "zh") for i in range(3)]
+    segments = write_jsonl(tmp_path / "s.jsonl", rows)
+    hyps = tmp_path / "hyp.zh"
+    hyps.write_text("".join(r["reference"] + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "o.json"
+    done = run_score(str(segments), "--lang", "zh", "--metrics", "bleu", "--hypotheses", str(hyps),
+                     "--json", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["scores"]["bleu"]["value"] == pytest.approx(100.0)
+
+
+BAD_INPUTS = [
+    # (name, file bytes or None for a missing file, expected message fragment)
+    ("missing file", None, "no such file"),
+    ("empty file", b"", "empty file"),
+    ("blank lines only", b"\n\n", "empty file"),
+    ("not JSON", (json.dumps(segment(1)) + "\n{not json\n").encode(), ":2: not JSON"),
+    ("not an object", b"[1, 2]\n", ":1: not a JSON object"),
+    ("lacks hypothesis", (json.dumps({k: v for k, v in segment(1).items() if k != "hypothesis"}) + "\n").encode(),
+     ":1: lacks field(s) hypothesis"),
+    ("wrong type", (json.dumps(segment(1, audio_seconds="2s")) + "\n").encode(), ":1: field audio_seconds is str"),
+    ("non-UTF-8", (json.dumps(segment(1)) + "\n").encode() + b'{"id": "x", "hypothesis": "\xe4"}\n',
+     ":2: not UTF-8 (byte 0xe4"),
+    ("duplicate id", (json.dumps(segment(1)) + "\n" + json.dumps(segment(1)) + "\n").encode(), "duplicate id 'seg001'"),
+    ("other language only", (json.dumps(segment(1, "zh")) + "\n").encode(), "no segments for --lang de (the file has zh)"),
+]
+
+
+@pytest.mark.parametrize("name,content,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_score_command_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, name, content, message):
+    segments = tmp_path / "in.jsonl"
+    if content is not None:
+        segments.write_bytes(content)
+    out = tmp_path / "out.json"
+    done = run_score(str(segments), "--lang", "de", "--metrics", "bleu", "--json", str(out), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    assert message in done.stderr
+    if content is not None and name != "missing file":
+        assert str(segments) in done.stderr
+    assert not out.exists() and done.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["in.jsonl"] if content is not None else [])
+
+
+def test_score_command_count_mismatch_is_exit_2(tmp_path):
+    segments = write_jsonl(tmp_path / "s.jsonl", [segment(i) for i in range(3)])
+    hyps = tmp_path / "hyp.de"
+    hyps.write_text("eins\nzwei\n", encoding="utf-8")
+    out = tmp_path / "o.json"
+    done = run_score(str(segments), "--lang", "de", "--hypotheses", str(hyps), "--json", str(out), cwd=tmp_path)
+    assert done.returncode == 2 and "2 hypotheses but 3 references" in done.stderr
+    assert done.stderr.count("\n") == 1 and not out.exists()
+
+
+def test_score_command_keeps_an_existing_output_on_bad_input(tmp_path):
+    out = tmp_path / "o.json"
+    out.write_text('{"old": true}\n')
+    done = run_score(str(tmp_path / "missing.jsonl"), "--lang", "de", "--json", str(out), cwd=tmp_path)
+    assert done.returncode == 2 and out.read_text() == '{"old": true}\n'
+
+
+def test_score_is_a_registered_command():
+    from harness.__main__ import COMMANDS
+    assert COMMANDS["score"][0] == "harness.score"
