@@ -1,0 +1,75 @@
+# The harness's commands. Every target bootstraps what it needs on first use
+# (the Python environment, espeak-ng), idempotently: nothing is installed by hand.
+#
+#   make data     generate the mini-track test and training sets under testsets/mini/
+#   make test     the test suite, offline, on the CPU
+#   make clean    remove the environments and caches (generated data is kept; see clean-data)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+COMET_VENV := .venv-comet
+COMET_STAMP := $(COMET_VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+MINI := testsets/mini
+JOBS ?= 2
+PYTEST_ARGS ?=
+
+# Nothing the tests or the mini track do may reach a model or dataset hub.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: data test clean clean-data lock comet-env
+
+# ---- environments ---------------------------------------------------------
+# The stamp depends on the files that define the environment, so editing
+# pyproject.toml or the lock reinstalls; otherwise this is a no-op.
+$(VENV_STAMP): pyproject.toml requirements/main.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/main.txt -e '.[test]'
+	$(PY) -m pip check
+	@touch $@
+
+# COMET (unbabel-comet 2.2.7) pins transformers<5, numpy<2 and protobuf<5 and
+# needs setuptools<81 and pyarrow<26 that it does not declare, so it lives in
+# its own environment and is fed per-segment files (see README, "COMET").
+$(COMET_STAMP): requirements/comet.txt
+	@test -x $(COMET_VENV)/bin/python || $(PYTHON) -m venv $(COMET_VENV)
+	$(COMET_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COMET_VENV)/bin/python -m pip install --quiet -r requirements/comet.txt
+	$(COMET_VENV)/bin/python -m pip check
+	@touch $@
+
+comet-env: $(COMET_STAMP)
+
+ESPEAK := $(shell command -v espeak-ng 2>/dev/null)
+espeak-ng:
+ifeq ($(ESPEAK),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng >/dev/null
+endif
+.PHONY: espeak-ng
+
+# ---- targets --------------------------------------------------------------
+data: $(VENV_STAMP) espeak-ng
+	$(PY) -m testsets.miniworld --out $(MINI) --jobs $(JOBS)
+
+test: $(VENV_STAMP) espeak-ng
+	$(PY) -m pytest -m "not slow and not gpu and not bench" $(PYTEST_ARGS)
+
+lock: $(VENV_STAMP)
+	{ sed -n '1,4p' requirements/main.txt; $(PY) -m pip freeze --exclude-editable \
+	  | grep -v -i -E '^(torch|iwslt-compression-harness|pip|setuptools)=='; } > requirements/main.txt.tmp
+	mv requirements/main.txt.tmp requirements/main.txt
+
+clean:
+	rm -rf $(VENV) $(COMET_VENV) .pytest_cache .benchmarks *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-data:
+	rm -rf $(MINI)/*/data.parquet $(MINI)/*/wav
