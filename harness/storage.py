@@ -71,7 +71,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -80,6 +79,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness import tracks
+from harness.results import atomic_write_json
 from harness.tracks import GB, SizeRule, Track, get_track, scaled_rule
 from harness.weightfiles import (
     DTYPE_BITS,
@@ -1088,22 +1088,6 @@ def render(report: Report) -> str:
     return "\n".join(parts).rstrip("\n")
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write next to `path` and rename over it, so a reader never sees half a file."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False)
-    try:
-        with handle:
-            json.dump(data, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m harness check",
@@ -1123,7 +1107,7 @@ def main(argv: list[str]) -> int:
     print(render(report), flush=True)
     if args.json_path is not None:
         try:
-            write_json_atomic(args.json_path, to_json(report))
+            atomic_write_json(args.json_path, to_json(report))
         except OSError as error:
             print(f"error: cannot write {args.json_path}: {error.strerror}", file=sys.stderr)
             return 2

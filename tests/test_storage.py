@@ -641,7 +641,9 @@ def test_cli_missing_folder(tmp_path, capsys):
 
 
 def test_cli_json_write_failure(tmp_path, models, capsys):
-    code = storage.main([str(models.bf16), "--track", "iwslt2026", "--json", str(tmp_path / "missing" / "r.json")])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = storage.main([str(models.bf16), "--track", "iwslt2026", "--json", str(blocker / "r.json")])
     assert code == 2 and "cannot write" in capsys.readouterr().err
 
 
