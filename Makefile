@@ -1,8 +1,12 @@
 # The harness's commands. Every target bootstraps what it needs on first use
 # (the Python environment, espeak-ng), idempotently: nothing is installed by hand.
 #
+#   make build SUB=<name> [TRACK=mini]   reproduce a submission into build/<track>/<name>/
+#   make eval [SUB=] [TESTSET=] [TRACK=]  size check + decode + score built systems -> leaderboard/results/
+#   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
 #   make data     generate the mini-track test and training sets under testsets/mini/
 #   make test     the test suite, offline, on the CPU
+#   make bench    the benchmarks (pytest-benchmark)
 #   make clean    remove the environments and caches (generated data is kept; see clean-data)
 
 SHELL := /bin/bash
@@ -16,6 +20,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MINI := testsets/mini
 JOBS ?= 2
 PYTEST_ARGS ?=
+TRACK ?= mini
+SUB ?=
+TESTSET ?=
+BATCH ?= 16
+# The mini track's test sets come from make data; the 7B tracks read theirs from the hub.
+TRACK_DATA := $(if $(filter mini,$(TRACK)),data)
 
 # Nothing the tests or the mini track do may reach a model or dataset hub.
 export HF_HUB_OFFLINE := 1
@@ -23,7 +33,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: data test clean clean-data lock comet-env
+.PHONY: build eval check data test bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -58,6 +68,21 @@ endif
 # ---- targets --------------------------------------------------------------
 data: $(VENV_STAMP) espeak-ng
 	$(PY) -m testsets.miniworld --out $(MINI) --jobs $(JOBS)
+
+build: $(VENV_STAMP)
+	@test -n "$(SUB)" || { echo "usage: make build SUB=<name>  (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
+	@test -f submissions/$(SUB)/build.py || { echo "error: no submission named $(SUB) (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
+	$(PY) submissions/$(SUB)/build.py --track $(TRACK)
+
+eval: $(VENV_STAMP) $(TRACK_DATA)
+	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET))
+
+check: $(VENV_STAMP)
+	@test -n "$(SUB)" || { echo "usage: make check SUB=<name> [TRACK=mini]" >&2; exit 2; }
+	$(PY) -m harness check build/$(TRACK)/$(SUB) --track $(TRACK)
+
+bench: $(VENV_STAMP)
+	$(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)
 
 test: $(VENV_STAMP) espeak-ng
 	$(PY) -m pytest -m "not slow and not gpu and not bench" $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = {
     # command: (module, one-line help)
+    "eval": ("harness.evaluate", "size check, decode and score built systems on the track's test sets"),
     "check": ("harness.storage", "storage-constraint compliance and integrity of a system folder"),
     "score": ("harness.score", "recompute metrics from a per-segment JSONL without the model"),
 }

@@ -7,7 +7,7 @@ score can be traced and recomputed without the model.
   leaderboard/results/<track>/<system>/<testset>.json            summary
   leaderboard/results/<track>/<system>/<testset>.segments.jsonl  id, lang, audio seconds, reference,
                                                                  hypothesis, decode seconds, new tokens, flags
-  leaderboard/results/<track>/<system>/<testset>.partial.jsonl   checkpoint while decoding (resume)
+  leaderboard/results/<track>/<system>/<testset>.<lang>.partial.jsonl  checkpoint while decoding (resume)
 
 File names are lookup keys only; what the file is about lives inside it.
 Every write goes to a temporary file beside the target and is renamed into place.
@@ -114,13 +114,15 @@ def provenance() -> dict:
 class ResultPaths:
     summary: Path
     segments: Path
-    partial: Path
 
     @classmethod
     def of(cls, track: str, system: str, testset: str, root: Path = RESULTS_ROOT) -> "ResultPaths":
         folder = Path(root) / track / system
-        return cls(folder / f"{testset}.json", folder / f"{testset}.segments.jsonl",
-                   folder / f"{testset}.partial.jsonl")
+        return cls(folder / f"{testset}.json", folder / f"{testset}.segments.jsonl")
+
+    def partial_for(self, lang: str) -> Path:
+        """The checkpoint of one direction while it decodes."""
+        return self.segments.with_name(self.segments.name.replace(".segments.jsonl", f".{lang}.partial.jsonl"))
 
 
 def cache_key(**parts) -> str:

@@ -1,0 +1,222 @@
+"""`python -m harness eval`: size check, decode and score every built system on every test set.
+
+For each built system (`build/<track>/<system>/system.json`) and each test set of the
+track, and each language pair the system has: the storage verdict (harness.storage,
+headers only), batched greedy decoding (harness.decode, Moslem 2025's prompt and
+settings), BLEU / chrF / chrF++ / COMET with their signatures (harness.metrics),
+degeneration flags per segment (harness.degeneration), speed (RTFx = audio seconds /
+decoding wall seconds; batch-1 latency on a sample) and peak memory, all written as
+results files with provenance (harness.results).
+
+A run killed midway resumes from the finished segments, reusing them only under the
+same model content hash, decode settings and test-set hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from harness import results, storage
+from harness.decode import DecodeSettings, decode, measure_speed
+from harness.degeneration import flag_segments
+from harness.metrics import MetricError, score_all
+from harness.models import SYSTEM_FILE, ModelLoadError, load_system, read_manifest
+from harness.testsets import LongFormSet, TestSet, TestSetError, load_acl6060, load_testset
+from harness.tracks import REPO, TestSetSpec, Track, get_track
+
+EVAL_SCHEMA = "iwslt-harness/eval"
+BUILD_ROOT = REPO / "build"
+
+
+class EvalError(ValueError):
+    """A one-line reason the evaluation cannot go on."""
+
+
+def find_systems(track: Track, build_root: Path, names: list[str] | None) -> list[Path]:
+    folder = build_root / track.name
+    if names:
+        systems = [folder / name for name in names]
+        for system in systems:
+            if not (system / SYSTEM_FILE).is_file():
+                raise EvalError(f"{system}: no built system here (no {SYSTEM_FILE}); run make build SUB={system.name}")
+        return systems
+    systems = sorted(p.parent for p in folder.glob(f"*/{SYSTEM_FILE}"))
+    if not systems:
+        raise EvalError(f"no built systems under {folder}: run make build SUB=baseline first")
+    return systems
+
+
+def load_spec(spec: TestSetSpec, lang: str | None = None) -> TestSet | LongFormSet:
+    if spec.source == "local":
+        return load_testset(REPO / spec.location)
+    if spec.source == "acl6060":
+        return load_acl6060(lang or spec.languages[0], revision=spec.revision)["test"]
+    raise EvalError(f"test set {spec.name}: unknown source {spec.source!r}")
+
+
+def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
+             *, results_root: Path, device: str = "cpu", latency_sample: int = 8,
+             storage_verdict: dict | None = None) -> dict:
+    """Decode and score one system on one segmented test set; writes and returns the summary."""
+    if not testset.utterances:
+        raise EvalError(f"test set {testset.name} is empty")
+    manifest = read_manifest(system_dir)
+    languages = [lang for lang in track.languages if lang in manifest.languages and lang in testset.languages]
+    paths = results.ResultPaths.of(track.name, system_dir.name, spec.name, results_root)
+    summary_languages, segment_rows = {}, []
+    for lang in languages:
+        rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, latency_sample)
+        summary_languages[lang] = report
+        segment_rows.extend(rows)
+    summary = {
+        "schema": EVAL_SCHEMA,
+        "schema_version": results.SCHEMA_VERSION,
+        "system": system_dir.name,
+        "system_manifest": manifest.as_dict(),
+        "track": track.name,
+        "testset": {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
+                    "utterances": len(testset.utterances),
+                    "audio_seconds": round(sum(u.seconds for u in testset.utterances), 3),
+                    "domain": testset.manifest.get("domain")},
+        "decode": settings.as_dict(),
+        "languages": summary_languages,
+        "storage": storage_verdict,
+        "provenance": results.provenance(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    # Segments first: a summary on disk always has its segments beside it.
+    results.write_jsonl(paths.segments, segment_rows)
+    results.atomic_write_json(paths.summary, summary)
+    for lang in languages:
+        paths.partial_for(lang).unlink(missing_ok=True)
+    return summary
+
+
+def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
+                       paths: results.ResultPaths, device: str, latency_sample: int) -> tuple[list[dict], dict]:
+    system = load_system(system_dir, lang, device=device)
+    settings = settings.resolved(system)
+    key = results.cache_key(model=system.content_hash, decode=settings.as_dict(),
+                            testset=testset.content_hash, lang=lang)
+    checkpoint = results.Checkpoint(paths.partial_for(lang), key)
+    utterances = testset.utterances
+    todo = [i for i, u in enumerate(utterances) if (lang, u.id) not in checkpoint.done]
+
+    def keep(position: int, hypothesis) -> None:
+        u = utterances[todo[position]]
+        checkpoint.add({"id": u.id, "lang": lang, "audio_seconds": round(u.seconds, 4), "source": u.en,
+                        "reference": u.targets[lang], "hypothesis": hypothesis.text,
+                        "decode_seconds": round(hypothesis.seconds, 6), "new_tokens": hypothesis.new_tokens,
+                        "finished": hypothesis.finished, "truncated_audio": hypothesis.truncated_audio})
+
+    stats = None
+    try:
+        if todo:
+            output = decode(system, [utterances[i].audio() for i in todo], lang, settings,
+                            progress=f"{system_dir.name} {testset.name} {lang}", on_result=keep)
+            stats = output.stats
+    finally:
+        checkpoint.close(remove=False)
+    rows = [dict(checkpoint.done[(lang, u.id)]) for u in utterances]
+
+    hypotheses = [r["hypothesis"] for r in rows]
+    references = [r["reference"] for r in rows]
+    scores = score_all(hypotheses, references, lang, list(track.metrics), sources=[r["source"] for r in rows],
+                       comet_model=track.comet_model, track=track.name)
+    degeneration = flag_segments(hypotheses, lang, references=references,
+                                 audio_seconds=[r["audio_seconds"] for r in rows],
+                                 sources=[r["source"] for r in rows])
+    for row, flags, *segment_scores in zip(rows, degeneration.flags,
+                                           *[s.per_segment or [None] * len(rows) for s in scores.values()]):
+        row["flags"] = list(flags)
+        row["scores"] = {name: value for name, value in zip(scores, segment_scores) if value is not None}
+
+    audio_seconds = sum(r["audio_seconds"] for r in rows)
+    decode_seconds = sum(r["decode_seconds"] for r in rows)
+    speed = {
+        "definition": "RTFx = audio seconds / decoding wall seconds (features + generation + detokenisation)",
+        "batch_size": settings.batch_size,
+        "rtfx": round(audio_seconds / decode_seconds, 3) if decode_seconds > 0 else None,
+        "decode_seconds": round(decode_seconds, 3),
+        "resumed_segments": len(rows) - len(todo),
+        "peak_rss_bytes": stats.peak_rss_bytes if stats else None,
+        "gpu_peak_bytes": stats.gpu_peak_bytes if stats else None,
+        "device": device,
+    }
+    if latency_sample > 0:
+        sample = [u.audio() for u in utterances[:latency_sample]]
+        report = measure_speed(system, sample, lang, replace(settings, batch_size=1), warmup=1)
+        speed["batch1_latency_mean_seconds"] = round(report.latency_mean_seconds, 4)
+        speed["batch1_latency_median_seconds"] = round(report.latency_median_seconds, 4)
+        speed["batch1_latency_utterances"] = len(sample)
+    summary = {
+        "metrics": {name: score.to_dict() for name, score in scores.items()},
+        "degeneration": degeneration.summary,
+        "speed": speed,
+        "model": system.provenance(),
+        "decode_settings": settings.as_dict(),
+        "truncated_audio": sum(bool(r["truncated_audio"]) for r in rows),
+        "unfinished": sum(not r["finished"] for r in rows),
+    }
+    return rows, summary
+
+
+def _storage_verdict(system_dir: Path, track: Track) -> dict:
+    try:
+        report = storage.check(system_dir, track)
+    except storage.CheckError as error:
+        return {"status": "invalid", "reason": str(error)}
+    data = storage.to_json(report)
+    return {key: data[key] for key in ("status", "exit_code", "reason", "totals", "verdicts") if key in data}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--track", default="mini")
+    parser.add_argument("--system", action="append", help="only this built system (repeatable)")
+    parser.add_argument("--testset", action="append", help="only this test set (repeatable)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the track's")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--latency-sample", type=int, default=8,
+                        help="utterances decoded at batch 1 to measure latency (0: skip)")
+    parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
+    parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
+    args = parser.parse_args(argv)
+    try:
+        track = get_track(args.track)
+        settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
+                                  batch_size=args.batch_size)
+        systems = find_systems(track, args.build_root, args.system)
+        specs = [s for s in track.testsets if not args.testset or s.name in args.testset]
+        unknown = set(args.testset or ()) - {s.name for s in track.testsets}
+        if unknown:
+            raise EvalError(f"unknown test set {sorted(unknown)[0]!r} for track {track.name}; "
+                            f"known: {', '.join(s.name for s in track.testsets)}")
+        for system_dir in systems:
+            verdict = _storage_verdict(system_dir, track)
+            print(f"{system_dir.name}: {verdict.get('reason')}")
+            for spec in specs:
+                testset = load_spec(spec)
+                if isinstance(testset, LongFormSet):
+                    print(f"{system_dir.name} / {spec.name}: skipped: long-form sets need segmentation, "
+                          f"which the harness does not do yet")
+                    continue
+                summary = evaluate(system_dir, track, spec, testset, settings, results_root=args.results_root,
+                                   device=args.device, latency_sample=args.latency_sample, storage_verdict=verdict)
+                for lang, report in summary["languages"].items():
+                    shown = ", ".join(f"{name} {m['value']:.2f}" if m["value"] is not None else f"{name} absent"
+                                      for name, m in report["metrics"].items())
+                    print(f"{system_dir.name} / {spec.name} / en-{lang}: {shown}; RTFx {report['speed']['rtfx']}")
+    except (EvalError, ModelLoadError, TestSetError, MetricError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Stage: put a track's base model, as it is, into a build folder.
+
+On the mini track the base ships with the project (models/mini-base); on the 7B
+tracks it is a hub snapshot (Qwen/Qwen2-Audio-7B-Instruct), fetched once with
+safetensors, configs, tokenizer and processor files only: never pickles, never code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from harness.tracks import REPO, Track
+
+# What a model folder needs; *.py (remote code) and pickled weights are never fetched.
+HUB_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.json", "*.txt", "*.jinja", "*.model", "merges.txt",
+                "vocab.json")
+
+
+class StageError(RuntimeError):
+    """A one-line reason a build stage cannot go on."""
+
+
+def materialize_base(track: Track, out: Path) -> Path:
+    """Copy (local) or download (hub) the track's base model into `out`; returns `out`."""
+    out = Path(out)
+    local = REPO / track.base_model
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        if local.is_dir():
+            shutil.copytree(local, staging, dirs_exist_ok=True)
+        else:
+            _download(track.base_model, track.base_revision, staging)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _download(repo_id: str, revision: str | None, into: Path) -> None:
+    if "/" not in repo_id:
+        raise StageError(f"base model {repo_id!r} is neither a folder of this project nor a hub id "
+                         f"(the mini track's base is made by: make mini-base)")
+    from huggingface_hub import snapshot_download
+    try:
+        snapshot_download(repo_id, revision=revision, local_dir=into, allow_patterns=list(HUB_PATTERNS))
+    except Exception as error:  # the hub client raises many kinds; all mean the same here
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StageError(f"{repo_id}: cannot download the base model ({first}); "
+                         f"on an offline machine, unset HF_HUB_OFFLINE or pre-fill the hub cache") from error
