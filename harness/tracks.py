@@ -12,7 +12,7 @@ base's bf16 bytes as 4 GB is of Qwen2-Audio-7B's 16.79 GB.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,6 @@ class Track:
     size_rule: SizeRule | None  # None = scaled from the base when it is first measured (mini)
     max_new_tokens: int = 256
     notes: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 MINI_SETS = ("general_test", "talks_test", "accent_test", "noisy_test", "longform_test")
