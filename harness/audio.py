@@ -27,6 +27,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from harness.errors import one_line
+
 SAMPLE_RATE = 16_000
 
 # int16 <-> float uses 2**15, the same scale libsndfile uses when it reads
@@ -58,14 +60,10 @@ class AudioInfo:
     seconds: float
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _libsndfile_reason(err: Exception) -> str:
     # LibsndfileError.error_string is libsndfile's own text ("Format not
     # recognised."); str(err) repeats the file object's repr around it.
-    return _one_line(getattr(err, "error_string", None) or err).rstrip(".")
+    return one_line(getattr(err, "error_string", None) or err).rstrip(".")
 
 
 def _source_name(data: bytes | str | os.PathLike, source: str | None) -> str:
@@ -109,7 +107,7 @@ def decode_audio(
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioError(f"{name}: cannot decode audio ({_libsndfile_reason(err)})") from err
     except OSError as err:
-        raise AudioError(f"{name}: cannot read file ({_one_line(err.strerror or err)})") from err
+        raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
     frames, channels = samples.shape
     if frames == 0 or channels == 0:
         raise AudioError(f"{name}: contains no audio samples")
@@ -188,7 +186,7 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
         directory.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as err:
-        raise AudioError(f"{target}: cannot create file ({_one_line(err.strerror or err)})") from err
+        raise AudioError(f"{target}: cannot create file ({one_line(err.strerror or err)})") from err
     try:
         with os.fdopen(handle, "wb") as stream:
             sf.write(stream, pcm, rate, format="WAV", subtype="PCM_16")
@@ -201,7 +199,7 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
         except FileNotFoundError:
             pass
         if isinstance(err, OSError):
-            raise AudioError(f"{target}: cannot write file ({_one_line(err.strerror or err)})") from err
+            raise AudioError(f"{target}: cannot write file ({one_line(err.strerror or err)})") from err
         raise
 
 
@@ -214,7 +212,7 @@ def audio_seconds(data: bytes | str | os.PathLike) -> float:
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioError(f"{name}: cannot read audio header ({_libsndfile_reason(err)})") from err
     except OSError as err:
-        raise AudioError(f"{name}: cannot read file ({_one_line(err.strerror or err)})") from err
+        raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
     if info.samplerate <= 0:
         raise AudioError(f"{name}: invalid sample rate {info.samplerate}")
     return info.frames / info.samplerate

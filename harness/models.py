@@ -54,6 +54,8 @@ from pathlib import Path
 
 import torch
 
+from harness.errors import one_line
+
 SYSTEM_FILE = "system.json"
 FORMATS = ("hf", "bnb-4bit", "bnb-4bit+lora")
 PROMPT_STYLES = ("instruct", "base")
@@ -73,12 +75,8 @@ class ModelLoadError(ValueError):
     """A system folder that cannot be loaded as declared; the message is one line naming the file."""
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _error(where: object, problem: object) -> ModelLoadError:
-    return ModelLoadError(_one_line(f"{where}: {problem}"))
+    return ModelLoadError(one_line(f"{where}: {problem}"))
 
 
 def _listing(keys) -> str:
@@ -407,7 +405,7 @@ def _check_loading_info(model_dir: Path, info: dict) -> None:
             names = [k if isinstance(k, str) else str(k[0]) for k in keys]
             problems.append(f"{kind.replace('_', ' ')}: {_listing(names)}")
     if info.get("error_msgs"):
-        problems.append(f"errors: {_one_line(info['error_msgs'][0])}")
+        problems.append(f"errors: {one_line(info['error_msgs'][0])}")
     if problems:
         raise _error(model_dir, "; ".join(problems))
 

@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from harness.audio import SAMPLE_RATE, AudioError, audio_seconds, decode_audio, encode_flac, write_wav
+from harness.errors import one_line
 
 LAYOUT_VERSION = 1
 KINDS = ("segmented", "longform")
@@ -80,12 +81,8 @@ class TestSetError(ValueError):
     __test__ = False  # not a pytest test class, despite the name
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _error(where: object, problem: object) -> TestSetError:
-    return TestSetError(_one_line(f"{where}: {problem}"))
+    return TestSetError(one_line(f"{where}: {problem}"))
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ class Utterance:
             samples, _ = decode_audio(self.audio_bytes, source=self.source)
         except AudioError as err:
             # AudioError's message already starts with our source (set, id, file).
-            raise TestSetError(_one_line(err)) from err
+            raise TestSetError(one_line(err)) from err
         return samples
 
 
@@ -164,7 +161,7 @@ class LongFormTalk:
         try:
             samples, _ = decode_audio(self.wav_path)
         except AudioError as err:
-            raise TestSetError(_one_line(err)) from err
+            raise TestSetError(one_line(err)) from err
         return samples
 
 
@@ -830,7 +827,7 @@ def _load_longform(folder: Path, manifest: dict, verify: bool) -> LongFormSet:
         try:
             length = audio_seconds(wav_path)
         except AudioError as err:
-            raise TestSetError(_one_line(err)) from err
+            raise TestSetError(one_line(err)) from err
         segments = by_wav[wav]
         for offset, duration in segments:
             if offset + duration > length + _SEGMENT_SLACK_S:
@@ -961,7 +958,7 @@ def _load_acl6060_hub(cache_dir: str | os.PathLike | None, revision: str | None)
         return datasets.load_dataset(ACL6060_REPO, cache_dir=None if cache_dir is None else str(cache_dir),
                                      revision=revision)
     except Exception as err:  # noqa: BLE001 - every failure here means "no ACL 60/60", said in one line
-        raise TestSetError(_one_line(
+        raise TestSetError(one_line(
             f"{ACL6060_REPO}: cannot load from the Hugging Face hub (unreachable, offline, or not in the "
             f"cache {cache_dir or 'default'}): {type(err).__name__}: {err}")) from err
 
