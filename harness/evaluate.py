@@ -197,11 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise EvalError(f"unknown test set {sorted(unknown)[0]!r} for track {track.name}; "
                             f"known: {', '.join(s.name for s in track.testsets)}")
+        # Each test set is loaded and verified once, however many systems there are.
+        testsets = {spec.name: load_spec(spec) for spec in specs}
         for system_dir in systems:
             verdict = _storage_verdict(system_dir, track)
             print(f"{system_dir.name}: {verdict.get('reason')}")
             for spec in specs:
-                testset = load_spec(spec)
+                testset = testsets[spec.name]
                 if isinstance(testset, LongFormSet):
                     print(f"{system_dir.name} / {spec.name}: skipped: long-form sets need segmentation, "
                           f"which the harness does not do yet")
