@@ -50,11 +50,11 @@ def find_systems(track: Track, build_root: Path, names: list[str] | None) -> lis
     return systems
 
 
-def load_spec(spec: TestSetSpec, lang: str | None = None) -> TestSet | LongFormSet:
+def load_spec(spec: TestSetSpec) -> TestSet | LongFormSet:
     if spec.source == "local":
         return load_testset(REPO / spec.location)
     if spec.source == "acl6060":
-        return load_acl6060(lang or spec.languages[0], revision=spec.revision)["test"]
+        return load_acl6060(spec.languages, revision=spec.revision)["test"]
     raise EvalError(f"test set {spec.name}: unknown source {spec.source!r}")
 
 

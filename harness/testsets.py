@@ -885,19 +885,20 @@ def merge_acl6060_splits(splits: Mapping[str, datasets.Dataset]) -> datasets.Dat
     return datasets.concatenate_datasets(parts)
 
 
-def acl6060_testsets(merged: datasets.Dataset, lang: str, *, version: str = "main", track: str = "iwslt2026",
-                     test_size: int = 100, seed: int = 0) -> dict[str, TestSet]:
+def acl6060_testsets(merged: datasets.Dataset, lang: str | Sequence[str], *, version: str = "main",
+                     track: str = "iwslt2026", test_size: int = 100, seed: int = 0) -> dict[str, TestSet]:
     """Split the merged ACL 60/60 with split_talks and convert both parts to TestSets.
 
     Columns used (as on the hub): index, audio {bytes, path}, text_en, text_<lang>, and
     split (added by merge_acl6060_splits). Utterance ids are "<split>_<index>", since
     each hub split numbers its rows from 0.
     """
-    for column in ("audio", "text_en", f"text_{lang}", "split"):
+    targets = (lang,) if isinstance(lang, str) else tuple(lang)
+    for column in ("audio", "text_en", *(f"text_{t}" for t in targets), "split"):
         if column not in merged.column_names:
             langs = sorted(c[len("text_"):] for c in merged.column_names if c.startswith("text_"))
             raise TestSetError(f"{ACL6060_REPO}: no column {column!r} (languages: {', '.join(langs) or 'none'})")
-    if lang == "en":
+    if "en" in targets:
         raise TestSetError(f"{ACL6060_REPO}: lang is the target language (e.g. de, zh), not 'en'")
     if not isinstance(merged.features["audio"], datasets.Audio) or merged.features["audio"].decode:
         merged = merged.cast_column("audio", datasets.Audio(decode=False))
@@ -906,14 +907,15 @@ def acl6060_testsets(merged: datasets.Dataset, lang: str, *, version: str = "mai
                  "splits": "+".join(ACL6060_SPLITS), "rows": len(merged),
                  "split_rule": f"train_test_split(test_size={test_size}, seed={seed})",
                  "citation": "Moslem, IWSLT 2025"}
-    return {part: _dataset_to_testset(data, name=f"acl6060_{lang}_{part}", lang=lang, version=version,
+    return {part: _dataset_to_testset(data, name=f"acl6060_{'-'.join(targets)}_{part}", targets=targets,
+                                      version=version,
                                       track=track, generator=generator | {"part": part})
             for part, data in (("train", train), ("test", test))}
 
 
-def _dataset_to_testset(dataset: datasets.Dataset, *, name: str, lang: str, version: str, track: str,
+def _dataset_to_testset(dataset: datasets.Dataset, *, name: str, targets: Sequence[str], version: str, track: str,
                         generator: dict) -> TestSet:
-    languages = ["en", lang]
+    languages = ["en", *targets]
     utterances, records = [], []
     for position, row in enumerate(dataset):
         index = row.get("index", position)
@@ -936,9 +938,10 @@ def _dataset_to_testset(dataset: datasets.Dataset, *, name: str, lang: str, vers
             seconds = audio_seconds(audio_bytes)
         except AudioError as err:
             raise _error(source, f"corrupt audio: {str(err).split(': ', 1)[-1]}") from err
-        texts = {"en": row["text_en"] or "", lang: row[f"text_{lang}"] or ""}
+        texts = {"en": row["text_en"] or ""} | {t: row[f"text_{t}"] or "" for t in targets}
         meta = {"split": row["split"], "index": index, "domain": "talks"}
-        utterances.append(Utterance(id=utt_id, seconds=seconds, en=texts["en"], targets={lang: texts[lang]},
+        utterances.append(Utterance(id=utt_id, seconds=seconds, en=texts["en"],
+                                    targets={t: texts[t] for t in targets},
                                     audio_bytes=audio_bytes, source=source, meta=meta))
         records.append((utt_id, texts, audio_bytes))
     ids = [u.id for u in utterances]
@@ -963,9 +966,9 @@ def _load_acl6060_hub(cache_dir: str | os.PathLike | None, revision: str | None)
             f"cache {cache_dir or 'default'}): {type(err).__name__}: {err}")) from err
 
 
-def load_acl6060(lang: str, cache_dir: str | os.PathLike | None = None, revision: str | None = None, *,
+def load_acl6060(lang: str | Sequence[str], cache_dir: str | os.PathLike | None = None, revision: str | None = None, *,
                  track: str = "iwslt2026") -> dict[str, TestSet]:
-    """The real ACL 60/60 for EN->``lang``: dev+eval (884 utterances) -> {"train": 784, "test": 100}.
+    """The real ACL 60/60 for EN->``lang`` (one target or several): dev+eval (884 utterances) -> {"train": 784, "test": 100}.
 
     Raises TestSetError (one line) when the hub is unreachable and nothing is cached.
     """

@@ -643,6 +643,9 @@ def test_load_acl6060_converts_the_papers_split(monkeypatch, acl_hub):
     zh = load_acl6060("zh")["test"]
     assert zh.ids == test.ids and zh.reference("zh") == paper["test"]["text_zh"]
     assert zh.content_hash != test.content_hash
+    both = load_acl6060(("de", "zh"))["test"]  # what eval loads: one set, both directions
+    assert both.name == "acl6060_de-zh_test" and both.ids == test.ids
+    assert both.reference("de") == test.reference("de") and both.reference("zh") == zh.reference("zh")
     with pytest.raises(TestSetError, match="no column 'text_xx'"):
         load_acl6060("xx")
 
