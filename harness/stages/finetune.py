@@ -1,0 +1,648 @@
+"""The training stage: full fine-tuning of a Qwen2-Audio model on speech translation pairs.
+
+One plain PyTorch loop serves two jobs:
+
+- the mini base (``harness.stages.mini_base``): a small Qwen2-Audio trained from random
+  initialisation on the mini track's general domain, both directions, with the Instruct
+  prompt; ``FROM_SCRATCH`` holds its schedule (AdamW, peak lr 2e-3, warm-up, cosine);
+- the teachers: Moslem (IWSLT 2025, "Efficient Speech Translation through Model
+  Compression and Knowledge Distillation"), stage 1, fully fine-tunes Qwen2-Audio-7B-
+  Instruct on the 784 ACL 60/60 training utterances: 3 epochs, batch 4, lr 1e-5, weight
+  decay 0.001, no warm-up, bf16 (``PAPER_TEACHER``; the Hugging Face Trainer it ran
+  decays the lr linearly). ``MINI_TEACHER`` is the same recipe scaled to the mini base.
+
+Each example is one utterance and one target language; the model sees exactly what
+``harness.decode`` feeds it at test time:
+
+- the prompt is ``harness.decode.build_prompt`` (Instruct by default), its single
+  ``<|AUDIO|>`` expanded into n consecutive placeholders, n from the clip's real
+  feature frames (the processor's rule), then the reference and ``<|im_end|>``;
+- rows are padded on the LEFT and ``position_ids = cumsum(attention_mask) - 1`` (pads
+  get 1), as ``generate`` builds them;
+- every clip's log-mel features are padded to the full window (the encoder accepts no
+  other length); ``feature_attention_mask`` marks the real frames;
+- labels are the input ids with -100 on padding, prompt and audio positions: only the
+  reference tokens and the closing ``<|im_end|>`` are learned.
+
+Log-mel features are computed once per test set and feature extractor and kept as an
+fp16 memmap under ``build/features/`` (``FeatureStore``), not recomputed per step.
+
+Determinism: for the same data, settings and seed, the batches, the dropout stream and
+hence the weights are the same (on the same hardware, thread count and torch build).
+A ``time_limit_s`` stops a run early and says so in the result (``stopped_early``): a
+safety net for a busy machine, not part of a reproducible recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.decode import build_prompt
+
+IGNORE_INDEX = -100  # torch's cross-entropy ignore_index, as transformers' models use it
+FEATURES_ROOT = Path("build") / "features"
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train. Exactly one of ``steps`` / ``epochs`` fixes the length of a run."""
+
+    lr: float
+    batch_size: int
+    epochs: float | None = None
+    steps: int | None = None
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # cosine | linear | constant (after the warm-up)
+    min_lr_ratio: float = 0.0  # the schedule's floor, as a fraction of lr
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = 1.0
+    bf16: bool = False  # autocast the forward pass to bfloat16 (the weights stay in their dtype)
+    seed: int = 0
+    threads: int | None = 2  # torch intra-op threads on the CPU; None leaves torch's choice
+    log_every: int = 25
+    checkpoint_every: int | None = None  # steps between on_checkpoint calls
+    time_limit_s: float | None = None  # stop early (and say so) after this much training time
+    stop_after: int | None = None  # stop (as planned) after this many steps of the `steps`/`epochs` schedule
+    bucket_batches: int = 50  # sort this many batches' worth of examples by length, then batch
+    trim_audio: bool = True  # run the encoder on a window cut past the batch's longest clip (same result)
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("give exactly one of steps and epochs")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.schedule not in ("cosine", "linear", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: cosine, linear, constant")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must not be negative, got {self.warmup_steps}")
+
+    def total_steps(self, examples: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        return max(1, math.ceil(self.epochs * math.ceil(examples / self.batch_size)))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Moslem (IWSLT 2025), stage 1, the teacher: 3 epochs, batch 4, lr 1e-5, weight decay
+# 0.001, no warm-up, bf16, Hugging Face Trainer defaults otherwise (linear decay,
+# AdamW betas 0.9/0.999, gradient clipping at 1.0).
+PAPER_TEACHER = TrainSettings(lr=1e-5, batch_size=4, epochs=3, weight_decay=0.001, warmup_steps=0,
+                              schedule="linear", bf16=True, threads=None)
+
+# The mini base from scratch: the pilot's recipe (qwen2audio-notes.md), AdamW at peak
+# 2e-3 with warm-up and cosine; the step count is set in harness.stages.mini_base.
+FROM_SCRATCH = TrainSettings(lr=2e-3, batch_size=32, steps=2000, weight_decay=0.01, warmup_steps=150,
+                             schedule="cosine", min_lr_ratio=0.05, betas=(0.9, 0.98), checkpoint_every=250)
+
+# The mini teacher: the paper's recipe (3 epochs, no warm-up, weight decay 0.001, linear
+# decay) on the 784 mini talks_train utterances; the lr is scaled to a 4.5 M parameter
+# model trained at 2e-3 (the 7B's 1e-5 would barely move it). One thread: on two shared
+# cores two OpenMP threads stall on each other (see harness.stages.mini_base).
+MINI_TEACHER = TrainSettings(lr=5e-4, batch_size=16, epochs=3, weight_decay=0.001, warmup_steps=0,
+                              schedule="linear", betas=(0.9, 0.98), threads=1)
+
+
+def lr_at(step: int, total: int, settings: TrainSettings) -> float:
+    """The learning rate of optimizer step ``step`` (0-based) in a run of ``total`` steps."""
+    peak = settings.lr
+    if settings.warmup_steps and step < settings.warmup_steps:
+        return peak * (step + 1) / settings.warmup_steps
+    if settings.schedule == "constant":
+        return peak
+    span = max(1, total - settings.warmup_steps)
+    progress = min(1.0, (step - settings.warmup_steps) / span)
+    floor = settings.min_lr_ratio
+    if settings.schedule == "linear":
+        shape = 1.0 - progress
+    else:
+        shape = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return peak * (floor + (1.0 - floor) * shape)
+
+
+# ---------------------------------------------------------------- features
+
+
+def _extractor_fingerprint(extractor) -> dict:
+    return {"class": type(extractor).__name__, "feature_size": extractor.feature_size,
+            "sampling_rate": extractor.sampling_rate, "hop_length": extractor.hop_length,
+            "n_fft": getattr(extractor, "n_fft", None), "n_samples": int(extractor.n_samples),
+            "padding_value": extractor.padding_value}
+
+
+@dataclass
+class FeatureStore:
+    """Window-padded log-mel features of a list of clips: fp16 (N, mel, frames) plus real frame counts."""
+
+    features: np.ndarray  # float16, possibly a read-only memmap
+    frames: np.ndarray  # int64 (N,): real frames per clip (the feature attention mask's sum)
+    folder: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input_features float32, feature_attention_mask long) for these clips."""
+        index = np.asarray(indices)
+        features = torch.from_numpy(np.ascontiguousarray(self.features[index], dtype=np.float32))
+        frames = torch.from_numpy(self.frames[index])
+        mask = (torch.arange(self.features.shape[-1])[None, :] < frames[:, None]).long()
+        return features, mask
+
+
+def compute_features(extractor, audios: Sequence[np.ndarray], chunk: int = 64,
+                     out: np.ndarray | None = None) -> FeatureStore:
+    """Log-mel features as ``harness.decode.prepare_batch`` computes them (padding to the window, truncation)."""
+    total = len(audios)
+    frames = np.zeros(total, dtype=np.int64)
+    features = out
+    for start in range(0, total, chunk):
+        batch = [np.asarray(a, dtype=np.float32) for a in audios[start:start + chunk]]
+        result = extractor(batch, sampling_rate=extractor.sampling_rate, padding="max_length", truncation=True,
+                           return_attention_mask=True, return_tensors="np")
+        values = result["input_features"]
+        if features is None:
+            features = np.zeros((total, *values.shape[1:]), dtype=np.float16)
+        features[start:start + len(batch)] = values.astype(np.float16)
+        frames[start:start + len(batch)] = result["attention_mask"].sum(-1)
+    if features is None:
+        raise ValueError("no audio to compute features for")
+    return FeatureStore(features=features, frames=frames)
+
+
+def cached_features(testset, extractor, root: str | os.PathLike = FEATURES_ROOT,
+                    progress: bool = False) -> FeatureStore:
+    """The features of every utterance of ``testset``, computed once and kept as an fp16 memmap.
+
+    The cache folder is keyed by the set's content hash and the extractor's settings, so
+    a regenerated set or another window never reuses stale features. Written to a
+    temporary name and renamed, so an interrupted computation leaves nothing half-done.
+    """
+    set_hash = str(getattr(testset, "content_hash", None)
+                   or hashlib.sha256("\n".join(u.id for u in testset.utterances).encode()).hexdigest())
+    fingerprint = _extractor_fingerprint(extractor)
+    key = hashlib.sha256(json.dumps({"set": set_hash, "extractor": fingerprint}, sort_keys=True).encode()).hexdigest()
+    folder = Path(root) / f"{getattr(testset, 'name', 'set')}-{key[:16]}"
+    data_path, frames_path = folder / "features.f16.npy", folder / "frames.npy"
+    if data_path.is_file() and frames_path.is_file():
+        return FeatureStore(features=np.load(data_path, mmap_mode="r"), frames=np.load(frames_path), folder=folder)
+
+    utterances = testset.utterances
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}.staging-{os.getpid()}"
+    staging.mkdir(parents=True, exist_ok=True)
+    shape = (len(utterances), extractor.feature_size, int(extractor.n_samples) // extractor.hop_length)
+    memmap = np.lib.format.open_memmap(staging / data_path.name, mode="w+", dtype=np.float16, shape=shape)
+    frames = np.zeros(len(utterances), dtype=np.int64)
+    chunk = 256
+    iterator = range(0, len(utterances), chunk)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc=f"features {getattr(testset, 'name', '')}", unit="chunk")
+    for start in iterator:
+        part = utterances[start:start + chunk]
+        store = compute_features(extractor, [u.audio() for u in part])
+        if store.features.shape[1:] != shape[1:]:
+            raise ValueError(f"feature shape {store.features.shape[1:]} differs from the window's {shape[1:]}")
+        memmap[start:start + len(part)] = store.features
+        frames[start:start + len(part)] = store.frames
+    memmap.flush()
+    del memmap
+    np.save(staging / frames_path.name, frames)
+    (staging / "key.json").write_text(json.dumps({"set": set_hash, "extractor": fingerprint}, indent=1))
+    if folder.exists():  # another process finished first; theirs is as good as ours
+        import shutil
+
+        shutil.rmtree(staging)
+    else:
+        staging.rename(folder)
+    return FeatureStore(features=np.load(data_path, mmap_mode="r"), frames=np.load(frames_path), folder=folder)
+
+
+# ---------------------------------------------------------------- examples and batches
+
+
+def audio_tokens_for_frames(frames: int) -> int:
+    """The processor's expansion rule: stride-2 convolution, then stride-2 pooling."""
+    return (((frames - 1) // 2 + 1) - 2) // 2 + 1
+
+
+@dataclass(frozen=True)
+class PromptIds:
+    """A prompt's ids before and after its single ``<|AUDIO|>`` placeholder."""
+
+    prefix: tuple[int, ...]
+    suffix: tuple[int, ...]
+    audio_id: int
+
+    @classmethod
+    def from_text(cls, processor, text: str) -> PromptIds:
+        tokenizer = processor.tokenizer
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        audio_id = tokenizer.convert_tokens_to_ids(processor.audio_token)
+        positions = [i for i, token in enumerate(ids) if token == audio_id]
+        if len(positions) != 1:
+            raise ValueError(f"the prompt must hold one {processor.audio_token} placeholder, found {len(positions)}")
+        return cls(prefix=tuple(ids[:positions[0]]), suffix=tuple(ids[positions[0] + 1:]), audio_id=audio_id)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training row: which clip of the feature store, the prompt, and the target ids."""
+
+    clip: int
+    prompt: PromptIds
+    target: tuple[int, ...]  # the reference's ids plus the closing end-of-turn token
+
+    def length(self, frames: int) -> int:
+        return len(self.prompt.prefix) + audio_tokens_for_frames(frames) + len(self.prompt.suffix) + len(self.target)
+
+
+def end_of_turn_id(processor) -> int:
+    """The token that closes the assistant's turn: ``<|im_end|>`` for chat prompts."""
+    tokenizer = processor.tokenizer
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if im_end is None or im_end == tokenizer.unk_token_id:
+        return tokenizer.eos_token_id
+    return im_end
+
+
+def make_examples(processor, targets: Sequence[str], lang: str, style: str = "instruct",
+                  clips: Sequence[int] | None = None, prompt_text: str | None = None) -> list[Example]:
+    """Examples for one direction: clip i (or clips[i]) with target text i.
+
+    ``prompt_text`` replaces the direction's prompt (one ``<|AUDIO|>``; e.g. a
+    transcription task), ``style`` still choosing how the answer is closed.
+    """
+    prompt = PromptIds.from_text(processor, prompt_text or build_prompt(processor, lang, style))
+    # The base prompt ends a plain continuation; the chat prompt closes the assistant turn.
+    stop = end_of_turn_id(processor) if style == "instruct" else processor.tokenizer.eos_token_id
+    encoded = processor.tokenizer(list(targets), add_special_tokens=False)["input_ids"]
+    indices = range(len(targets)) if clips is None else clips
+    return [Example(clip=int(c), prompt=prompt, target=tuple(ids) + (stop,)) for c, ids in zip(indices, encoded)]
+
+
+def testset_examples(processor, testset, langs: Sequence[str] = ("de", "zh"), style: str = "instruct") -> list[Example]:
+    """Every utterance of ``testset`` once per target language (clip index = utterance index)."""
+    examples: list[Example] = []
+    for lang in langs:
+        examples += make_examples(processor, [u.targets[lang] for u in testset.utterances], lang, style)
+    return examples
+
+
+def collate(examples: Sequence[Example], store: FeatureStore, pad_id: int) -> dict[str, torch.Tensor]:
+    """Left-padded ids, attention mask, generate-style positions, labels, window-padded features."""
+    rows, label_rows = [], []
+    for example in examples:
+        frames = int(store.frames[example.clip])
+        prompt = list(example.prompt.prefix) + [example.prompt.audio_id] * audio_tokens_for_frames(frames) \
+            + list(example.prompt.suffix)
+        rows.append(prompt + list(example.target))
+        label_rows.append([IGNORE_INDEX] * len(prompt) + list(example.target))
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (row, label_row) in enumerate(zip(rows, label_rows)):
+        input_ids[i, width - len(row):] = torch.tensor(row)
+        labels[i, width - len(row):] = torch.tensor(label_row)
+        attention_mask[i, width - len(row):] = 1
+    position_ids = (attention_mask.cumsum(-1) - 1).masked_fill_(attention_mask == 0, 1)
+    features, feature_mask = store.batch([example.clip for example in examples])
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
+            "labels": labels, "input_features": features, "feature_attention_mask": feature_mask}
+
+
+def epoch_batches(examples: Sequence[Example], store: FeatureStore, batch_size: int, seed: int, epoch: int,
+                  bucket_batches: int = 50) -> list[list[int]]:
+    """One epoch's batches (indices into ``examples``), shuffled and bucketed by length.
+
+    A seeded permutation is cut into pools of ``bucket_batches`` batches; each pool is
+    sorted by length (less padding) and cut into batches; the batch order is shuffled.
+    The same (seed, epoch) gives the same batches.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(examples))
+    lengths = np.array([examples[i].length(int(store.frames[examples[i].clip])) for i in range(len(examples))])
+    pool = max(1, bucket_batches) * batch_size
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        part = order[start:start + pool]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[k:k + batch_size].tolist() for k in range(0, len(part), batch_size)]
+    shuffled = rng.permutation(len(batches))
+    return [batches[i] for i in shuffled]
+
+
+# ---------------------------------------------------------------- the forward pass
+
+
+def _audio_embeddings(model, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+    """The projected audio embeddings of every clip's real tokens, concatenated, from a trimmed window.
+
+    Equal (up to float rounding) to what ``Qwen2AudioForConditionalGeneration.forward``
+    computes on the full window: the encoder masks every padded position out of
+    attention, the position table is indexed from 0, and the convolutions near the end
+    of a clip read at most two frames past it, so a window cut a few frames after the
+    batch's longest clip gives the same outputs at the kept positions. Padding takes
+    most of a short clip's window, so this saves most of the encoder's work.
+    """
+    from transformers.masking_utils import create_bidirectional_mask
+
+    core = model.model
+    tower = core.audio_tower
+    frames = feature_mask.sum(-1)
+    conv_lengths, token_lengths = tower._get_feat_extract_output_lengths(frames)
+    full = features.shape[-1]
+    keep = min(full, int(math.ceil((int(frames.max()) + 8) / 16) * 16))
+    hidden = features[..., :keep].to(dtype=tower.conv1.weight.dtype)
+    hidden = torch.nn.functional.gelu(tower.conv1(hidden))
+    hidden = torch.nn.functional.gelu(tower.conv2(hidden)).permute(0, 2, 1)
+    length = hidden.shape[1]
+    hidden = hidden + tower.embed_positions.weight[:length]
+    hidden = torch.nn.functional.dropout(hidden, p=tower.dropout, training=tower.training)
+    mask_2d = (torch.arange(length, device=hidden.device)[None, :] < conv_lengths[:, None]).long()
+    mask = create_bidirectional_mask(config=tower.config, inputs_embeds=hidden[..., :1], attention_mask=mask_2d)
+    for layer in tower.layers:
+        hidden = layer(hidden, mask)
+    hidden = tower.avg_pooler(hidden.permute(0, 2, 1)).permute(0, 2, 1)
+    hidden = tower.layer_norm(hidden)
+    audio = core.multi_modal_projector(hidden)
+    wanted = torch.arange(audio.shape[1], device=audio.device)[None, :] < token_lengths[:, None]
+    return audio[wanted]
+
+
+def forward_loss(model, batch: dict[str, torch.Tensor], trim_audio: bool = True) -> torch.Tensor:
+    """The mean next-token loss of ``batch`` (as ``collate`` builds it).
+
+    ``trim_audio`` runs the audio encoder on a window cut just past the batch's longest
+    clip (see ``_audio_embeddings``); False runs the model's own forward on the full
+    window. Both give the same loss up to float rounding (tests/test_finetune.py).
+    """
+    if not trim_audio or not hasattr(getattr(model, "model", None), "audio_tower"):
+        return model(**batch, use_cache=False).loss
+    input_ids = batch["input_ids"]
+    embeds = model.get_input_embeddings()(input_ids)
+    audio = _audio_embeddings(model, batch["input_features"], batch["feature_attention_mask"])
+    slots = input_ids == model.config.audio_token_id
+    if int(slots.sum()) != audio.shape[0]:
+        raise ValueError(f"audio features and audio tokens do not match: {int(slots.sum())} tokens, "
+                         f"{audio.shape[0]} features")
+    embeds = embeds.masked_scatter(slots.unsqueeze(-1), audio.to(embeds.dtype))
+    return model(inputs_embeds=embeds, attention_mask=batch["attention_mask"], position_ids=batch["position_ids"],
+                 labels=batch["labels"], use_cache=False).loss
+
+
+# ---------------------------------------------------------------- the loop
+
+
+@dataclass
+class TrainResult:
+    steps: int  # optimizer steps taken
+    planned_steps: int
+    examples_seen: int
+    epochs: float
+    seconds: float
+    examples_per_second: float
+    first_loss: float
+    final_loss: float  # mean over the last log window
+    losses: list[float] = field(default_factory=list)  # per step
+    stopped_early: bool = False
+    settings: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        data = asdict(self)
+        data.pop("losses")
+        data["loss_curve"] = _loss_curve(self.losses)
+        return data
+
+
+def _loss_curve(losses: list[float], points: int = 40) -> list[tuple[int, float]]:
+    if not losses:
+        return []
+    width = max(1, len(losses) // points)
+    return [(start + width, round(float(np.mean(losses[start:start + width])), 4))
+            for start in range(0, len(losses), width)]
+
+
+def _decay_groups(model, weight_decay: float) -> list[dict]:
+    """AdamW groups: no weight decay on biases, norms and the encoder's frozen positions."""
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or "norm" in name else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _freeze_fixed_positions(model) -> None:
+    # Whisper's (and Qwen2-Audio's) encoder position table is fixed sinusoids.
+    tower = getattr(getattr(model, "model", model), "audio_tower", None)
+    if tower is not None and hasattr(tower, "embed_positions"):
+        tower.embed_positions.weight.requires_grad_(False)
+
+
+def train(model, examples: Sequence[Example], store: FeatureStore, settings: TrainSettings, *, pad_id: int,
+          progress: str | None = "train", log: Callable[[str], None] | None = None,
+          on_checkpoint: Callable[[int, object], None] | None = None) -> TrainResult:
+    """Train ``model`` in place on ``examples``; returns the loss history and throughput.
+
+    ``on_checkpoint(step, model)`` is called every ``settings.checkpoint_every`` steps
+    (the model is in eval mode during the call). ``log`` receives one line per
+    ``settings.log_every`` steps (step, loss, lr, examples/s).
+    """
+    if not examples:
+        raise ValueError("no training examples")
+    if settings.threads is not None:
+        torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    _freeze_fixed_positions(model)
+    device = next(model.parameters()).device
+    total = settings.total_steps(len(examples))
+    last = total if settings.stop_after is None else min(total, settings.stop_after)
+    optimizer = torch.optim.AdamW(_decay_groups(model, settings.weight_decay), lr=settings.lr,
+                                  betas=settings.betas, eps=1e-8)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16)
+
+    bar = None
+    if progress is not None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=last, desc=progress, unit="step", mininterval=5.0)
+    losses: list[float] = []
+    seen = 0
+    step = 0
+    epoch = 0
+    stopped_early = False
+    started = time.perf_counter()
+    model.train()
+    try:
+        while step < last and not stopped_early:
+            for batch_indices in epoch_batches(examples, store, settings.batch_size, settings.seed, epoch,
+                                               settings.bucket_batches):
+                if step >= last:
+                    break
+                batch = collate([examples[i] for i in batch_indices], store, pad_id)
+                batch = {name: tensor.to(device) for name, tensor in batch.items()}
+                rate = lr_at(step, total, settings)
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
+                with autocast:
+                    loss = forward_loss(model, batch, settings.trim_audio)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if settings.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                optimizer.step()
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"loss became {value} at step {step}")
+                losses.append(value)
+                seen += len(batch_indices)
+                step += 1
+                elapsed = time.perf_counter() - started
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{np.mean(losses[-settings.log_every:]):.3f}", lr=f"{rate:.2e}",
+                                    refresh=False)
+                if log is not None and (step % settings.log_every == 0 or step == last):
+                    log(f"step {step}/{total} epoch {seen / len(examples):.2f} "
+                        f"loss {np.mean(losses[-settings.log_every:]):.4f} lr {rate:.3e} "
+                        f"{seen / elapsed:.1f} ex/s {elapsed / 60:.1f} min")
+                if on_checkpoint is not None and settings.checkpoint_every and step % settings.checkpoint_every == 0 \
+                        and step < last:
+                    model.eval()
+                    on_checkpoint(step, model)
+                    model.train()
+                if settings.time_limit_s is not None and elapsed > settings.time_limit_s and step < last:
+                    stopped_early = True
+                    if log is not None:
+                        log(f"time limit {settings.time_limit_s:.0f} s reached at step {step}/{total}: stopping early")
+                    break
+            epoch += 1
+    finally:
+        if bar is not None:
+            bar.close()
+        model.eval()
+    seconds = time.perf_counter() - started
+    window = losses[-settings.log_every:]
+    return TrainResult(steps=step, planned_steps=total, examples_seen=seen, epochs=seen / len(examples),
+                       seconds=seconds, examples_per_second=seen / seconds if seconds > 0 else math.inf,
+                       first_loss=losses[0], final_loss=float(np.mean(window)), losses=losses,
+                       stopped_early=stopped_early, settings=settings.as_dict())
+
+
+def finetune_on_testset(model, processor, testset, settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"),
+                        style: str = "instruct", features_root: str | os.PathLike = FEATURES_ROOT,
+                        **train_kwargs) -> TrainResult:
+    """Full fine-tuning on every utterance of ``testset`` in every direction of ``langs``."""
+    store = cached_features(testset, processor.feature_extractor, features_root)
+    examples = testset_examples(processor, testset, langs, style)
+    pad_id = processor.tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = processor.tokenizer.eos_token_id
+    return train(model, examples, store, settings, pad_id=pad_id, **train_kwargs)
+
+
+def with_overrides(settings: TrainSettings, **overrides) -> TrainSettings:
+    """``settings`` with the given fields replaced (None values are ignored)."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "steps" in changes:
+        changes["epochs"] = None
+    elif "epochs" in changes:
+        changes["steps"] = None
+    return replace(settings, **changes)
+
+
+# ---------------------------------------------------------------- command line
+
+PRESETS = {"mini-teacher": MINI_TEACHER, "paper-teacher": PAPER_TEACHER, "from-scratch": FROM_SCRATCH}
+
+
+def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.PathLike, out: str | os.PathLike,
+                    settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"), device: str = "cpu",
+                    log: Callable[[str], None] | None = print) -> dict:
+    """Fully fine-tune the one model a system uses for both directions; save it as a new system.
+
+    The output folder gets the model (safetensors), processor, ``system.json`` (the
+    input's prompt style, format hf) and ``finetune.json`` (settings, loss curve, the
+    training set's content hash and the input system's content hash).
+    """
+    from harness.models import load_system, write_manifest
+    from harness.stages.from_scratch import save_base
+    from harness.testsets import load_testset
+
+    systems = {lang: load_system(system_folder, lang, device=device) for lang in langs}
+    folders = {system.model_folder for system in systems.values()}
+    if len(folders) != 1:
+        raise ValueError(f"{system_folder}: the directions use different models ({sorted(map(str, folders))}); "
+                         "fine-tune each direction's system separately")
+    system = systems[langs[0]]
+    model, processor = system.model, system.processor
+    testset = load_testset(train_folder)
+    result = finetune_on_testset(model, processor, testset, settings, langs=langs, style=system.prompt_style, log=log)
+    out = Path(out)
+    save_base(model, processor, out)
+    write_manifest(out, format="hf", languages={lang: "." for lang in langs}, prompt=system.prompt_style,
+                   base_model=str(system_folder), built_by="harness/stages/finetune.py")
+    summary = {"input_system": str(system_folder), "input_content_hash": system.content_hash,
+               "train_set": {"name": testset.name, "content_hash": testset.content_hash,
+                             "utterances": len(testset.utterances), "directions": list(langs)},
+               "training": result.summary()}
+    (out / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Full fine-tuning of a system on a segmented training set.")
+    parser.add_argument("--system", required=True, help="the system folder to start from (holds system.json)")
+    parser.add_argument("--train", required=True, help="a segmented set folder, e.g. testsets/mini/talks_train")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="mini-teacher")
+    parser.add_argument("--langs", default="de,zh")
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    settings = with_overrides(PRESETS[args.preset], epochs=args.epochs, steps=args.steps, lr=args.lr,
+                              batch_size=args.batch_size, seed=args.seed, bf16=args.bf16)
+    summary = finetune_system(args.system, args.train, args.out, settings, langs=tuple(args.langs.split(",")),
+                              device=args.device)
+    training = summary["training"]
+    print(f"{args.out}: {training['steps']} steps, {training['seconds'] / 60:.1f} min, "
+          f"loss {training['first_loss']:.3f} -> {training['final_loss']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
