@@ -98,7 +98,7 @@ MINI_SETS = ("general_test", "talks_test", "accent_test", "noisy_test", "longfor
 TRACKS: dict[str, Track] = {
     "mini": Track(
         name="mini",
-        base_model="models/mini-base",
+        base_model="./models/mini-base",  # "./": a folder of this project, never a hub id
         base_revision=None,
         prompt="instruct",
         languages=("de", "zh"),

@@ -42,9 +42,9 @@ def materialize_base(track: Track, out: Path) -> Path:
 
 
 def _download(repo_id: str, revision: str | None, into: Path) -> None:
-    if "/" not in repo_id:
-        raise StageError(f"base model {repo_id!r} is neither a folder of this project nor a hub id "
-                         f"(the mini track's base is made by: make mini-base)")
+    if repo_id.startswith(("./", "/")) or "/" not in repo_id:
+        raise StageError(f"base model {repo_id} is not there: it is a folder of this project, not a hub id "
+                         f"(the mini track's base is made by python -m harness.stages.mini_base)")
     from huggingface_hub import snapshot_download
     try:
         snapshot_download(repo_id, revision=revision, local_dir=into, allow_patterns=list(HUB_PATTERNS))
