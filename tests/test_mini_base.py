@@ -1,0 +1,184 @@
+"""The shipped mini base (models/mini-base): loads offline, translates, has the 7B's shape.
+
+The chrF floors below come from the shipped base's measured scores on these exact
+sentences (see FIXED_* and the comment at the floors), with a wide margin; a randomly
+initialised model of the same config scores near zero on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.stages import from_scratch as fs
+from harness.stages import mini_base as mb
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "models" / "mini-base"
+# The base is not shipped until it meets issue 5's quality bars; until then there is nothing to test.
+pytestmark = pytest.mark.skipif(not (BASE / "model.safetensors").is_file(),
+                                reason="models/mini-base is not shipped yet (python -m harness.stages.mini_base)")
+MINI = ROOT / "testsets" / "mini"
+MAX_BYTES = 25 * 1000 * 1000
+
+EXPECTED_PROMPT = {
+    "de": ("<|im_start|>system\nYou are a professional translator.<|im_end|>\n"
+           "<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
+           "Translate the English speech into German:<|im_end|>\n"
+           "<|im_start|>assistant\n"),
+    "zh": ("<|im_start|>system\nYou are a professional translator.<|im_end|>\n"
+           "<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
+           "Translate the English speech into Chinese:<|im_end|>\n"
+           "<|im_start|>assistant\n"),
+}
+
+FIXED_COUNT = 12  # the first utterances of general_test
+# Measured on these 12 sentences (batched greedy): the shipped base 14.8 (de) / 1.97 (zh);
+# the same config with random weights 1.9 / 0.14 (it repeats one token and never stops).
+# The floors sit between the two. The base is weak (see training.json / evaluation.json:
+# general_test chrF 17.8 de, 4.6 zh): it has learned the target languages far better than
+# it has learned to listen, so raise these floors when a stronger base ships.
+CHRF_FLOOR = {"de": 8.0, "zh": 1.0}
+
+
+@pytest.fixture(scope="module")
+def processor():
+    from harness.models import load_processor
+
+    return load_processor(BASE)
+
+
+@pytest.fixture(scope="module")
+def general_head():
+    from harness.testsets import load_testset
+
+    return load_testset(MINI / "general_test").utterances[:FIXED_COUNT]
+
+
+def test_shipped_folder_is_complete_small_and_matches_its_checksums():
+    files = {p.name for p in BASE.iterdir() if p.is_file()}
+    assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json", "processor_config.json", "system.json", mb.TRAINING_FILE,
+            mb.SUMS_FILE} <= files
+    assert not [name for name in files if name.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
+    assert sum(p.stat().st_size for p in BASE.rglob("*") if p.is_file()) <= MAX_BYTES
+    listed = {}
+    for line in (BASE / mb.SUMS_FILE).read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    assert set(listed) == files - {mb.SUMS_FILE}
+    for name, digest in listed.items():
+        assert hashlib.sha256((BASE / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_training_summary_records_the_recipe():
+    summary = json.loads((BASE / mb.TRAINING_FILE).read_text())
+    assert summary["recipe"].startswith("python -m harness.stages.mini_base")
+    assert summary["seed"] == mb.SEED and summary["window_seconds"] == mb.WINDOW_SECONDS
+    assert summary["train_set"]["name"] == "general_train" and summary["train_set"]["directions"] == ["de", "zh"]
+    training = summary["training"]
+    assert training["final_loss"] < training["first_loss"] / 4
+    assert training["settings"]["steps"] == training["planned_steps"]
+
+
+def test_tokenizer_round_trip_with_umlauts_and_chinese(processor):
+    tokenizer = processor.tokenizer
+    for text in ("Die Mädchen möchten wissen, ob die Jungen heute früh Äpfel, Öl und Übermut kaufen.",
+                 "Der Laden ist heute geöffnet. Straße, Größe, Grüße!",
+                 "那些朋友想知道那些女孩是否有时候打扫房间。",
+                 "我们在八块GPU上对多语言系统进行了八个小时的训练，鑫龘。",
+                 "We trained 3 systems — in 8.75 s, \"quoted\"  twice.\n"):
+        assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert tokenizer.padding_side == "left"
+    assert type(tokenizer).__name__.startswith("Qwen2Tokenizer")
+    ids = [tokenizer.convert_tokens_to_ids(token) for token in fs.SPECIAL_TOKENS]
+    assert ids == list(range(len(tokenizer) - len(fs.SPECIAL_TOKENS), len(tokenizer)))  # the 7B's order
+    assert tokenizer.eos_token == fs.ENDOFTEXT and tokenizer.pad_token == fs.ENDOFTEXT
+
+
+@pytest.mark.parametrize("lang", ["de", "zh"])
+def test_rendered_prompt_is_the_instruct_template(processor, lang):
+    from harness.decode import build_prompt
+
+    assert processor.chat_template == fs.INSTRUCT_CHAT_TEMPLATE
+    assert build_prompt(processor, lang, "instruct") == EXPECTED_PROMPT[lang]
+    ids = processor.tokenizer(EXPECTED_PROMPT[lang])["input_ids"]
+    assert ids.count(processor.tokenizer.convert_tokens_to_ids(fs.AUDIO_TOKEN)) == 1
+    assert processor.tokenizer.decode(ids) == EXPECTED_PROMPT[lang]
+
+
+def test_processor_window_covers_the_longest_mini_utterance(processor):
+    config = json.loads((BASE / "config.json").read_text())
+    extractor = processor.feature_extractor
+    assert extractor.feature_size == 128 and extractor.sampling_rate == 16_000
+    assert extractor.n_samples == mb.WINDOW_SECONDS * 16_000 and mb.WINDOW_SECONDS >= 8.75
+    frames = extractor.n_samples // extractor.hop_length
+    assert frames == 2 * config["audio_config"]["max_source_positions"]
+
+
+def test_parameter_shares_resemble_the_7b():
+    from transformers import Qwen2AudioConfig
+
+    config = Qwen2AudioConfig.from_pretrained(BASE, local_files_only=True)
+    assert config.text_config.num_hidden_layers >= 12 and not config.text_config.tie_word_embeddings
+    shares = fs.parameter_shares(config)
+    assert 0.12 <= shares["embedding+lm_head"] <= 0.18
+    assert 0.06 <= shares["audio_encoder"] <= 0.10
+    assert 0.72 <= shares["decoder_layers"] <= 0.82
+
+
+@pytest.fixture(scope="module")
+def fixed_translations(general_head):
+    from harness.decode import DecodeSettings, decode
+    from harness.models import load_system
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    audios = [u.audio() for u in general_head]
+    out = {}
+    for lang in ("de", "zh"):
+        system = load_system(BASE, lang)  # offline, strict, safetensors only
+        result = decode(system, audios, lang, DecodeSettings(max_new_tokens=64, batch_size=FIXED_COUNT))
+        out[lang] = result.hypotheses
+    return out
+
+
+@pytest.mark.parametrize("lang", ["de", "zh"])
+def test_shipped_base_translates_general_sentences(fixed_translations, general_head, lang):
+    from harness.metrics import score_all
+
+    hyps = [h.text for h in fixed_translations[lang]]
+    # A trained base closes its turn; random weights run to max_new_tokens.
+    assert sum(h.finished for h in fixed_translations[lang]) >= FIXED_COUNT - 2
+    refs = [u.targets[lang] for u in general_head]
+    chrf = score_all(hyps, refs, lang, ["chrf"])["chrf"].value
+    assert chrf >= CHRF_FLOOR[lang], (chrf, list(zip(hyps, refs))[:3])
+
+
+def test_shipped_base_loads_with_from_pretrained_offline():
+    from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+
+    model = Qwen2AudioForConditionalGeneration.from_pretrained(BASE, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(BASE, local_files_only=True)
+    assert type(processor).__name__ == "Qwen2AudioProcessor"
+    assert model.config.audio_token_id == processor.tokenizer.convert_tokens_to_ids(fs.AUDIO_TOKEN)
+    assert sum(p.numel() for p in model.parameters()) == json.loads(
+        (BASE / mb.TRAINING_FILE).read_text())["parameters"]["total"]
+
+
+@pytest.mark.slow
+def test_tokenizer_is_reproduced_from_the_corpus(processor, tmp_path):
+    rebuilt = mb.build_tokenizer_and_processor(MINI)
+    rebuilt.tokenizer.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "tokenizer.json").read_text()) == json.loads((BASE / "tokenizer.json").read_text())
+
+
+@pytest.mark.slow
+def test_general_test_scores_match_the_recorded_evaluation():
+    recorded = json.loads((BASE / mb.EVALUATION_FILE).read_text())
+    measured = mb.evaluate(BASE, sets=("general_test",), mini=MINI)
+    for lang in ("de", "zh"):
+        assert measured["general_test"][lang]["chrf"] == pytest.approx(recorded["general_test"][lang]["chrf"], abs=0.05)
