@@ -5,6 +5,7 @@
 #   make eval [SUB=] [TESTSET=] [TRACK=]  size check + decode + score built systems -> leaderboard/results/
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
 #   make data     generate the mini-track test and training sets under testsets/mini/
+#   make mini-base   retrain the mini track's base model into models/mini-base/ (~70 min, 1 core)
 #   make test     the test suite, offline, on the CPU
 #   make bench    the benchmarks (pytest-benchmark)
 #   make clean    remove the environments and caches (generated data is kept; see clean-data)
@@ -38,7 +39,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 
-.PHONY: build eval check data test bench clean clean-data lock comet-env
+.PHONY: build eval check data mini-base test bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -73,6 +74,12 @@ endif
 # ---- targets --------------------------------------------------------------
 data: $(VENV_STAMP) espeak-ng
 	$(PY) -m testsets.miniworld --out $(MINI) --jobs $(JOBS)
+
+# One intra-op thread on purpose: the recipe's weights are reproducible for a thread
+# count, and on two shared cores two threads stall on each other (harness/stages/mini_base.py).
+MINI_BASE_OUT ?= models/mini-base
+mini-base: data
+	OMP_NUM_THREADS=1 $(PY) -m harness.stages.mini_base --out $(MINI_BASE_OUT) --work build/mini-base --evaluate
 
 build: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make build SUB=<name>  (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from harness.decode import build_prompt
+from harness.stages.ctc import CtcObjective
 
 IGNORE_INDEX = -100  # torch's cross-entropy ignore_index, as transformers' models use it
 FEATURES_ROOT = Path("build") / "features"
@@ -79,6 +80,8 @@ class TrainSettings:
     stop_after: int | None = None  # stop (as planned) after this many steps of the `steps`/`epochs` schedule
     bucket_batches: int = 50  # sort this many batches' worth of examples by length, then batch
     trim_audio: bool = True  # run the encoder on a window cut past the batch's longest clip (same result)
+    ctc_weight: float = 0.0  # weight of the encoder's CTC transcription loss (needs a CtcObjective)
+    encoder_only: bool = False  # train only the audio encoder and the CTC head, on the CTC loss alone
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.epochs is None):
@@ -95,6 +98,8 @@ class TrainSettings:
             raise ValueError(f"unknown schedule {self.schedule!r}; known: cosine, linear, constant")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must not be negative, got {self.warmup_steps}")
+        if self.ctc_weight < 0:
+            raise ValueError(f"ctc_weight must not be negative, got {self.ctc_weight}")
 
     def total_steps(self, examples: int) -> int:
         if self.steps is not None:
@@ -312,8 +317,10 @@ def testset_examples(processor, testset, langs: Sequence[str] = ("de", "zh"), st
     return examples
 
 
-def collate(examples: Sequence[Example], store: FeatureStore, pad_id: int) -> dict[str, torch.Tensor]:
-    """Left-padded ids, attention mask, generate-style positions, labels, window-padded features."""
+def collate(examples: Sequence[Example], store: FeatureStore, pad_id: int,
+            ctc: CtcObjective | None = None) -> dict[str, torch.Tensor]:
+    """Left-padded ids, attention mask, generate-style positions, labels, window-padded features
+    (and with ``ctc`` each clip's transcript ids)."""
     rows, label_rows = [], []
     for example in examples:
         frames = int(store.frames[example.clip])
@@ -331,8 +338,11 @@ def collate(examples: Sequence[Example], store: FeatureStore, pad_id: int) -> di
         attention_mask[i, width - len(row):] = 1
     position_ids = (attention_mask.cumsum(-1) - 1).masked_fill_(attention_mask == 0, 1)
     features, feature_mask = store.batch([example.clip for example in examples])
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
-            "labels": labels, "input_features": features, "feature_attention_mask": feature_mask}
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
+             "labels": labels, "input_features": features, "feature_attention_mask": feature_mask}
+    if ctc is not None:
+        batch.update(ctc.targets([example.clip for example in examples]))
+    return batch
 
 
 def epoch_batches(examples: Sequence[Example], store: FeatureStore, batch_size: int, seed: int, epoch: int,
@@ -359,15 +369,10 @@ def epoch_batches(examples: Sequence[Example], store: FeatureStore, batch_size: 
 # ---------------------------------------------------------------- the forward pass
 
 
-def _audio_embeddings(model, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
-    """The projected audio embeddings of every clip's real tokens, concatenated, from a trimmed window.
+def audio_states(model, features: torch.Tensor, feature_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The audio encoder's pooled, normalised states (batch, tokens, d_model) and each clip's token count.
 
-    Equal (up to float rounding) to what ``Qwen2AudioForConditionalGeneration.forward``
-    computes on the full window: the encoder masks every padded position out of
-    attention, the position table is indexed from 0, and the convolutions near the end
-    of a clip read at most two frames past it, so a window cut a few frames after the
-    batch's longest clip gives the same outputs at the kept positions. Padding takes
-    most of a short clip's window, so this saves most of the encoder's work.
+    Computed on a trimmed window; see ``_audio_embeddings``.
     """
     from transformers.masking_utils import create_bidirectional_mask
 
@@ -388,31 +393,67 @@ def _audio_embeddings(model, features: torch.Tensor, feature_mask: torch.Tensor)
     for layer in tower.layers:
         hidden = layer(hidden, mask)
     hidden = tower.avg_pooler(hidden.permute(0, 2, 1)).permute(0, 2, 1)
-    hidden = tower.layer_norm(hidden)
-    audio = core.multi_modal_projector(hidden)
+    return tower.layer_norm(hidden), token_lengths
+
+
+def _audio_embeddings(model, states: torch.Tensor, token_lengths: torch.Tensor) -> torch.Tensor:
+    """The projected audio embeddings of every clip's real tokens, concatenated, from a trimmed window.
+
+    Equal (up to float rounding) to what ``Qwen2AudioForConditionalGeneration.forward``
+    computes on the full window: the encoder masks every padded position out of
+    attention, the position table is indexed from 0, and the convolutions near the end
+    of a clip read at most two frames past it, so a window cut a few frames after the
+    batch's longest clip gives the same outputs at the kept positions. Padding takes
+    most of a short clip's window, so this saves most of the encoder's work.
+    """
+    audio = model.model.multi_modal_projector(states)
     wanted = torch.arange(audio.shape[1], device=audio.device)[None, :] < token_lengths[:, None]
     return audio[wanted]
 
 
-def forward_loss(model, batch: dict[str, torch.Tensor], trim_audio: bool = True) -> torch.Tensor:
-    """The mean next-token loss of ``batch`` (as ``collate`` builds it).
+def forward_losses(model, batch: dict[str, torch.Tensor], trim_audio: bool = True,
+                   ctc: CtcObjective | None = None, encoder_only: bool = False) -> dict[str, torch.Tensor]:
+    """The losses of ``batch`` (as ``collate`` builds it): "lm", the mean next-token loss, and
+    "ctc" when ``ctc`` is given (the batch then holds ``ctc_targets``); ``encoder_only`` skips "lm".
 
     ``trim_audio`` runs the audio encoder on a window cut just past the batch's longest
     clip (see ``_audio_embeddings``); False runs the model's own forward on the full
     window. Both give the same loss up to float rounding (tests/test_finetune.py).
     """
-    if not trim_audio or not hasattr(getattr(model, "model", None), "audio_tower"):
-        return model(**batch, use_cache=False).loss
+    batch = dict(batch)
+    targets, target_lengths = batch.pop("ctc_targets", None), batch.pop("ctc_target_lengths", None)
+    has_audio = hasattr(getattr(model, "model", None), "audio_tower")
+    if (ctc is not None or encoder_only) and (targets is None or not has_audio):
+        raise ValueError("the CTC loss needs an audio model and a batch collated with a CtcObjective")
+    if not trim_audio and ctc is None:
+        return {"lm": model(**batch, use_cache=False).loss}
+    if not has_audio:
+        return {"lm": model(**batch, use_cache=False).loss}
+    states, token_lengths = audio_states(model, batch["input_features"], batch["feature_attention_mask"])
+    losses = {}
+    if ctc is not None:
+        losses["ctc"] = ctc.loss(states, token_lengths, targets, target_lengths)
+    if encoder_only:
+        return losses
+    if not trim_audio:
+        losses["lm"] = model(**batch, use_cache=False).loss
+        return losses
     input_ids = batch["input_ids"]
     embeds = model.get_input_embeddings()(input_ids)
-    audio = _audio_embeddings(model, batch["input_features"], batch["feature_attention_mask"])
+    audio = _audio_embeddings(model, states, token_lengths)
     slots = input_ids == model.config.audio_token_id
     if int(slots.sum()) != audio.shape[0]:
         raise ValueError(f"audio features and audio tokens do not match: {int(slots.sum())} tokens, "
                          f"{audio.shape[0]} features")
     embeds = embeds.masked_scatter(slots.unsqueeze(-1), audio.to(embeds.dtype))
-    return model(inputs_embeds=embeds, attention_mask=batch["attention_mask"], position_ids=batch["position_ids"],
-                 labels=batch["labels"], use_cache=False).loss
+    losses["lm"] = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
+                         position_ids=batch["position_ids"], labels=batch["labels"], use_cache=False).loss
+    return losses
+
+
+def forward_loss(model, batch: dict[str, torch.Tensor], trim_audio: bool = True) -> torch.Tensor:
+    """The mean next-token loss of ``batch`` (see ``forward_losses``)."""
+    return forward_losses(model, batch, trim_audio)["lm"]
 
 
 # ---------------------------------------------------------------- the loop
@@ -466,15 +507,21 @@ def _freeze_fixed_positions(model) -> None:
 
 def train(model, examples: Sequence[Example], store: FeatureStore, settings: TrainSettings, *, pad_id: int,
           progress: str | None = "train", log: Callable[[str], None] | None = None,
-          on_checkpoint: Callable[[int, object], None] | None = None) -> TrainResult:
+          on_checkpoint: Callable[[int, object], None] | None = None,
+          ctc: CtcObjective | None = None) -> TrainResult:
     """Train ``model`` in place on ``examples``; returns the loss history and throughput.
 
     ``on_checkpoint(step, model)`` is called every ``settings.checkpoint_every`` steps
     (the model is in eval mode during the call). ``log`` receives one line per
     ``settings.log_every`` steps (step, loss, lr, examples/s).
+
+    With ``ctc`` the loss is lm + ``settings.ctc_weight`` x ctc, and the CTC head is
+    trained too; ``settings.encoder_only`` trains just the encoder and the head on ctc.
     """
     if not examples:
         raise ValueError("no training examples")
+    if (settings.ctc_weight > 0 or settings.encoder_only) and ctc is None:
+        raise ValueError("ctc_weight / encoder_only need a CtcObjective")
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
@@ -482,8 +529,12 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
     device = next(model.parameters()).device
     total = settings.total_steps(len(examples))
     last = total if settings.stop_after is None else min(total, settings.stop_after)
-    optimizer = torch.optim.AdamW(_decay_groups(model, settings.weight_decay), lr=settings.lr,
-                                  betas=settings.betas, eps=1e-8)
+    trained = model.model.audio_tower if settings.encoder_only else model
+    groups = _decay_groups(trained, settings.weight_decay)
+    if ctc is not None:
+        groups += _decay_groups(ctc.head, settings.weight_decay)
+    parameters = [p for group in groups for p in group["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, betas=settings.betas, eps=1e-8)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16)
 
     bar = None
@@ -492,34 +543,43 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
 
         bar = tqdm(total=last, desc=progress, unit="step", mininterval=5.0)
     losses: list[float] = []
+    ctc_losses: list[float] = []
     seen = 0
     step = 0
     epoch = 0
     stopped_early = False
     started = time.perf_counter()
     model.train()
+    if ctc is not None:
+        ctc.head.train()
     try:
         while step < last and not stopped_early:
             for batch_indices in epoch_batches(examples, store, settings.batch_size, settings.seed, epoch,
                                                settings.bucket_batches):
                 if step >= last:
                     break
-                batch = collate([examples[i] for i in batch_indices], store, pad_id)
+                batch = collate([examples[i] for i in batch_indices], store, pad_id, ctc)
                 batch = {name: tensor.to(device) for name, tensor in batch.items()}
                 rate = lr_at(step, total, settings)
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 with autocast:
-                    loss = forward_loss(model, batch, settings.trim_audio)
+                    parts = forward_losses(model, batch, settings.trim_audio, ctc, settings.encoder_only)
+                if settings.encoder_only:
+                    loss = parts["ctc"]
+                else:
+                    loss = parts["lm"] + settings.ctc_weight * parts["ctc"] if "ctc" in parts else parts["lm"]
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if settings.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
                 optimizer.step()
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     raise FloatingPointError(f"loss became {value} at step {step}")
                 losses.append(value)
+                if "ctc" in parts:
+                    ctc_losses.append(float(parts["ctc"].detach()))
                 seen += len(batch_indices)
                 step += 1
                 elapsed = time.perf_counter() - started
@@ -528,8 +588,9 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
                     bar.set_postfix(loss=f"{np.mean(losses[-settings.log_every:]):.3f}", lr=f"{rate:.2e}",
                                     refresh=False)
                 if log is not None and (step % settings.log_every == 0 or step == last):
+                    ctc_part = f" (ctc {np.mean(ctc_losses[-settings.log_every:]):.4f})" if ctc_losses else ""
                     log(f"step {step}/{total} epoch {seen / len(examples):.2f} "
-                        f"loss {np.mean(losses[-settings.log_every:]):.4f} lr {rate:.3e} "
+                        f"loss {np.mean(losses[-settings.log_every:]):.4f}{ctc_part} lr {rate:.3e} "
                         f"{seen / elapsed:.1f} ex/s {elapsed / 60:.1f} min")
                 if on_checkpoint is not None and settings.checkpoint_every and step % settings.checkpoint_every == 0 \
                         and step < last:
@@ -546,6 +607,8 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
         if bar is not None:
             bar.close()
         model.eval()
+        if ctc is not None:
+            ctc.head.eval()
     seconds = time.perf_counter() - started
     window = losses[-settings.log_every:]
     return TrainResult(steps=step, planned_steps=total, examples_seen=seen, epochs=seen / len(examples),
