@@ -369,6 +369,17 @@ def epoch_batches(examples: Sequence[Example], store: FeatureStore, batch_size: 
 # ---------------------------------------------------------------- the forward pass
 
 
+def unwrapped(model):
+    """The transformers model inside a PEFT wrapper (its adapter layers stay in it); any other model as is.
+
+    ``peft.PeftModel.get_base_model`` gives the ``Qwen2AudioForConditionalGeneration``
+    whose ``.model`` holds the audio tower, so the trimmed audio path and the frozen
+    position table are found for a QLoRA model too (harness.stages.qlora).
+    """
+    get_base_model = getattr(model, "get_base_model", None)
+    return get_base_model() if callable(get_base_model) else model
+
+
 def audio_states(model, features: torch.Tensor, feature_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The audio encoder's pooled, normalised states (batch, tokens, d_model) and each clip's token count.
 
@@ -422,14 +433,15 @@ def forward_losses(model, batch: dict[str, torch.Tensor], trim_audio: bool = Tru
     """
     batch = dict(batch)
     targets, target_lengths = batch.pop("ctc_targets", None), batch.pop("ctc_target_lengths", None)
-    has_audio = hasattr(getattr(model, "model", None), "audio_tower")
+    core = unwrapped(model)  # a PEFT model's own forward still runs below, on inputs_embeds
+    has_audio = hasattr(getattr(core, "model", None), "audio_tower")
     if (ctc is not None or encoder_only) and (targets is None or not has_audio):
         raise ValueError("the CTC loss needs an audio model and a batch collated with a CtcObjective")
     if not trim_audio and ctc is None:
         return {"lm": model(**batch, use_cache=False).loss}
     if not has_audio:
         return {"lm": model(**batch, use_cache=False).loss}
-    states, token_lengths = audio_states(model, batch["input_features"], batch["feature_attention_mask"])
+    states, token_lengths = audio_states(core, batch["input_features"], batch["feature_attention_mask"])
     losses = {}
     if ctc is not None:
         losses["ctc"] = ctc.loss(states, token_lengths, targets, target_lengths)
@@ -439,9 +451,9 @@ def forward_losses(model, batch: dict[str, torch.Tensor], trim_audio: bool = Tru
         losses["lm"] = model(**batch, use_cache=False).loss
         return losses
     input_ids = batch["input_ids"]
-    embeds = model.get_input_embeddings()(input_ids)
-    audio = _audio_embeddings(model, states, token_lengths)
-    slots = input_ids == model.config.audio_token_id
+    embeds = core.get_input_embeddings()(input_ids)
+    audio = _audio_embeddings(core, states, token_lengths)
+    slots = input_ids == core.config.audio_token_id
     if int(slots.sum()) != audio.shape[0]:
         raise ValueError(f"audio features and audio tokens do not match: {int(slots.sum())} tokens, "
                          f"{audio.shape[0]} features")
@@ -500,7 +512,8 @@ def _decay_groups(model, weight_decay: float) -> list[dict]:
 
 def _freeze_fixed_positions(model) -> None:
     # Whisper's (and Qwen2-Audio's) encoder position table is fixed sinusoids.
-    tower = getattr(getattr(model, "model", model), "audio_tower", None)
+    core = unwrapped(model)
+    tower = getattr(getattr(core, "model", core), "audio_tower", None)
     if tower is not None and hasattr(tower, "embed_positions"):
         tower.embed_positions.weight.requires_grad_(False)
 
@@ -529,7 +542,7 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
     device = next(model.parameters()).device
     total = settings.total_steps(len(examples))
     last = total if settings.stop_after is None else min(total, settings.stop_after)
-    trained = model.model.audio_tower if settings.encoder_only else model
+    trained = unwrapped(model).model.audio_tower if settings.encoder_only else model
     groups = _decay_groups(trained, settings.weight_decay)
     if ctc is not None:
         groups += _decay_groups(ctc.head, settings.weight_decay)
