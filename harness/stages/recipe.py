@@ -1,0 +1,496 @@
+"""The recipe pieces of Moslem (IWSLT 2025) System A and System B, shared by their build scripts.
+
+Moslem, "Efficient Speech Translation through Model Compression and Knowledge
+Distillation" (IWSLT 2025) builds one system per language pair from Qwen2-Audio-7B-
+Instruct:
+
+- teacher: full fine-tuning on the 784 ACL 60/60 training utterances (stage 1);
+- sequence-level KD data: the teacher translates those utterances greedily, its outputs
+  join the references, duplicates removed;
+- System A: QLoRA (nf4, double quantization, rsLoRA on all linear modules) on the KD set;
+- System B: 8 of 32 decoder layers pruned greedily, the pruned model fully fine-tuned on
+  ACL + KD, then QLoRA on ACL + KD x10 plus 100 k CoVoST2 utterances.
+
+``submissions/modelA/build.py`` and ``submissions/modelB/build.py`` are each a few lines
+naming their chain of ``Recipe`` methods; everything else lives here. Every stage runs
+through ``harness.stages.cache.StageCache`` with the same names, settings and inputs in
+both recipes, so building B after A reuses the teacher and the KD data, a killed build
+resumes at the stage it was in, and a changed setting reruns only that stage and those
+downstream of it. A stage that produces a model writes a system folder ``model/`` inside
+its stage folder.
+
+Configuration is a TOML file per submission and track (``submissions/<name>/config/
+<track>.toml``; tables ``build``, ``data``, ``teacher``, ``distill``, ``prune``,
+``finetune_pruned``, ``qlora``, ``qlora.train``). Data sources are a folder of this
+project (a segmented set, e.g. ``testsets/mini/talks_train``) or a hub source:
+``hub:acl6060/train`` (the paper's 784 utterances), ``hub:acl6060/dev100`` (100 of those
+784, for layer selection: ACL 60/60 has no split besides the paper's 784/100, and the
+100 test utterances are never used for selection). Any other hub source (CoVoST2) has no
+loader here and stops the build with a one-line ``StageError`` naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from harness.stages.base import StageError, materialize_base
+from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
+from harness.tracks import REPO, Track, get_track
+
+MODEL = "model"  # the system folder inside a model-producing stage's folder
+KD_FILE = "kd.jsonl"
+SET = "set"  # the segmented set folder inside a data stage's folder
+HUB = "hub:"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def config_path(submission: str, track: str) -> Path:
+    return REPO / "submissions" / submission / "config" / f"{track}.toml"
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """A recipe configuration (TOML); a missing or malformed file is a one-line StageError."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            config = tomllib.load(handle)
+    except FileNotFoundError:
+        raise StageError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise StageError(f"{path}: not valid TOML ({err})") from None
+    for table in ("data", "teacher", "distill", "qlora"):
+        if table not in config:
+            raise StageError(f"{path}: missing table [{table}]")
+    return config
+
+
+def train_settings(table: dict):
+    """A ``TrainSettings`` from a config table; ``threads = 0`` means torch's own choice (None)."""
+    from harness.stages.finetune import TrainSettings
+
+    known = {f.name for f in fields(TrainSettings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise StageError(f"unknown training setting(s) {', '.join(unknown)}")
+    values = dict(table)
+    if "betas" in values:
+        values["betas"] = tuple(values["betas"])
+    if values.get("threads") == 0:
+        values["threads"] = None
+    try:
+        return TrainSettings(**values)
+    except (TypeError, ValueError) as err:
+        raise StageError(f"training settings: {err}") from None
+
+
+def decode_settings(table: dict, track: Track):
+    from harness.decode import DecodeSettings
+
+    return DecodeSettings(max_new_tokens=int(table.get("max_new_tokens", track.max_new_tokens)),
+                          batch_size=int(table.get("batch_size", 16)))
+
+
+def lora_settings(table: dict):
+    """(LoraSettings, match_share): ``match_share`` set means the rank is chosen by ``rank_for_share``."""
+    from harness.stages.qlora import LoraSettings
+
+    values = {k: v for k, v in table.items() if k in {f.name for f in fields(LoraSettings)}}
+    return LoraSettings(**values), table.get("match_share")
+
+
+def _per_lang(value, lang: str):
+    return value[lang] if isinstance(value, dict) else value
+
+
+# ---------------------------------------------------------------- data sources
+
+
+@dataclass
+class DataSet:
+    """A resolved segmented set: its stage-input view and the loaded set."""
+
+    input: StageOutput
+    testset: object  # harness.testsets.TestSet with a folder
+
+
+def _acl6060(track: Track, part: str, langs: Sequence[str], cache: StageCache, log) -> DataSet:
+    """The paper's ACL 60/60 split from the hub, written once as a segmented set folder in the cache."""
+    from harness.testsets import TestSetError, load_acl6060, load_testset, write_segmented_set
+
+    if part not in ("train", "dev100"):
+        raise StageError(f"hub:acl6060/{part}: known parts are train and dev100 (the test split is never "
+                         "used for building)")
+    try:
+        sets = load_acl6060(tuple(langs), track=track.name)
+    except TestSetError as err:
+        raise StageError(f"ACL 60/60 training data is missing: {err}") from None
+    train = sets["train"]
+    chosen = list(train.utterances)[-100:] if part == "dev100" else list(train.utterances)
+    name = f"acl6060_{part}"
+
+    def produce(folder: Path) -> dict:
+        rows = [{"id": u.id, "audio": u.audio(), "en": u.en, **{t: u.targets[t] for t in langs}} for u in chosen]
+        write_segmented_set(folder / SET, name=name, version=train.version, domain="talks", rows=rows,
+                            generator={"source": "hub:acl6060", "part": part, "of": train.name,
+                                       "built_by": "harness/stages/recipe.py"}, track=track.name,
+                            languages=("en", *langs))
+        return {"utterances": len(rows)}
+
+    stage = cache.run(f"data-{name}", {"part": part, "langs": list(langs)},
+                      [StageOutput(name=train.name, key=train.content_hash, path=Path("."))], produce)
+    log_stage(log, "data", name, stage)
+    testset = load_testset(stage.path / SET)
+    return DataSet(input=testset_input(testset), testset=testset)
+
+
+def resolve_set(source: str, *, track: Track, langs: Sequence[str], cache: StageCache, log) -> DataSet:
+    """A data source of the config (a project folder or ``hub:...``) as a loaded segmented set."""
+    from harness.testsets import TestSet, TestSetError, load_testset
+
+    if source.startswith(HUB):
+        dataset, _, part = source[len(HUB):].partition("/")
+        if dataset == "acl6060":
+            return _acl6060(track, part, langs, cache, log)
+        raise StageError(f"{source}: this data source is not available offline and the harness has no loader "
+                         f"for it; point the config at a local segmented set folder instead")
+    folder = Path(source) if Path(source).is_absolute() else REPO / source
+    try:
+        testset = load_testset(folder)
+    except TestSetError as err:
+        raise StageError(f"{source}: data set is missing or unreadable ({err})") from None
+    if not isinstance(testset, TestSet):
+        raise StageError(f"{source}: a long-form set; training and selection need a segmented set")
+    missing = [lang for lang in langs if lang not in testset.languages]
+    if missing:
+        raise StageError(f"{source}: no {', '.join(missing)} references")
+    return DataSet(input=testset_input(testset), testset=testset)
+
+
+# ---------------------------------------------------------------- the recipe
+
+
+def log_stage(log, lang: str, name: str, output: StageOutput) -> None:
+    if log is not None:
+        log(f"[{lang}] {name}: {'reused' if output.reused else 'ran'} {output.path}")
+
+
+@dataclass
+class Recipe:
+    """One build: the track, the config, the stage cache, and every stage run so far (``stages``)."""
+
+    track: Track
+    config: dict
+    cache: StageCache
+    log: Callable[[str], None] | None = print
+    stages: list[tuple[str, str, StageOutput]] = field(default_factory=list)  # (lang, stage, output)
+    _sets: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return self.config.get("build", {}).get("device", "cpu")
+
+    def _run(self, lang: str, name: str, settings: dict, inputs: Sequence[StageOutput],
+             produce: Callable[[Path], dict | None]) -> StageOutput:
+        output = self.cache.run(name, {"lang": lang, **settings}, inputs, produce)
+        self.stages.append((lang, name, output))
+        log_stage(self.log, lang, name, output)
+        return output
+
+    # ---- inputs
+
+    def dataset(self, role: str, lang: str) -> DataSet:
+        """The set named by ``[data] <role>`` (a string, or a table per language)."""
+        source = self.config["data"].get(role)
+        if source is None:
+            raise StageError(f"the config has no [data] {role}")
+        source = _per_lang(source, lang)
+        if source not in self._sets:
+            self._sets[source] = resolve_set(source, track=self.track, langs=self.track.languages,
+                                             cache=self.cache, log=self.log)
+        return self._sets[source]
+
+    def base(self) -> StageOutput:
+        """The base model: ``[data] base`` (a folder), else the track's (a project folder or a hub id)."""
+        configured = self.config["data"].get("base", self.track.base_model)
+        local = Path(configured) if Path(configured).is_absolute() else REPO / configured
+        if local.is_dir():
+            return folder_input("base", local)
+        if configured.startswith(("./", "/")):
+            raise StageError(f"base model {configured} is missing (the mini base is made by make mini-base)")
+
+        def produce(folder: Path) -> dict:
+            materialize_base(self.track, folder / MODEL)
+            return {"model": configured, "revision": self.track.base_revision}
+
+        output = self.cache.run("base", {"model": configured, "revision": self.track.base_revision}, [], produce)
+        log_stage(self.log, "all", "base", output)
+        return folder_input("base", output.path / MODEL)
+
+    # ---- stages
+
+    def teacher(self, lang: str, base: StageOutput) -> StageOutput:
+        """Stage 1: full fine-tuning of the base on the training set (one direction)."""
+        from harness.stages.finetune import finetune_system
+
+        train = self.dataset("train", lang)
+        settings = train_settings(self.config["teacher"])
+
+        def produce(folder: Path) -> dict:
+            return finetune_system(base.path, train.testset.folder, folder / MODEL, settings, langs=(lang,),
+                                   device=self.device, log=None)
+
+        return self._run(lang, "teacher", {"train": settings.as_dict()}, [base, train.input], produce)
+
+    def distill(self, lang: str, teacher: StageOutput) -> StageOutput:
+        """Sequence-level KD data: the teacher's greedy translations of the training set, deduplicated."""
+        from harness.stages.distill import distill_testset
+
+        train = self.dataset("train", lang)
+        settings = decode_settings(self.config["distill"], self.track)
+
+        def produce(folder: Path) -> dict:
+            return distill_testset(teacher.path / MODEL, train.testset, folder / KD_FILE, settings, langs=(lang,),
+                                   device=self.device, progress=False, log=None)
+
+        return self._run(lang, "distill", {"decode": settings.as_dict()}, [teacher, train.input], produce)
+
+    def prune(self, lang: str, teacher: StageOutput) -> StageOutput:
+        """Greedy decoder-layer pruning, candidates scored on the selection (dev) set."""
+        import json
+
+        from harness.stages.prune import DEFAULT_METRICS, prune_system
+
+        table = self.config["prune"]
+        select = self.dataset("select", lang)
+        settings = decode_settings(table, self.track)
+        remove, expected = int(table["remove"]), table.get("of")
+        metric = _per_lang(table.get("metric", DEFAULT_METRICS), lang)
+        exclude = bool(table.get("exclude_first_last", True))
+        limit = table.get("limit")
+
+        def produce(folder: Path) -> dict:
+            if expected is not None:
+                config = json.loads((teacher.path / MODEL / "config.json").read_text())
+                layers = config.get("text_config", {}).get("num_hidden_layers")
+                if layers != expected:
+                    raise StageError(f"the config prunes {remove} of {expected} decoder layers; "
+                                     f"the teacher has {layers}")
+            result = prune_system(teacher.path / MODEL, select.testset.folder, folder / MODEL, lang=lang,
+                                  remove=remove, metric=metric, exclude_first_last=exclude, settings=settings,
+                                  device=self.device, limit=limit, progress=None)
+            return {"removed": list(result.removed), "metric": result.metric, "baseline": result.baseline,
+                    "final": result.rounds[-1].score if result.rounds else result.baseline}
+
+        prune_settings = {"remove": remove, "of": expected, "metric": metric, "exclude_first_last": exclude,
+                          "limit": limit, "decode": settings.as_dict()}
+        return self._run(lang, "prune", prune_settings, [teacher, select.input], produce)
+
+    def _kd_examples(self, processor, style: str, lang: str, kd: StageOutput, factor: int):
+        from harness.stages.distill import kd_examples, read_rows
+        from harness.stages.finetune import cached_features
+
+        train = self.dataset("train", lang).testset
+        rows = [row for row in read_rows(kd.path / KD_FILE) if row.lang == lang]
+        store = cached_features(train, processor.feature_extractor)
+        return kd_examples(processor, rows, style, factor, ids=train.ids), store, len(rows)
+
+    def finetune_kd(self, lang: str, system: StageOutput, kd: StageOutput) -> StageOutput:
+        """Full fine-tuning of ``system`` on the authentic + KD pairs (System B, step 2)."""
+        import json
+
+        from harness.models import load_system, write_manifest
+        from harness.stages.finetune import train
+        from harness.stages.from_scratch import save_base
+
+        settings = train_settings(self.config["finetune_pruned"])
+
+        def produce(folder: Path) -> dict:
+            loaded = load_system(system.path / MODEL, lang, device=self.device)
+            examples, store, rows = self._kd_examples(loaded.processor, loaded.prompt_style, lang, kd, 1)
+            pad_id = loaded.processor.tokenizer.pad_token_id
+            pad_id = loaded.processor.tokenizer.eos_token_id if pad_id is None else pad_id
+            result = train(loaded.model, examples, store, settings, pad_id=pad_id, progress=None)
+            save_base(loaded.model, loaded.processor, folder / MODEL)
+            write_manifest(folder / MODEL, format="hf", languages={lang: "."}, prompt=loaded.prompt_style,
+                           base_model=loaded.manifest.base_model, built_by="harness/stages/recipe.py",
+                           **{k: v for k, v in loaded.manifest.extra.items() if k == "pruned_layers"})
+            summary = {"kd_rows": rows, "examples": len(examples), "training": result.summary()}
+            (folder / MODEL / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
+            return summary
+
+        return self._run(lang, "finetune_kd", {"train": settings.as_dict()}, [system, kd], produce)
+
+    def general_sample(self, lang: str) -> StageOutput:
+        """``[qlora] general_size`` utterances of the general-domain set (CoVoST2 in the paper), seeded."""
+        import numpy as np
+
+        from harness.testsets import write_segmented_set
+
+        table = self.config["qlora"]
+        general = self.dataset("general", lang)
+        size, seed = int(table["general_size"]), int(table.get("general_seed", 0))
+        utterances = list(general.testset.utterances)
+        if size > len(utterances):
+            raise StageError(f"general_size {size} exceeds the {len(utterances)} utterances of "
+                             f"{general.testset.name}")
+
+        def produce(folder: Path) -> dict:
+            picked = sorted(np.random.default_rng(seed).choice(len(utterances), size, replace=False).tolist())
+            rows = [{"id": utterances[i].id, "audio": utterances[i].audio(), "en": utterances[i].en,
+                     lang: utterances[i].targets[lang]} for i in picked]
+            write_segmented_set(folder / SET, name=f"{general.testset.name}_sample", version="1",
+                                domain="general", rows=rows, generator={"of": general.testset.name, "seed": seed,
+                                                                        "built_by": "harness/stages/recipe.py"},
+                                languages=("en", lang))
+            return {"utterances": size}
+
+        return self._run(lang, "general_sample", {"size": size, "seed": seed}, [general.input], produce)
+
+    def qlora(self, lang: str, system: StageOutput, kd: StageOutput, general: StageOutput | None = None) -> StageOutput:
+        """QLoRA on ``system`` with the KD set (x ``[qlora] oversample``), plus the general sample if given."""
+        import numpy as np
+
+        from harness.models import load_processor, read_manifest
+        from harness.stages.finetune import FeatureStore, cached_features, make_examples
+        from harness.stages.qlora import qlora_system
+
+        table = self.config["qlora"]
+        lora, share = lora_settings(table)
+        settings = train_settings(table.get("train", {}))
+        factor = int(table.get("oversample", 1))
+        gradient_checkpointing = bool(table.get("gradient_checkpointing", False))
+
+        def produce(folder: Path) -> dict:
+            from harness.testsets import load_testset
+
+            manifest = read_manifest(system.path / MODEL)
+            processor = load_processor((system.path / MODEL / manifest.languages[lang]).resolve())
+            examples, store, rows = self._kd_examples(processor, manifest.prompt, lang, kd, factor)
+            data = {"kd_rows": rows, "oversample": factor, "kd_examples": len(examples)}
+            if general is not None:
+                sample = load_testset(general.path / SET)
+                extra = cached_features(sample, processor.feature_extractor)
+                offset = len(store)
+                examples += make_examples(processor, [u.targets[lang] for u in sample.utterances], lang,
+                                          manifest.prompt, clips=[offset + i for i in range(len(sample))])
+                store = FeatureStore(features=np.concatenate([np.asarray(store.features),
+                                                              np.asarray(extra.features)]),
+                                     frames=np.concatenate([store.frames, extra.frames]))
+                data.update(general=sample.name, general_examples=len(sample))
+            output = qlora_system(system.path / MODEL, examples, store, folder / MODEL, settings, lora=lora,
+                                  match_share=share, langs=(lang,), device=self.device,
+                                  gradient_checkpointing=gradient_checkpointing, train_data=data,
+                                  progress=None, log=None)
+            return {"lora": output.summary["lora"], "parameters": output.summary["parameters"], "data": data}
+
+        inputs = [system, kd] + ([general] if general is not None else [])
+        settings_key = {"lora": lora.as_dict(), "match_share": share, "oversample": factor,
+                        "gradient_checkpointing": gradient_checkpointing, "train": settings.as_dict()}
+        return self._run(lang, "qlora", settings_key, inputs, produce)
+
+
+# ---------------------------------------------------------------- the final folder and the command line
+
+
+def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extra) -> Path:
+    """Copy each direction's final system into ``out/<lang>/`` and write ``out/system.json``; atomic."""
+    from harness.models import read_manifest, write_manifest
+
+    manifests = {lang: read_manifest(stage.path / MODEL) for lang, stage in finals.items()}
+    formats = {m.format for m in manifests.values()}
+    prompts = {m.prompt for m in manifests.values()}
+    if len(formats) != 1 or len(prompts) != 1:
+        raise StageError(f"the directions' systems differ in format or prompt: {sorted(formats | prompts)}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        for lang, stage in finals.items():
+            shutil.copytree(stage.path / MODEL, staging / lang)
+        first = next(iter(manifests.values()))
+        write_manifest(staging, format=formats.pop(), languages={lang: lang for lang in finals},
+                       prompt=prompts.pop(), base_model=first.base_model, built_by=built_by,
+                       stages={lang: str(stage.path) for lang, stage in finals.items()}, **extra)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    stages: list[tuple[str, str, StageOutput]]  # (lang, stage, output) in run order
+
+    def reused(self, lang: str, name: str) -> bool:
+        return next(output.reused for where, stage, output in self.stages if where == lang and stage == name)
+
+
+Chain = Callable[[Recipe, str, StageOutput], StageOutput]  # (recipe, lang, base) -> the final stage
+
+
+def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence[str] | None = None,
+          out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
+          work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print) -> BuildResult:
+    """Run ``chain`` for each direction and assemble the final system folder."""
+    try:
+        track_obj = get_track(track)
+    except ValueError as err:
+        raise StageError(str(err)) from None
+    langs = tuple(langs or track_obj.languages)
+    unknown = [lang for lang in langs if lang not in track_obj.languages]
+    if unknown:
+        raise StageError(f"track {track} has no direction en-{', en-'.join(unknown)}")
+    settings = load_config(config or config_path(submission, track))
+    # The cache's "running" line is progress (stderr); the per-stage result line is log_stage's.
+    def progress(line: str) -> None:
+        if log is not None and ": running" in line:
+            print(line, file=sys.stderr)
+
+    cache = StageCache(work or REPO / "build" / track / "cache", log=progress)
+    recipe = Recipe(track=track_obj, config=settings, cache=cache, log=log)
+    for role in settings["data"]:  # every data source first: a missing one fails before any training
+        if role != "base":
+            for lang in langs:
+                recipe.dataset(role, lang)
+    base = recipe.base()
+    finals = {lang: chain(recipe, lang, base) for lang in langs}
+    target = Path(out or REPO / "build" / track / submission)
+    assemble(target, finals, built_by=f"submissions/{submission}/build.py", track=track,
+             config=str(config or config_path(submission, track)))
+    if log is not None:
+        log(f"built {target}")
+    return BuildResult(out=target, stages=recipe.stages)
+
+
+def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | None = None) -> int:
+    """The command line both build scripts share; bad input is one line on stderr and exit status 2."""
+    from harness.errors import one_line
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--track", default="mini")
+    parser.add_argument("--lang", choices=("de", "zh", "both"), default="both")
+    parser.add_argument("--out", type=Path, help=f"default: build/<track>/{submission}")
+    parser.add_argument("--config", type=Path, help=f"default: submissions/{submission}/config/<track>.toml")
+    parser.add_argument("--work", type=Path, help="the stage cache; default: build/<track>/cache")
+    args = parser.parse_args(argv)
+    try:
+        build(submission, chain, track=args.track, langs=None if args.lang == "both" else (args.lang,),
+              out=args.out, config=args.config, work=args.work)
+    except StageError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,256 @@
+"""The modelA / modelB recipes (Moslem, IWSLT 2025, Systems A and B) at a tiny scale, and their paper configs.
+
+The smoke builds run harness.stages.recipe's real stages (teacher fine-tune, KD decode,
+pruning, fine-tune, QLoRA) on the tiny fixture model and three small segmented sets, with
+a few steps each, through the same chain functions as submissions/model{A,B}/build.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY_DE, TINY_EN, TINY_ZH
+from harness.models import load_system, read_manifest
+from harness.stages import recipe
+from harness.tracks import REPO
+
+LANGS = ("de", "zh")
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_build", REPO / "submissions" / name / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MODEL_A, MODEL_B = _module("modelA"), _module("modelB")
+
+
+def _write_set(folder: Path, clips, name: str, domain: str = "talks") -> Path:
+    from harness.testsets import write_segmented_set
+
+    rows = [{"id": f"{name}{i:02d}", "audio": clip, "en": TINY_EN[i], "de": TINY_DE[i], "zh": TINY_ZH[i]}
+            for i, clip in enumerate(clips)]
+    write_segmented_set(folder, name=name, version="1", domain=domain, rows=rows,
+                        generator={"name": "tests/test_recipes.py"})
+    return folder
+
+
+TINY_CONFIG = """
+[build]
+device = "cpu"
+
+[data]
+base = "{base}"
+train = "{train}"
+select = "{select}"
+general = "{general}"
+
+[teacher]
+steps = {teacher_steps}
+batch_size = 8
+lr = 1e-3
+threads = 1
+log_every = 1
+
+[distill]
+max_new_tokens = 4
+batch_size = 8
+
+[prune]
+remove = 1
+of = 2
+exclude_first_last = false   # the tiny model has only 2 decoder layers
+max_new_tokens = 4
+batch_size = 4
+
+[finetune_pruned]
+steps = 1
+batch_size = 8
+lr = 1e-3
+threads = 1
+
+[qlora]
+rank = 2
+alpha = 4
+oversample = 2
+general_size = 3
+
+[qlora.train]
+steps = 1
+batch_size = 8
+lr = 1e-3
+threads = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_recipe(tmp_path_factory, tiny_base_dir, tiny_clips):
+    root = tmp_path_factory.mktemp("recipes")
+    sets = {"train": _write_set(root / "tiny_train", tiny_clips, "tiny_train"),
+            "select": _write_set(root / "tiny_dev", tiny_clips[:3], "tiny_dev"),
+            "general": _write_set(root / "tiny_general", tiny_clips[3:], "tiny_general", "general")}
+
+    def config(name: str, teacher_steps: int = 2) -> Path:
+        path = root / f"{name}.toml"
+        path.write_text(TINY_CONFIG.format(base=tiny_base_dir, teacher_steps=teacher_steps,
+                                           **{k: str(v) for k, v in sets.items()}))
+        return path
+
+    return root, config
+
+
+def _build(module, name, root, config, lines, **kwargs):
+    return recipe.build(name, module.chain, config=config, work=root / "cache", out=root / "out" / name,
+                        log=lines.append, **kwargs)
+
+
+def _stage_names(result, reused: bool) -> list[tuple[str, str]]:
+    return [(lang, name) for lang, name, output in result.stages if output.reused == reused]
+
+
+def test_both_systems_build_share_stages_and_rerun_exactly(tiny_recipe, monkeypatch):
+    root, config = tiny_recipe
+    monkeypatch.chdir(root)  # the feature cache (build/features) lands in the temporary folder
+    lines: list[str] = []
+    a = _build(MODEL_A, "modelA", root, config("base"), lines)
+    assert _stage_names(a, reused=True) == []
+    assert [(lang, name) for lang, name, _ in a.stages] == [(lang, name) for lang in LANGS
+                                                             for name in ("teacher", "distill", "qlora")]
+    b = _build(MODEL_B, "modelB", root, config("base"), lines)
+    # modelB reuses modelA's teacher and KD data (same names, settings, inputs) and runs the rest.
+    assert _stage_names(b, reused=True) == [(lang, name) for lang in LANGS for name in ("teacher", "distill")]
+    assert _stage_names(b, reused=False) == [(lang, name) for lang in LANGS
+                                             for name in ("prune", "finetune_kd", "general_sample", "qlora")]
+    assert any(line.startswith("[de] teacher: reused") for line in lines)
+    assert lines[-1] == f"built {b.out}"
+
+    for result in (a, b):
+        manifest = read_manifest(result.out)
+        assert manifest.languages == {lang: lang for lang in LANGS} and manifest.format == "bnb-4bit+lora"
+    for lang in LANGS:
+        system_a, system_b = load_system(a.out, lang), load_system(b.out, lang)
+        layers_a = len(system_a.model.base_model.model.model.language_model.layers)
+        layers_b = len(system_b.model.base_model.model.model.language_model.layers)
+        assert layers_b == layers_a - 1
+        assert system_b.manifest.languages[lang] == lang
+
+    # One changed setting (the teacher's steps) reruns the teacher and everything downstream, nothing else.
+    rerun = _build(MODEL_A, "modelA", root, config("teacher3", teacher_steps=3), lines, langs=("de",))
+    assert _stage_names(rerun, reused=False) == [("de", "teacher"), ("de", "distill"), ("de", "qlora")]
+    # A second build with the original config reuses every stage.
+    again = _build(MODEL_B, "modelB", root, config("base"), lines, langs=("zh",))
+    assert _stage_names(again, reused=False) == []
+
+
+def test_changed_qlora_setting_reruns_only_qlora(tiny_recipe, tmp_path, monkeypatch):
+    root, config = tiny_recipe
+    monkeypatch.chdir(root)
+    lines: list[str] = []
+    _build(MODEL_A, "modelA", root, config("base"), lines, langs=("de",))
+    changed = tmp_path / "rank3.toml"
+    changed.write_text(config("base").read_text().replace("rank = 2\nalpha = 4", "rank = 3\nalpha = 6"))
+    result = _build(MODEL_A, "modelA", root, changed, lines, langs=("de",))
+    assert _stage_names(result, reused=False) == [("de", "qlora")]
+    assert _stage_names(result, reused=True) == [("de", "teacher"), ("de", "distill")]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--track", "nope"], "unknown track"),
+    (["--config", "/nonexistent/x.toml"], "no such config file"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
+    code = recipe.main("modelA", MODEL_A.chain, "test", args + ["--work", str(tmp_path / "w"),
+                                                                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_base_and_missing_data(tiny_recipe, tmp_path, capsys):
+    root, config = tiny_recipe
+    text = config("base").read_text()
+    for old, new, message in [(f'base = "', 'base = "/nonexistent', "is missing"),
+                              ('train = "', 'train = "/nonexistent', "data set is missing"),
+                              ('general = "', 'general = "hub:covost2/en_de" #', "hub:covost2/en_de")]:
+        path = tmp_path / "bad.toml"
+        path.write_text(text.replace(old, new, 1))
+        code = recipe.main("modelB", MODEL_B.chain, "test", ["--config", str(path), "--work", str(tmp_path / "w"),
+                                                              "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists() and not list((tmp_path / "w").glob("teacher-*"))
+
+
+def test_7b_track_without_acl6060_stops_with_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr("harness.testsets.load_acl6060", _offline_acl6060)
+    code = recipe.main("modelA", MODEL_A.chain, "test", ["--track", "iwslt2026", "--work", str(tmp_path / "w"),
+                                                          "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "ACL 60/60" in err and len(err.strip().splitlines()) == 1, err
+
+
+def _offline_acl6060(*args, **kwargs):
+    from harness.testsets import TestSetError
+
+    raise TestSetError("ymoslem/ACL-6060: cannot load from the Hugging Face hub (offline)")
+
+
+# ---------------------------------------------------------------- the paper's values
+
+
+@pytest.mark.parametrize("track", ["iwslt2025", "iwslt2026"])
+def test_7b_configs_hold_the_papers_values(track):
+    configs = {name: tomllib.loads(recipe.config_path(name, track).read_text()) for name in ("modelA", "modelB")}
+    a, b = configs["modelA"], configs["modelB"]
+    teacher = {"epochs": 3, "batch_size": 4, "lr": 1e-5, "weight_decay": 0.001, "warmup_steps": 0, "bf16": True}
+    for config in (a, b):
+        assert {k: config["teacher"][k] for k in teacher} == teacher
+        assert config["distill"]["max_new_tokens"] == 1024
+        assert config["data"]["train"] == "hub:acl6060/train"
+        lora, share = recipe.lora_settings(config["qlora"])
+        assert (lora.rank, lora.alpha, lora.dropout, lora.rslora, lora.target_modules) == (64, 128, 0.0, True,
+                                                                                            "all-linear")
+        assert share is None
+    assert a["teacher"] == b["teacher"] and a["distill"] == b["distill"]  # shared stages
+    from harness.stages.finetune import PAPER_TEACHER
+    from harness.stages.qlora import PAPER_QLORA_A, PAPER_QLORA_B
+
+    assert recipe.train_settings(a["teacher"]) == PAPER_TEACHER
+    assert recipe.train_settings(a["qlora"]["train"]) == PAPER_QLORA_A
+    assert recipe.train_settings(b["qlora"]["train"]) == PAPER_QLORA_B
+    assert {k: a["qlora"]["train"][k] for k in ("epochs", "batch_size", "lr")} == {"epochs": 4, "batch_size": 4,
+                                                                                   "lr": 1e-5}
+    assert {k: b["qlora"]["train"][k] for k in ("epochs", "batch_size", "lr")} == {"epochs": 1, "batch_size": 8,
+                                                                                   "lr": 1e-5}
+    assert (b["prune"]["remove"], b["prune"]["of"], b["prune"]["exclude_first_last"]) == (8, 32, True)
+    assert b["prune"]["metric"] == {"de": "chrf++", "zh": "chrf"}
+    assert "test" not in b["data"]["select"]
+    assert b["qlora"]["oversample"] == 10 and b["qlora"]["general_size"] == 100_000
+    assert recipe.train_settings(b["finetune_pruned"]) == PAPER_TEACHER
+
+
+def test_mini_configs_scale_the_paper():
+    from harness.stages.finetune import MINI_TEACHER
+
+    a = recipe.load_config(recipe.config_path("modelA", "mini"))
+    b = recipe.load_config(recipe.config_path("modelB", "mini"))
+    assert a["teacher"] == b["teacher"] and a["distill"] == b["distill"]
+    assert recipe.train_settings(a["teacher"]) == MINI_TEACHER
+    assert (b["prune"]["remove"], b["prune"]["of"]) == (3, 12)  # a quarter, as 8 of 32
+    assert b["data"]["select"] == "testsets/mini/talks_dev" and a["data"]["train"] == "testsets/mini/talks_train"
+    for config in (a, b):
+        assert recipe.lora_settings(config["qlora"])[1] == pytest.approx(0.0241)
+        assert config["qlora"]["train"]["lr"] / 1e-5 == pytest.approx(MINI_TEACHER.lr / 1e-5)
+    assert json.dumps(b["data"]["general"]) == '"testsets/mini/general_train"'
