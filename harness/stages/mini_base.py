@@ -20,7 +20,8 @@ ACL 60/60) until fine-tuned. Steps:
    clip's own). Recipes (``--recipe``):
    - ``ctc`` (the default): stage 1 trains the audio encoder alone with a CTC head on
      the English transcripts (``harness.stages.ctc``), 3,000 steps; stage 2 trains the
-     whole model on both directions with the CTC loss kept at weight 0.3, 2,500 steps;
+     whole model on both directions with the CTC loss kept at weight 0.3, 800 steps (2,500
+     saturate general_test at chrF 95; issue 5 wants the base below that);
    - ``translate``: stage 2 alone, without CTC (2,800 steps), kept as the ablation. It
      does not learn to listen: after 61 minutes general_test chrF was 17.8 (de) and
      4.6 (zh), the audio gain stayed near 0.25 nats, and transcription targets through
@@ -88,7 +89,7 @@ BASE_SETTINGS = ft.with_overrides(ft.FROM_SCRATCH, steps=STEPS, seed=SEED, threa
 # model on both translation directions with the CTC loss kept at CTC_WEIGHT, so the
 # encoder's states stay word-bearing while the decoder learns to read them.
 CTC_STAGE1 = ft.with_overrides(BASE_SETTINGS, steps=3000, encoder_only=True)
-CTC_STAGE2 = ft.with_overrides(BASE_SETTINGS, steps=2500, seed=SEED + 1, ctc_weight=0.3)
+CTC_STAGE2 = ft.with_overrides(BASE_SETTINGS, steps=800, seed=SEED + 1, ctc_weight=0.3)
 RECIPES = ("ctc", "translate")
 
 
