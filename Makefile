@@ -1,7 +1,7 @@
 # The harness's commands. Every target bootstraps what it needs on first use
 # (the Python environment, espeak-ng), idempotently: nothing is installed by hand.
 #
-#   make build SUB=<name> [TRACK=mini]   reproduce a submission into build/<track>/<name>/
+#   make build SUB=<name> [TRACK=mini] [LANG=de|zh]   reproduce a submission into build/<track>/<name>/
 #   make eval [SUB=] [TESTSET=] [TRACK=]  size check + decode + score built systems -> leaderboard/results/
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
 #   make data     generate the mini-track test and training sets under testsets/mini/
@@ -24,6 +24,9 @@ PYTEST_ARGS ?=
 TRACK ?= mini
 SUB ?=
 TESTSET ?=
+# `make build SUB=modelA LANG=de` builds one direction. LANG is also the locale variable
+# (e.g. C.UTF-8), so only de, zh or both count as a direction.
+BUILD_LANG := $(filter de zh both,$(LANG))
 BATCH ?= 16
 # The mini track's test sets come from make data; the 7B tracks read theirs from the hub.
 TRACK_DATA := $(if $(filter mini,$(TRACK)),data)
@@ -84,7 +87,7 @@ mini-base: data
 build: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make build SUB=<name>  (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
 	@test -f submissions/$(SUB)/build.py || { echo "error: no submission named $(SUB) (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
-	$(PY) submissions/$(SUB)/build.py --track $(TRACK)
+	$(PY) submissions/$(SUB)/build.py --track $(TRACK) $(if $(BUILD_LANG),--lang $(BUILD_LANG))
 
 eval: $(VENV_STAMP) $(TRACK_DATA)
 	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET))

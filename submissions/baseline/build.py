@@ -18,6 +18,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="mini")
     parser.add_argument("--out", type=Path, default=None, help="default: build/<track>/baseline")
+    parser.add_argument("--lang", choices=("de", "zh", "both"), default="both")
     args = parser.parse_args(argv)
     track = get_track(args.track)
     out = args.out or REPO / "build" / track.name / "baseline"
@@ -27,7 +28,7 @@ def main(argv=None) -> int:
     except StageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_manifest(out, format="hf", languages={lang: "model" for lang in track.languages}, prompt=track.prompt,
+    write_manifest(out, format="hf", languages={lang: "model" for lang in track.languages if args.lang in (lang, "both")}, prompt=track.prompt,
                    base_model=track.base_model, built_by="submissions/baseline/build.py")
     print(f"built {out}")
     return 0
