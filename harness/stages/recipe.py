@@ -260,7 +260,7 @@ class Recipe:
 
         def produce(folder: Path) -> dict:
             return distill_testset(teacher.path / MODEL, train.testset, folder / KD_FILE, settings, langs=(lang,),
-                                   device=self.device, progress=False, log=None)
+                                   device=self.device, progress=True, log=None)
 
         return self._run(lang, "distill", {"decode": settings.as_dict()}, [teacher, train.input], produce)
 
@@ -287,7 +287,7 @@ class Recipe:
                                      f"the teacher has {layers}")
             result = prune_system(teacher.path / MODEL, select.testset.folder, folder / MODEL, lang=lang,
                                   remove=remove, metric=metric, exclude_first_last=exclude, settings=settings,
-                                  device=self.device, limit=limit, progress=None)
+                                  device=self.device, limit=limit, progress=f"prune {lang}")
             return {"removed": list(result.removed), "metric": result.metric, "baseline": result.baseline,
                     "final": result.rounds[-1].score if result.rounds else result.baseline}
 
@@ -319,7 +319,7 @@ class Recipe:
             examples, store, rows = self._kd_examples(loaded.processor, loaded.prompt_style, lang, kd, 1)
             pad_id = loaded.processor.tokenizer.pad_token_id
             pad_id = loaded.processor.tokenizer.eos_token_id if pad_id is None else pad_id
-            result = train(loaded.model, examples, store, settings, pad_id=pad_id, progress=None)
+            result = train(loaded.model, examples, store, settings, pad_id=pad_id, progress=f"finetune {lang}")
             save_base(loaded.model, loaded.processor, folder / MODEL)
             write_manifest(folder / MODEL, format="hf", languages={lang: "."}, prompt=loaded.prompt_style,
                            base_model=loaded.manifest.base_model, built_by="harness/stages/recipe.py",
@@ -390,7 +390,7 @@ class Recipe:
             output = qlora_system(system.path / MODEL, examples, store, folder / MODEL, settings, lora=lora,
                                   match_share=share, langs=(lang,), device=self.device,
                                   gradient_checkpointing=gradient_checkpointing, train_data=data,
-                                  progress=None, log=None)
+                                  progress=f"qlora {lang}", log=None)
             return {"lora": output.summary["lora"], "parameters": output.summary["parameters"], "data": data}
 
         inputs = [system, kd] + ([general] if general is not None else [])
