@@ -183,11 +183,9 @@ def _file_sha256(path: Path) -> str:
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     cached = _FILE_HASHES.get(key)
     if cached is None:
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        cached = _FILE_HASHES[key] = digest.hexdigest()
+        from harness.results import file_sha256
+
+        cached = _FILE_HASHES[key] = file_sha256(path)
     return cached
 
 

@@ -125,6 +125,15 @@ class ResultPaths:
         return self.segments.with_name(self.segments.name.replace(".segments.jsonl", f".{lang}.partial.jsonl"))
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def cache_key(**parts) -> str:
     """A key over everything that decides a hypothesis: model content hash, decode settings, test-set hash."""
     return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

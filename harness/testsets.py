@@ -217,11 +217,9 @@ class _Digest:
 
 
 def _sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            sha.update(block)
-    return "sha256:" + sha.hexdigest()
+    from harness.results import file_sha256
+
+    return "sha256:" + file_sha256(path)
 
 
 def _time(value: float) -> str:

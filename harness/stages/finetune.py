@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.decode import build_prompt
+from harness.decode import audio_tokens_for_frames, build_prompt
 from harness.stages.ctc import CtcObjective
 
 IGNORE_INDEX = -100  # torch's cross-entropy ignore_index, as transformers' models use it
@@ -247,11 +247,6 @@ def cached_features(testset, extractor, root: str | os.PathLike = FEATURES_ROOT,
 
 
 # ---------------------------------------------------------------- examples and batches
-
-
-def audio_tokens_for_frames(frames: int) -> int:
-    """The processor's expansion rule: stride-2 convolution, then stride-2 pooling."""
-    return (((frames - 1) // 2 + 1) - 2) // 2 + 1
 
 
 @dataclass(frozen=True)

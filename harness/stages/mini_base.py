@@ -37,7 +37,6 @@ ACL 60/60) until fine-tuned. Steps:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -130,17 +129,11 @@ def build_model(processor, seed: int = SEED):
     return fs.init_model(config, seed)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_sums(folder: Path) -> Path:
     """``sha256sum -c``-compatible list of every file in the folder except itself."""
-    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
+    from harness.results import file_sha256
+
+    lines = [f"{file_sha256(p)}  {p.relative_to(folder).as_posix()}"
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != SUMS_FILE]
     path = folder / SUMS_FILE
     path.write_text("\n".join(lines) + "\n")
