@@ -215,6 +215,15 @@ def audio_tokens_for_frames(frames: int) -> int:
     return (((frames - 1) // 2 + 1) - 2) // 2 + 1
 
 
+def cut_at_eos(rows: Sequence[Sequence[int]], eos: set[int]) -> list[tuple[list[int], bool]]:
+    """Each generated row up to its first end-of-sequence token, and whether it had one."""
+    cut_rows = []
+    for row in rows:
+        cut = next((k for k, token in enumerate(row) if token in eos), None)
+        cut_rows.append((list(row) if cut is None else list(row[:cut]), cut is not None))
+    return cut_rows
+
+
 def _check_audio(index: int, audio: np.ndarray, hop: int) -> np.ndarray:
     array = np.asarray(audio)
     if array.ndim != 1:
@@ -316,10 +325,7 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
                 inputs = {name: tensor.to(device) for name, tensor in inputs.items()}
                 output = model.generate(**inputs, generation_config=generation_config)
                 new = output[:, inputs["input_ids"].shape[1]:].tolist()
-                token_lists = []
-                for row in new:
-                    cut = next((k for k, token in enumerate(row) if token in eos_set), None)
-                    token_lists.append((row if cut is None else row[:cut], cut is not None))
+                token_lists = cut_at_eos(new, eos_set)
                 texts = tokenizer.batch_decode([tokens for tokens, _ in token_lists], skip_special_tokens=True,
                                                clean_up_tokenization_spaces=False)
                 if cuda:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -46,6 +47,20 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def replace_folder(staging: Path, folder: Path) -> None:
+    """Move a finished ``staging`` folder to ``folder``; an existing ``folder`` is set aside
+    first and deleted only once the new one is in place, so one of the two always exists."""
+    staging, folder = Path(staging), Path(folder)
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    retired.rmdir()
+    folder.rename(retired)
+    staging.rename(folder)
+    shutil.rmtree(retired)
 
 
 def atomic_write_json(path: Path, payload: dict) -> None:

@@ -133,6 +133,23 @@ def tiny_model(tiny_processor, tiny_clips):
     return model
 
 
+@pytest.fixture(scope="session")
+def store(tiny_processor, tiny_clips):
+    """The tiny clips' window-padded log-mel features (harness.stages.finetune.FeatureStore)."""
+    from harness.stages import finetune as ft
+
+    return ft.compute_features(tiny_processor.feature_extractor, tiny_clips)
+
+
+@pytest.fixture(scope="session")
+def examples(tiny_processor):
+    """Training examples of the first eight tiny clips, German then Chinese."""
+    from harness.stages import finetune as ft
+
+    return (ft.make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
+            + ft.make_examples(tiny_processor, TINY_TARGETS["zh"][:8], "zh"))
+
+
 def write_system_json(folder: Path, fmt: str, languages: dict[str, str] | None = None,
                       prompt: str = "instruct") -> None:
     from harness.models import write_manifest
@@ -219,13 +236,15 @@ def tiny_lora_dir(tmp_path_factory, tiny_bnb4_dir) -> Path:
     return folder
 
 
-def paper_reference_decode(model, processor, audios, lang: str, max_length: int = 1024) -> list[tuple[str, list[int]]]:
+def paper_reference_decode(model, processor, audios, lang: str, max_length: int = 1024,
+                           max_new_tokens: int | None = None) -> list[tuple[str, list[int]]]:
     """Moslem (IWSLT 2025)'s evaluation loop, as the paper describes it, for comparison.
 
     One utterance at a time: build the Instruct conversation, render it with the chat
     template, call the processor on that one clip, ``generate`` greedily with
     ``max_length=1024`` (repetition penalty 1.0), cut the prompt off, decode. Written
     independently of harness.decode (its own prompt strings) on purpose.
+    ``max_new_tokens`` replaces the max_length bound (to compare with a capped decoder).
     Returns (text, generated ids including the end-of-sequence token) per clip.
     """
     import torch
@@ -245,7 +264,9 @@ def paper_reference_decode(model, processor, audios, lang: str, max_length: int 
         with torch.no_grad():
             # max_new_tokens=None: the paper's limit is max_length, and a saved generation
             # config's max_new_tokens would otherwise take precedence over it.
-            generated = model.generate(**inputs, max_length=max_length, max_new_tokens=None, do_sample=False,
+            bound = {"max_length": max_length, "max_new_tokens": None} if max_new_tokens is None \
+                else {"max_new_tokens": max_new_tokens}
+            generated = model.generate(**inputs, **bound, do_sample=False,
                                        num_beams=1, repetition_penalty=1.0)
         generated = generated[:, inputs["input_ids"].size(1):]
         response = processor.batch_decode(generated, skip_special_tokens=True, clean_up_tokenization_spaces=False)[0]

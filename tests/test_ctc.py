@@ -13,12 +13,7 @@ from test_finetune import SETTINGS, fresh_model, pad_id
 
 
 @pytest.fixture(scope="module")
-def store(tiny_processor, tiny_clips):
-    return ft.compute_features(tiny_processor.feature_extractor, tiny_clips)
-
-
-@pytest.fixture(scope="module")
-def examples(tiny_processor):
+def examples(tiny_processor):  # German only (conftest's has both directions)
     return ft.make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
 
 

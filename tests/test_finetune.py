@@ -18,17 +18,6 @@ from conftest import TINY_TARGETS, TINY_WINDOW_SECONDS
 IGNORE = ft.IGNORE_INDEX
 
 
-@pytest.fixture(scope="module")
-def store(tiny_processor, tiny_clips):
-    return ft.compute_features(tiny_processor.feature_extractor, tiny_clips)
-
-
-@pytest.fixture(scope="module")
-def examples(tiny_processor):
-    return (ft.make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
-            + ft.make_examples(tiny_processor, TINY_TARGETS["zh"][:8], "zh"))
-
-
 def fresh_model(processor, seed: int = 0):
     tokenizer = processor.tokenizer
     config = fs.model_config(len(tokenizer), window_seconds=TINY_WINDOW_SECONDS,

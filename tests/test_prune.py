@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY_DE, TINY_EN, TINY_SEED, TINY_WINDOW_SECONDS, TINY_ZH, train_to_translate, write_system_json
-from harness.audio import SAMPLE_RATE
+from conftest import (TINY_DE, TINY_EN, TINY_SEED, TINY_WINDOW_SECONDS, TINY_ZH, paper_reference_decode,
+                      train_to_translate, write_system_json)
 from harness.decode import DecodeSettings, decode
 from harness.metrics import METRICS
 from harness.models import LoadedSystem, load_system
@@ -71,31 +71,6 @@ def _delete_layer(model, position: int) -> None:
         config.layer_types = [t for i, t in enumerate(config.layer_types) if i != position]
 
 
-def _paper_loop(model, processor, audios, lang: str, max_new_tokens: int) -> list[str]:
-    """One utterance at a time, the processor per utterance, greedy generate on input_features."""
-    language = {"de": "German", "zh": "Chinese"}[lang]
-    eos = set(model.generation_config.eos_token_id)
-    texts = []
-    for audio in audios:
-        conversation = [
-            {"role": "system", "content": "You are a professional translator."},
-            {"role": "user", "content": [
-                {"type": "audio", "audio_url": "clip.wav"},
-                {"type": "text", "text": f"Translate the English speech into {language}:"},
-            ]},
-        ]
-        text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-        inputs = processor(text=text, audio=audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True)
-        with torch.no_grad():
-            generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                       repetition_penalty=1.0)
-        new = generated[0, inputs["input_ids"].size(1):].tolist()
-        cut = next((k for k, token in enumerate(new) if token in eos), len(new))
-        texts.append(processor.tokenizer.decode(new[:cut], skip_special_tokens=True,
-                                                clean_up_tokenization_spaces=False))
-    return texts
-
-
 def reference_search(model, processor, audios, references, lang: str, target_layers: int, *,
                      max_new_tokens: int, metric: str = "chrf++", batch_size: int | None = None):
     """Moslem (2025)'s procedure as the reference code runs it, for comparison.
@@ -116,7 +91,8 @@ def reference_search(model, processor, audios, references, lang: str, target_lay
             candidate = copy.deepcopy(current)
             _delete_layer(candidate, position)
             if batch_size is None:
-                texts = _paper_loop(candidate, processor, audios, lang, max_new_tokens)
+                texts = [text for text, _ in paper_reference_decode(candidate, processor, audios, lang,
+                                                                    max_new_tokens=max_new_tokens)]
             else:
                 settings = DecodeSettings(max_new_tokens=max_new_tokens, batch_size=batch_size,
                                           prompt_style="instruct")

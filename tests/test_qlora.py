@@ -18,17 +18,6 @@ from conftest import TINY_TARGETS
 STEPS = ft.TrainSettings(lr=1e-2, batch_size=4, steps=3, threads=1, seed=0, log_every=1)
 
 
-@pytest.fixture(scope="module")
-def store(tiny_processor, tiny_clips):
-    return ft.compute_features(tiny_processor.feature_extractor, tiny_clips)
-
-
-@pytest.fixture(scope="module")
-def examples(tiny_processor):
-    return (ft.make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
-            + ft.make_examples(tiny_processor, TINY_TARGETS["zh"][:8], "zh"))
-
-
 def linear_width_and_total(model) -> tuple[int, int]:
     """Computed on the full-precision model, independently of qlora's helpers."""
     head = model.lm_head

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from harness.results import replace_folder
 from harness.tracks import REPO, Track
 
 # What a model folder needs; *.py (remote code) and pickled weights are never fetched.
@@ -32,9 +33,7 @@ def materialize_base(track: Track, out: Path) -> Path:
             shutil.copytree(local, staging, dirs_exist_ok=True)
         else:
             _download(track.base_model, track.base_revision, staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -686,6 +686,24 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     return summary
 
 
+def add_train_arguments(parser) -> None:
+    """The command-line options that override a preset's TrainSettings (see ``train_overrides``)."""
+    import argparse
+
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+
+
+def train_overrides(args) -> dict:
+    """``with_overrides`` keywords from the options ``add_train_arguments`` defined (None: keep the preset's)."""
+    return dict(epochs=args.epochs, steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                bf16=args.bf16)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -695,18 +713,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="mini-teacher")
     parser.add_argument("--langs", default="de,zh")
-    parser.add_argument("--epochs", type=float)
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    add_train_arguments(parser)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    settings = with_overrides(PRESETS[args.preset], epochs=args.epochs, steps=args.steps, lr=args.lr,
-                              batch_size=args.batch_size, seed=args.seed, bf16=args.bf16)
+    settings = with_overrides(PRESETS[args.preset], **train_overrides(args))
     summary = finetune_system(args.system, args.train, args.out, settings, langs=tuple(args.langs.split(",")),
                               device=args.device)
     training = summary["training"]

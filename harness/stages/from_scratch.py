@@ -372,14 +372,9 @@ def save_base(model: Qwen2AudioForConditionalGeneration, processor: Qwen2AudioPr
         if pickled:
             # Pickles execute code when loaded; a shipped base must not contain any.
             raise RuntimeError(f"save_pretrained wrote pickle-based files: {pickled}")
-        if folder.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-            retired.rmdir()
-            folder.rename(retired)
-            staging.rename(folder)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(folder)
+        from harness.results import replace_folder
+
+        replace_folder(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -60,6 +60,7 @@ from harness.decode import (
     _model_device,
     _Prompt,
     build_prompt,
+    cut_at_eos,
     prepare_batch,
 )
 from harness.metrics import METRICS
@@ -291,10 +292,7 @@ def decode_encoded(model, processor, encoded: EncodedSelection) -> list[Hypothes
                                     inputs_embeds=batch.inputs_embeds, generation_config=generation_config)
             # With input_ids given beside inputs_embeds, generate returns prompt + new tokens.
             new = output[:, batch.input_ids.shape[1]:].tolist()
-            token_lists = []
-            for row in new:
-                cut = next((k for k, token in enumerate(row) if token in eos_set), None)
-                token_lists.append((row if cut is None else row[:cut], cut is not None))
+            token_lists = cut_at_eos(new, eos_set)
             texts = tokenizer.batch_decode([tokens for tokens, _ in token_lists], skip_special_tokens=True,
                                            clean_up_tokenization_spaces=False)
             share = (time.perf_counter() - started) / len(batch.indices)

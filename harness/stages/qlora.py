@@ -48,6 +48,7 @@ from pathlib import Path
 
 import torch
 
+from harness.results import replace_folder
 from harness.stages.finetune import FeatureStore, TrainResult, TrainSettings, train
 
 # Moslem (IWSLT 2025): "2.41 % trainable" with rank 64 on the 7B.
@@ -238,17 +239,6 @@ def _save_adapter(model, folder: Path) -> None:
     (folder / "README.md").unlink(missing_ok=True)  # PEFT's model card names the build machine's path
 
 
-def _replace_folder(staging: Path, folder: Path) -> None:
-    if folder.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-        retired.rmdir()
-        folder.rename(retired)
-        staging.rename(folder)
-        shutil.rmtree(retired)
-    else:
-        staging.rename(folder)
-
-
 # ---------------------------------------------------------------- the stage
 
 
@@ -337,7 +327,7 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
                    "parameters": counts, "train_data": train_data, "examples": len(examples),
                    "training": result.summary()}
         atomic_write_json(staging / "qlora.json", summary)
-        _replace_folder(staging, out)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -353,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from harness.stages import distill
-    from harness.stages.finetune import cached_features, testset_examples, with_overrides
+    from harness.stages.finetune import (add_train_arguments, cached_features, testset_examples,
+                                         train_overrides, with_overrides)
     from harness.testsets import load_testset
 
     parser = argparse.ArgumentParser(description="QLoRA on a full-precision system; saves a bnb-4bit+lora system.")
@@ -367,12 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank", type=int, help="LoRA rank, alpha 2 x rank (default: the paper's 64 / 128)")
     parser.add_argument("--match-share", type=float, help="the rank whose trainable share is nearest this, "
                                                           f"e.g. {PAPER_SHARE} (the paper's)")
-    parser.add_argument("--epochs", type=float)
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    add_train_arguments(parser)
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -396,8 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         examples = distill.oversample(testset_examples(processor, train_set, langs, manifest.prompt), args.oversample)
         train_data = {"references_of": train_set.name, "oversample": args.oversample}
     train_data.update(set_name=train_set.name, set_content_hash=train_set.content_hash)
-    settings = with_overrides(PRESETS[args.preset], epochs=args.epochs, steps=args.steps, lr=args.lr,
-                              batch_size=args.batch_size, seed=args.seed, bf16=args.bf16)
+    settings = with_overrides(PRESETS[args.preset], **train_overrides(args))
     lora = LoraSettings.for_rank(args.rank) if args.rank is not None else PAPER_LORA
     output = qlora_system(system, examples, store, args.out, settings, lora=lora, match_share=args.match_share,
                           langs=langs, device=args.device, gradient_checkpointing=args.gradient_checkpointing,

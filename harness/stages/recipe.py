@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from harness.results import replace_folder
 from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
 from harness.tracks import REPO, Track, get_track
@@ -421,9 +422,7 @@ def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extr
         write_manifest(staging, format=formats.pop(), languages={lang: lang for lang in finals},
                        prompt=prompts.pop(), base_model=first.base_model, built_by=built_by,
                        stages={lang: str(stage.path) for lang, stage in finals.items()}, **extra)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
