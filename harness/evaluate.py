@@ -60,22 +60,27 @@ def load_spec(spec: TestSetSpec) -> TestSet | LongFormSet:
 
 def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
              *, results_root: Path, device: str = "cpu", latency_sample: int = 8,
-             storage_verdict: dict | None = None) -> dict:
-    """Decode and score one system on one segmented test set; writes and returns the summary."""
+             storage_verdict: dict | None = None, name: str | None = None) -> dict:
+    """Decode and score one system on one segmented test set; writes and returns the summary.
+
+    ``name`` is the system's name in the results (default: its folder's name).
+    """
     if not testset.utterances:
         raise EvalError(f"test set {testset.name} is empty")
     manifest = read_manifest(system_dir)
     languages = [lang for lang in track.languages if lang in manifest.languages and lang in testset.languages]
-    paths = results.ResultPaths.of(track.name, system_dir.name, spec.name, results_root)
+    name = name or system_dir.name
+    paths = results.ResultPaths.of(track.name, name, spec.name, results_root)
     summary_languages, segment_rows = {}, []
     for lang in languages:
-        rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, latency_sample)
+        rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, latency_sample,
+                                          name)
         summary_languages[lang] = report
         segment_rows.extend(rows)
     summary = {
         "schema": EVAL_SCHEMA,
         "schema_version": results.SCHEMA_VERSION,
-        "system": system_dir.name,
+        "system": name,
         "system_manifest": manifest.as_dict(),
         "track": track.name,
         "testset": {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
@@ -97,7 +102,8 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
 
 
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
-                       paths: results.ResultPaths, device: str, latency_sample: int) -> tuple[list[dict], dict]:
+                       paths: results.ResultPaths, device: str, latency_sample: int,
+                       name: str) -> tuple[list[dict], dict]:
     system = load_system(system_dir, lang, device=device)
     settings = settings.resolved(system)
     key = results.cache_key(model=system.content_hash, decode=settings.as_dict(),
@@ -117,7 +123,7 @@ def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: s
     try:
         if todo:
             output = decode(system, [utterances[i].audio() for i in todo], lang, settings,
-                            progress=f"{system_dir.name} {testset.name} {lang}", on_result=keep)
+                            progress=f"{name} {testset.name} {lang}", on_result=keep)
             stats = output.stats
     finally:
         checkpoint.close(remove=False)

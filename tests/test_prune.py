@@ -28,6 +28,7 @@ from harness.metrics import METRICS
 from harness.models import LoadedSystem, load_system
 from harness.stages import from_scratch as fs
 from harness.stages import prune
+from harness.stages.base import StageError
 
 LAYERS = 6
 TRAIN_STEPS = 40
@@ -398,3 +399,31 @@ def test_cli_refuses_a_non_empty_output(tmp_path, tiny_clips, capsys):
                        "--remove", "1", "--out", str(out)])
     assert code == 2 and "not empty" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_middle_layers_is_the_papers_ablation_block():
+    assert prune.middle_layers(32, 8) == list(range(12, 20))  # Moslem (2025): layers 12-19 of 32
+    assert prune.middle_layers(12, 3) == [4, 5, 6]
+    for bad in (0, 12):
+        with pytest.raises(ValueError, match="cannot remove"):
+            prune.middle_layers(12, bad)
+
+
+def test_given_layers_skip_the_search(six, tiny_processor, tiny_clips, tmp_path):
+    system = tmp_path / "six"
+    fs.save_base(copy.deepcopy(six), tiny_processor, system)
+    write_system_json(system, "hf")
+    dev = _write_set(tmp_path / "tiny_dev", tiny_clips[:2], "tiny_dev")
+    result = prune.prune_system(system, dev, tmp_path / "pruned", lang="de", remove=2, layers=[4, 1])
+    assert result.removed == (4, 1) and result.rounds == ()
+    record = json.loads((tmp_path / "pruned" / prune.PRUNING_FILE).read_text())
+    assert record["removed"] == [4, 1] and record["search"] == "none: layers given" and record["rounds"] == []
+    loaded = load_system(tmp_path / "pruned", "de")
+    assert len(loaded.model.model.language_model.layers) == LAYERS - 2
+    kept = [i for i in range(LAYERS) if i not in (1, 4)]
+    for new, old in enumerate(kept):
+        saved = loaded.model.model.language_model.layers[new].state_dict()
+        original = six.model.language_model.layers[old].state_dict()
+        assert all(torch.equal(saved[k], original[k]) for k in saved)
+    with pytest.raises(StageError, match="remove=3 but 2 layers"):
+        prune.prune_system(system, dev, tmp_path / "other", lang="de", remove=3, layers=[1, 2])

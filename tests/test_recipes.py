@@ -161,6 +161,43 @@ def test_changed_qlora_setting_reruns_only_qlora(tiny_recipe, tmp_path, monkeypa
     assert _stage_names(result, reused=True) == [("de", "teacher"), ("de", "distill")]
 
 
+def _report_module():
+    spec = importlib.util.spec_from_file_location("modelB_report", REPO / "submissions" / "modelB" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_modelB_report_is_generated_from_the_stages(tiny_recipe, tiny_clips, monkeypatch, capsys):
+    root, config = tiny_recipe
+    monkeypatch.chdir(root)
+    test = _write_set(root / "tiny_test", tiny_clips[:4], "tiny_test")
+    out = root / "REPORT.md"
+    args = ["--config-a", str(config("base")), "--config-b", str(config("base")), "--work", str(root / "cache"),
+            "--testset", str(test), "--out", str(out), "--batch-size", "4"]
+    assert _report_module().main(args) == 0, capsys.readouterr().err
+    text, data = out.read_text(), json.loads(out.with_suffix(".json").read_text())
+    labels = [row["label"] for row in data["rows"]]
+    assert labels == ["Base", "+ full FT (teacher)", "A: + QLoRA + KD", "pruned 1 of 2, no FT", "pruned + FT",
+                      "B: + KD + QLoRA + general", "ablation: middle 1 pruned, no FT", "ablation: middle 1 pruned + FT"]
+    for row in data["rows"]:
+        for lang in LANGS:
+            assert row["metrics"][lang]["bleu"]["value"] is not None  # every cell computed, none typed
+            assert row["metrics"][lang]["comet"]["value"] is None and row["metrics"][lang]["comet"]["absent_reason"]
+            assert row["size"][lang]["bytes"] > 0
+    by_label = {row["label"]: row for row in data["rows"]}
+    # The table shows the numbers of the results files: pruning removed a layer, QLoRA packed 4-bit weights.
+    assert by_label["pruned 1 of 2, no FT"]["size"]["de"]["logical_params"] < by_label["Base"]["size"]["de"]["logical_params"]
+    assert by_label["B: + KD + QLoRA + general"]["size"]["de"]["bytes"] < by_label["pruned + FT"]["size"]["de"]["bytes"]
+    assert f"| A: + QLoRA + KD | {by_label['A: + QLoRA + KD']['metrics']['de']['bleu']['value']:.2f} |" in text
+    assert "## Shapes against the paper" in text and "## Chosen layers" in text and "removed [" in text
+    assert "COMET: absent (" in text
+    # A second run reuses every stage and every finished segment: same numbers.
+    assert _report_module().main(args) == 0
+    again = json.loads(out.with_suffix(".json").read_text())
+    assert [r["metrics"] for r in again["rows"]] == [r["metrics"] for r in data["rows"]]
+
+
 # ---------------------------------------------------------------- bad input
 
 

@@ -459,11 +459,32 @@ def _refuse_test_split(folder: Path, name: str | None = None) -> None:
                              f"(scoring candidates on the test set leaks it)")
 
 
+def middle_layers(num_layers: int, remove: int) -> list[int]:
+    """The contiguous middle block of ``remove`` layers: the paper's ablation (layers 12-19 of 32)."""
+    if not 0 < remove < num_layers:
+        raise ValueError(f"cannot remove {remove} of {num_layers} layers")
+    start = (num_layers - remove) // 2
+    return list(range(start, start + remove))
+
+
+def fixed_pruning(num_layers: int, layers: Sequence[int], lang: str) -> PruningResult:
+    """The record of a pruning chosen without search (an ablation): no rounds, no scores."""
+    layers = _check_indices(layers, num_layers)
+    return PruningResult(removed=tuple(layers), num_layers=num_layers, candidates=tuple(layers), metric="none",
+                         signature=None, lang=lang, baseline=None, rounds=(), utterances=0, settings={},
+                         exclude_first_last=False, seconds=0.0, extra={"search": "none: layers given"})
+
+
 def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                  lang: str, remove: int, metric: str | None = None, exclude_first_last: bool = True,
                  settings: DecodeSettings | None = None, device: str = "cpu", dtype: torch.dtype | None = None,
-                 limit: int | None = None, progress: str | None = "pruning") -> PruningResult:
-    """Search on a dev set, prune, and save the pruned system (safetensors) with ``pruning.json``."""
+                 limit: int | None = None, progress: str | None = "pruning",
+                 layers: Sequence[int] | None = None) -> PruningResult:
+    """Search on a dev set, prune, and save the pruned system (safetensors) with ``pruning.json``.
+
+    ``layers`` skips the search and removes exactly those (original indices): the
+    middle-layer ablation. ``remove`` must then equal their count.
+    """
     from harness.models import load_system, write_manifest
     from harness.results import atomic_write_json
     from harness.stages.base import StageError
@@ -484,10 +505,15 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike, o
     utterances = list(selection.utterances)[:limit] if limit else list(selection.utterances)
     settings = settings or DecodeSettings(max_new_tokens=256)
     settings = settings.resolved(system)
-    result = layer_importance_search(
-        system.model, system.processor, [u.audio() for u in utterances], [u.targets[lang] for u in utterances], lang,
-        target_layers=remove, metric=metric, exclude_first_last=exclude_first_last, settings=settings,
-        progress=progress, sources=[u.en for u in utterances])
+    if layers is not None:
+        if len(set(layers)) != remove:
+            raise StageError(f"remove={remove} but {len(set(layers))} layers given: {list(layers)}")
+        result = fixed_pruning(num_decoder_layers(system.model), layers, lang)
+    else:
+        result = layer_importance_search(
+            system.model, system.processor, [u.audio() for u in utterances], [u.targets[lang] for u in utterances],
+            lang, target_layers=remove, metric=metric, exclude_first_last=exclude_first_last, settings=settings,
+            progress=progress, sources=[u.en for u in utterances])
     prune_layers(system.model, result.removed)
     save_base(system.model, system.processor, out_dir)
     manifest = system.manifest

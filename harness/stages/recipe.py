@@ -265,11 +265,15 @@ class Recipe:
 
         return self._run(lang, "distill", {"decode": settings.as_dict()}, [teacher, train.input], produce)
 
-    def prune(self, lang: str, teacher: StageOutput) -> StageOutput:
-        """Greedy decoder-layer pruning, candidates scored on the selection (dev) set."""
+    def prune(self, lang: str, teacher: StageOutput, layers: str | Sequence[int] | None = None) -> StageOutput:
+        """Greedy decoder-layer pruning, candidates scored on the selection (dev) set.
+
+        ``layers`` skips the search: ``"middle"`` (the paper's ablation, the contiguous
+        middle block of ``[prune] remove`` layers) or a list of layer indices.
+        """
         import json
 
-        from harness.stages.prune import DEFAULT_METRICS, prune_system
+        from harness.stages.prune import DEFAULT_METRICS, middle_layers, prune_system
 
         table = self.config["prune"]
         select = self.dataset("select", lang)
@@ -279,21 +283,24 @@ class Recipe:
         exclude = bool(table.get("exclude_first_last", True))
         limit = table.get("limit")
 
+        fixed = list(layers) if layers is not None and layers != "middle" else layers
+
         def produce(folder: Path) -> dict:
-            if expected is not None:
-                config = json.loads((teacher.path / MODEL / "config.json").read_text())
-                layers = config.get("text_config", {}).get("num_hidden_layers")
-                if layers != expected:
-                    raise StageError(f"the config prunes {remove} of {expected} decoder layers; "
-                                     f"the teacher has {layers}")
+            config = json.loads((teacher.path / MODEL / "config.json").read_text())
+            count = config.get("text_config", {}).get("num_hidden_layers")
+            if expected is not None and count != expected:
+                raise StageError(f"the config prunes {remove} of {expected} decoder layers; the teacher has {count}")
+            chosen = middle_layers(count, remove) if fixed == "middle" else fixed
             result = prune_system(teacher.path / MODEL, select.testset.folder, folder / MODEL, lang=lang,
                                   remove=remove, metric=metric, exclude_first_last=exclude, settings=settings,
-                                  device=self.device, limit=limit, progress=f"prune {lang}")
+                                  device=self.device, limit=limit, progress=f"prune {lang}", layers=chosen)
             return {"removed": list(result.removed), "metric": result.metric, "baseline": result.baseline,
                     "final": result.rounds[-1].score if result.rounds else result.baseline}
 
         prune_settings = {"remove": remove, "of": expected, "metric": metric, "exclude_first_last": exclude,
                           "limit": limit, "decode": settings.as_dict()}
+        if fixed is not None:  # the search's settings do not apply; the key says which layers
+            prune_settings = {"remove": remove, "of": expected, "layers": fixed}
         return self._run(lang, "prune", prune_settings, [teacher, select.input], produce)
 
     def _kd_examples(self, processor, style: str, lang: str, kd: StageOutput, factor: int):
@@ -441,10 +448,10 @@ class BuildResult:
 Chain = Callable[[Recipe, str, StageOutput], StageOutput]  # (recipe, lang, base) -> the final stage
 
 
-def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence[str] | None = None,
-          out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
-          work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print) -> BuildResult:
-    """Run ``chain`` for each direction and assemble the final system folder."""
+def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | None = None,
+                config: str | os.PathLike | None = None, work: str | os.PathLike | None = None,
+                log: Callable[[str], None] | None = print) -> Recipe:
+    """A submission's recipe on a track over the shared stage cache, its data sources checked first."""
     try:
         track_obj = get_track(track)
     except ValueError as err:
@@ -454,6 +461,7 @@ def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence
     if unknown:
         raise StageError(f"track {track} has no direction en-{', en-'.join(unknown)}")
     settings = load_config(config or config_path(submission, track))
+
     # The cache's "running" line is progress (stderr); the per-stage result line is log_stage's.
     def progress(line: str) -> None:
         if log is not None and ": running" in line:
@@ -465,6 +473,15 @@ def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence
         if role != "base":
             for lang in langs:
                 recipe.dataset(role, lang)
+    return recipe
+
+
+def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence[str] | None = None,
+          out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
+          work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print) -> BuildResult:
+    """Run ``chain`` for each direction and assemble the final system folder."""
+    recipe = open_recipe(submission, track=track, langs=langs, config=config, work=work, log=log)
+    langs = tuple(langs or recipe.track.languages)
     base = recipe.base()
     finals = {lang: chain(recipe, lang, base) for lang in langs}
     target = Path(out or REPO / "build" / track / submission)

@@ -1,0 +1,155 @@
+"""Reproduction reports: a paper's results table rebuilt from a recipe's own stage outputs.
+
+A system paper reports one row per pipeline step (Moslem, IWSLT 2025, Table 2: base,
+teacher, System A, pruned without fine-tuning, pruned + fine-tuning, System B; Liu et
+al., IWSLT 2026, Table 3: each quantization step). ``submissions/<name>/report.py``
+names those steps as system folders (the ``model/`` of each cached build stage); this
+module evaluates every one of them the way ``make eval`` does (harness.evaluate: the
+same decoding, metrics, signatures and results files with provenance, kept under
+``build/<track>/reports/<report>/`` so a rerun reuses finished segments), sizes it from
+the safetensors headers (harness.storage, no code run), and writes the table as
+Markdown and JSON, atomically. Nothing in the table is typed by hand; a metric the
+harness cannot compute (COMET without its model) is shown absent with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import results
+from harness.decode import DecodeSettings
+from harness.tracks import TestSetSpec, Track
+
+REPORT_SCHEMA = "iwslt-harness/report"
+# The metric a paper reports per direction beside BLEU (Moslem 2025: chrF++ for German, chrF for Chinese).
+CHRF_FOR = {"de": "chrf++", "zh": "chrf"}
+METRIC_LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"}
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One line of the table: a label and, per direction, the system folder that plays it."""
+
+    label: str
+    systems: dict[str, Path]  # lang -> a system folder (holds system.json)
+    note: str = ""
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-")
+
+
+@dataclass
+class RowResult:
+    row: ReportRow
+    metrics: dict[str, dict[str, dict]] = field(default_factory=dict)  # lang -> metric -> Score.to_dict()
+    size: dict[str, dict] = field(default_factory=dict)  # lang -> {bytes, logical_params, dtypes}
+
+    def value(self, lang: str, metric: str) -> float | None:
+        return self.metrics.get(lang, {}).get(metric, {}).get("value")
+
+    def as_dict(self) -> dict:
+        return {"label": self.row.label, "note": self.row.note,
+                "systems": {lang: str(path) for lang, path in self.row.systems.items()},
+                "metrics": self.metrics, "size": self.size}
+
+
+def _size(folder: Path, track: Track) -> dict:
+    from harness import storage
+
+    report = storage.to_json(storage.check(folder, track))
+    totals = report["totals"]
+    return {"bytes": totals["weight_file_bytes"], "logical_params": totals["logical_params"],
+            "dtypes": sorted(report["dtypes"]), "status": report["status"]}
+
+
+def resolve_testset(track: Track, testset: str | Path) -> TestSetSpec:
+    """One of the track's test sets by name, or a local segmented set folder."""
+    spec = next((s for s in track.testsets if s.name == str(testset)), None)
+    if spec is not None:
+        return spec
+    folder = Path(testset)
+    if not folder.is_dir():
+        raise ValueError(f"track {track.name} has no test set {testset!r}, and no such folder exists")
+    return TestSetSpec(folder.name, "local", str(folder.resolve()))
+
+
+def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *, results_root: Path,
+                  settings: DecodeSettings, device: str = "cpu", langs: Sequence[str] | None = None,
+                  log=print) -> list[RowResult]:
+    """Evaluate every row's systems on one test set; results files (resumable) go under ``results_root``."""
+    from harness.evaluate import evaluate, load_spec
+
+    testset = load_spec(spec)
+    out = []
+    for row in rows:
+        result = RowResult(row)
+        for lang, folder in row.systems.items():
+            if langs and lang not in langs:
+                continue
+            summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
+                               latency_sample=0, name=f"{row.slug}-{lang}")
+            result.metrics[lang] = summary["languages"][lang]["metrics"]
+            result.size[lang] = _size(folder, track)
+            if log:
+                shown = ", ".join(f"{m} {v['value']:.2f}" for m, v in result.metrics[lang].items()
+                                  if v["value"] is not None)
+                log(f"{row.label} [{lang}]: {shown}")
+        out.append(result)
+    return out
+
+
+def _cell(value: float | None) -> str:
+    return "absent" if value is None else f"{value:.2f}"
+
+
+def render_markdown(results_: Sequence[RowResult], *, langs: Sequence[str], metrics: Sequence[str] = ("bleu", "chrf", "comet"),
+                    testset: str, size_unit: tuple[str, int] = ("MB", 10**6)) -> str:
+    """The table (one column per direction and metric, then size per direction) and its signatures.
+
+    ``chrf`` in ``metrics`` stands for the direction's paper metric (``CHRF_FOR``).
+    """
+    unit, scale = size_unit
+    header = ["system"]
+    for lang in langs:
+        header += [f"{lang.upper()} {METRIC_LABEL[CHRF_FOR[lang] if m == 'chrf' else m]}" for m in metrics]
+    header += [f"{lang.upper()} params (M)" for lang in langs] + [f"{lang.upper()} {unit}" for lang in langs]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    signatures, absent = {}, {}
+    for result in results_:
+        cells = [result.row.label]
+        for lang in langs:
+            for m in metrics:
+                name = CHRF_FOR[lang] if m == "chrf" else m
+                score = result.metrics.get(lang, {}).get(name)
+                cells.append(_cell(score["value"]) if score else "not run")
+                if score and score["value"] is not None and score["signature"]:
+                    signatures.setdefault((lang, name), score["signature"])
+                elif score:
+                    absent.setdefault(name, score["absent_reason"])
+        for lang in langs:
+            params = result.size.get(lang, {}).get("logical_params")
+            cells.append("?" if params is None else f"{params / 1e6:.2f}")
+        for lang in langs:
+            size = result.size.get(lang, {}).get("bytes")
+            cells.append("?" if size is None else f"{size / scale:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Test set: `{testset}`. Sizes: the weight files of one direction's folder as stored "
+                 f"(harness.storage, headers only); parameters are logical (a packed 4-bit byte holds two).")
+    for (lang, name), signature in sorted(signatures.items()):
+        lines.append(f"- {METRIC_LABEL[name]} en-{lang}: `{signature}`")
+    for name, reason in sorted(absent.items()):
+        lines.append(f"- {METRIC_LABEL[name]}: absent ({reason})")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(path: Path, markdown: str, data: dict) -> None:
+    """``path`` (Markdown) and ``path`` with ``.json`` (the same numbers, with provenance), atomically."""
+    data = {"schema": REPORT_SCHEMA, "schema_version": results.SCHEMA_VERSION, **data,
+            "provenance": results.provenance()}
+    results.atomic_write_json(path.with_suffix(".json"), data)
+    results.atomic_write_text(path, markdown)
