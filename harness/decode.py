@@ -189,11 +189,11 @@ def _peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
-def _model_device(model) -> torch.device:
+def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-class _Prompt:
+class Prompt:
     """One prompt tokenised once: the ids before and after its single audio placeholder."""
 
     def __init__(self, processor, text: str) -> None:
@@ -224,7 +224,7 @@ def cut_at_eos(rows: Sequence[Sequence[int]], eos: set[int]) -> list[tuple[list[
     return cut_rows
 
 
-def _check_audio(index: int, audio: np.ndarray, hop: int) -> np.ndarray:
+def check_audio(index: int, audio: np.ndarray, hop: int) -> np.ndarray:
     array = np.asarray(audio)
     if array.ndim != 1:
         raise ValueError(f"audio {index}: expected mono samples (1-D), got shape {array.shape}")
@@ -236,7 +236,7 @@ def _check_audio(index: int, audio: np.ndarray, hop: int) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def prepare_batch(processor, prompt: _Prompt, audios: Sequence[np.ndarray], pad_id: int) -> dict[str, torch.Tensor]:
+def prepare_batch(processor, prompt: Prompt, audios: Sequence[np.ndarray], pad_id: int) -> dict[str, torch.Tensor]:
     """Model inputs for a batch: window-padded features, left-padded ids, both masks."""
     extractor = processor.feature_extractor
     features = extractor(list(audios), sampling_rate=extractor.sampling_rate, padding="max_length",
@@ -253,7 +253,7 @@ def prepare_batch(processor, prompt: _Prompt, audios: Sequence[np.ndarray], pad_
             "input_features": features["input_features"], "feature_attention_mask": feature_mask}
 
 
-def _eos_ids(model, tokenizer) -> list[int]:
+def eos_ids(model, tokenizer) -> list[int]:
     eos = getattr(model.generation_config, "eos_token_id", None)
     if eos is None:
         eos = tokenizer.eos_token_id
@@ -262,7 +262,7 @@ def _eos_ids(model, tokenizer) -> list[int]:
     return [eos] if isinstance(eos, int) else list(eos)
 
 
-def _generation_config(model, settings: DecodeSettings, eos: list[int], pad_id: int):
+def generation_config_for(model, settings: DecodeSettings, eos: list[int], pad_id: int):
     config = model.generation_config.__class__.from_dict(model.generation_config.to_dict())
     config.update(max_new_tokens=settings.max_new_tokens, max_length=None, min_new_tokens=None, min_length=0,
                   do_sample=False, num_beams=settings.num_beams, repetition_penalty=settings.repetition_penalty,
@@ -285,14 +285,14 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
     if extractor.sampling_rate != SAMPLE_RATE:
         raise ValueError(f"the feature extractor expects {extractor.sampling_rate} Hz; the harness feeds {SAMPLE_RATE} Hz")
     window_samples = int(extractor.n_samples)
-    clips = [_check_audio(i, audio, extractor.hop_length) for i, audio in enumerate(audios)]
+    clips = [check_audio(i, audio, extractor.hop_length) for i, audio in enumerate(audios)]
     tokenizer = processor.tokenizer
     model = system.model
-    device = _model_device(model)
-    prompt = _Prompt(processor, build_prompt(processor, lang, settings.prompt_style))
-    eos = _eos_ids(model, tokenizer)
+    device = model_device(model)
+    prompt = Prompt(processor, build_prompt(processor, lang, settings.prompt_style))
+    eos = eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    generation_config = _generation_config(model, settings, eos, pad_id)
+    generation_config = generation_config_for(model, settings, eos, pad_id)
     eos_set = set(eos)
     threads = configure_threads()
 

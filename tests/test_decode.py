@@ -21,7 +21,7 @@ from harness.audio import SAMPLE_RATE
 from harness.decode import (
     DecodeSettings,
     Hypothesis,
-    _Prompt,
+    Prompt,
     audio_tokens_for_frames,
     build_prompt,
     configure_threads,
@@ -80,7 +80,7 @@ def test_audio_token_rule_matches_the_model():
 @pytest.mark.parametrize("style", ["instruct", "base"])
 def test_batch_inputs_equal_the_processors(tiny_processor, tiny_clips, style):
     text = build_prompt(tiny_processor, "de", style)
-    ours = prepare_batch(tiny_processor, _Prompt(tiny_processor, text), tiny_clips,
+    ours = prepare_batch(tiny_processor, Prompt(tiny_processor, text), tiny_clips,
                          tiny_processor.tokenizer.pad_token_id)
     tokenizer = tiny_processor.tokenizer
     side, tokenizer.padding_side = tokenizer.padding_side, "left"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.decode import _Prompt, build_prompt, prepare_batch
+from harness.decode import Prompt, build_prompt, prepare_batch
 from harness.stages import finetune as ft
 from harness.stages import from_scratch as fs
 from conftest import TINY_TARGETS, TINY_WINDOW_SECONDS
@@ -66,7 +66,7 @@ def test_training_rows_match_the_decoder_prompt(tiny_processor, tiny_clips, stor
     """Train and test see the same prompt ids and features (harness.decode.prepare_batch)."""
     chosen = examples[:4]
     clips = [tiny_clips[e.clip] for e in chosen]
-    prompt = _Prompt(tiny_processor, build_prompt(tiny_processor, "de", "instruct"))
+    prompt = Prompt(tiny_processor, build_prompt(tiny_processor, "de", "instruct"))
     served = prepare_batch(tiny_processor, prompt, clips, pad_id(tiny_processor))
     batch = ft.collate(chosen, store, pad_id(tiny_processor))
     for row, example in enumerate(chosen):

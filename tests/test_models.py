@@ -41,9 +41,9 @@ def _rewrite(path: Path, change) -> None:
 
 
 def _inputs(processor, clips):
-    from harness.decode import _Prompt, build_prompt, prepare_batch
+    from harness.decode import Prompt, build_prompt, prepare_batch
 
-    prompt = _Prompt(processor, build_prompt(processor, "de", "instruct"))
+    prompt = Prompt(processor, build_prompt(processor, "de", "instruct"))
     return prepare_batch(processor, prompt, clips, processor.tokenizer.pad_token_id)
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from harness.decode import DecodeSettings, decode, prepare_batch, _Prompt, build_prompt
+from harness.decode import DecodeSettings, decode, prepare_batch, Prompt, build_prompt
 from harness.models import PICKLE_SUFFIXES, load_system
 from harness.stages import finetune as ft
 from harness.stages import qlora
@@ -27,7 +27,7 @@ def linear_width_and_total(model) -> tuple[int, int]:
 
 
 def inputs_for(processor, clips, lang="de"):
-    prompt = _Prompt(processor, build_prompt(processor, lang, "instruct"))
+    prompt = Prompt(processor, build_prompt(processor, lang, "instruct"))
     return prepare_batch(processor, prompt, clips, processor.tokenizer.pad_token_id)
 
 

@@ -54,13 +54,13 @@ from harness.audio import SAMPLE_RATE
 from harness.decode import (
     DecodeSettings,
     Hypothesis,
-    _check_audio,
-    _eos_ids,
-    _generation_config,
-    _model_device,
-    _Prompt,
+    Prompt,
     build_prompt,
+    check_audio,
     cut_at_eos,
+    eos_ids,
+    generation_config_for,
+    model_device,
     prepare_batch,
 )
 from harness.metrics import METRICS
@@ -249,14 +249,14 @@ def encode_selection(model, processor, audios: Sequence[np.ndarray], lang: str,
     extractor = processor.feature_extractor
     if extractor.sampling_rate != SAMPLE_RATE:
         raise ValueError(f"the feature extractor expects {extractor.sampling_rate} Hz; the harness feeds {SAMPLE_RATE} Hz")
-    clips = [_check_audio(i, audio, extractor.hop_length) for i, audio in enumerate(audios)]
+    clips = [check_audio(i, audio, extractor.hop_length) for i, audio in enumerate(audios)]
     if not clips:
         raise ValueError("the selection set is empty")
     tokenizer = processor.tokenizer
-    prompt = _Prompt(processor, build_prompt(processor, lang, settings.prompt_style))
-    eos = _eos_ids(model, tokenizer)
+    prompt = Prompt(processor, build_prompt(processor, lang, settings.prompt_style))
+    eos = eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    device = _model_device(model)
+    device = model_device(model)
     # harness.decode.decode's order and batching: longest first, ties in input order.
     order = sorted(range(len(clips)), key=lambda i: (-len(clips[i]), i))
     batches = []
@@ -280,9 +280,9 @@ def decode_encoded(model, processor, encoded: EncodedSelection) -> list[Hypothes
     """
     settings = encoded.settings
     tokenizer = processor.tokenizer
-    eos = _eos_ids(model, tokenizer)
+    eos = eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    generation_config = _generation_config(model, settings, eos, pad_id)
+    generation_config = generation_config_for(model, settings, eos, pad_id)
     eos_set = set(eos)
     results: list[Hypothesis | None] = [None] * len(encoded)
     with torch.inference_mode():
