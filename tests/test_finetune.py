@@ -222,3 +222,33 @@ def test_finetune_cli_on_a_system_folder(tiny_base_dir, tiny_clips, tmp_path, mo
     system = load_system(tmp_path / "teacher", "zh")
     assert system.prompt_style == "instruct"
     assert json.loads((tmp_path / "teacher" / "finetune.json").read_text())["train_set"]["name"] == "tiny_train"
+
+
+def test_lora_fine_tune_is_merged_into_a_plain_system(tiny_base_dir, tiny_clips, tmp_path, monkeypatch):
+    """Diet-KIT's first step: LoRA on the frozen model, merged; the saved system is plain hf weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    from harness.models import load_system
+    from harness.stages.qlora import LoraSettings
+
+    utterances = tuple(SimpleNamespace(id=f"u{i}", audio=(lambda c=clip: c),
+                                       targets={"de": TINY_TARGETS["de"][i], "zh": TINY_TARGETS["zh"][i]})
+                       for i, clip in enumerate(tiny_clips))
+    testset = SimpleNamespace(name="tiny_general", content_hash="sha256:tiny", utterances=utterances)
+    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: testset)
+    settings = ft.TrainSettings(lr=5e-2, batch_size=4, steps=3, threads=None)
+    lora = LoraSettings(rank=2, alpha=4, dropout=0.0, rslora=False)
+    summary = ft.finetune_system(tiny_base_dir, "unused", tmp_path / "merged", settings, lora=lora, prompt="base",
+                                 log=None, features_root=tmp_path / "features")
+    assert summary["method"] == "lora-merged" and summary["prompt"] == "base"
+    assert 0 < summary["parameters"]["trainable"] < summary["parameters"]["total"]
+    system = load_system(tmp_path / "merged", "de")  # strict: no adapter key is left over
+    assert system.prompt_style == "base"
+    before = load_file(str(tiny_base_dir / "model.safetensors"))
+    after = load_file(str(tmp_path / "merged" / "model.safetensors"))
+    assert set(before) == set(after)
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    linear = ("proj.weight", "fc1.weight", "fc2.weight", "linear.weight")  # the adapted Linear layers only
+    assert changed and all(key.endswith(linear) for key in changed), sorted(changed)[:5]
+    assert not any("embed" in key or "norm" in key or "lm_head" in key for key in changed)

@@ -196,7 +196,7 @@ def compute_features(extractor, audios: Sequence[np.ndarray], chunk: int = 64,
     return FeatureStore(features=features, frames=frames)
 
 
-def cached_features(testset, extractor, root: str | os.PathLike = FEATURES_ROOT,
+def cached_features(testset, extractor, root: str | os.PathLike | None = None,
                     progress: bool = False) -> FeatureStore:
     """The features of every utterance of ``testset``, computed once and kept as an fp16 memmap.
 
@@ -208,7 +208,7 @@ def cached_features(testset, extractor, root: str | os.PathLike = FEATURES_ROOT,
                    or hashlib.sha256("\n".join(u.id for u in testset.utterances).encode()).hexdigest())
     fingerprint = _extractor_fingerprint(extractor)
     key = hashlib.sha256(json.dumps({"set": set_hash, "extractor": fingerprint}, sort_keys=True).encode()).hexdigest()
-    folder = Path(root) / f"{getattr(testset, 'name', 'set')}-{key[:16]}"
+    folder = Path(FEATURES_ROOT if root is None else root) / f"{getattr(testset, 'name', 'set')}-{key[:16]}"
     data_path, frames_path = folder / "features.f16.npy", folder / "frames.npy"
     if data_path.is_file() and frames_path.is_file():
         return FeatureStore(features=np.load(data_path, mmap_mode="r"), frames=np.load(frames_path), folder=folder)
@@ -626,7 +626,7 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
 
 
 def finetune_on_testset(model, processor, testset, settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"),
-                        style: str = "instruct", features_root: str | os.PathLike = FEATURES_ROOT,
+                        style: str = "instruct", features_root: str | os.PathLike | None = None,
                         **train_kwargs) -> TrainResult:
     """Full fine-tuning on every utterance of ``testset`` in every direction of ``langs``."""
     store = cached_features(testset, processor.feature_extractor, features_root)
@@ -654,12 +654,17 @@ PRESETS = {"mini-teacher": MINI_TEACHER, "paper-teacher": PAPER_TEACHER, "from-s
 
 def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.PathLike, out: str | os.PathLike,
                     settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"), device: str = "cpu",
+                    lora=None, prompt: str | None = None, features_root: str | os.PathLike | None = None,
                     log: Callable[[str], None] | None = print) -> dict:
-    """Fully fine-tune the one model a system uses for both directions; save it as a new system.
+    """Fine-tune the one model a system uses for both directions; save it as a new system.
 
-    The output folder gets the model (safetensors), processor, ``system.json`` (the
-    input's prompt style, format hf) and ``finetune.json`` (settings, loss curve, the
-    training set's content hash and the input system's content hash).
+    Full fine-tuning by default. ``lora`` (a ``qlora.LoraSettings``) trains a LoRA adapter
+    on the frozen full-precision model instead and merges it into the weights before
+    saving, as Diet-KIT (Liu et al., IWSLT 2026) does before quantizing. ``prompt`` trains
+    (and records) another prompt style than the input system's (Diet-KIT: "base").
+    The output folder gets the model (safetensors), processor, ``system.json`` (format hf)
+    and ``finetune.json`` (settings, loss curve, the training set's content hash and the
+    input system's content hash).
     """
     from harness.models import load_system, write_manifest
     from harness.stages.from_scratch import save_base
@@ -673,12 +678,23 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     system = systems[langs[0]]
     model, processor = system.model, system.processor
     testset = load_testset(train_folder)
-    result = finetune_on_testset(model, processor, testset, settings, langs=langs, style=system.prompt_style, log=log)
+    style = prompt or system.prompt_style
+    if lora is not None:
+        from harness.stages.qlora import add_lora, trainable_parameters
+
+        model = add_lora(model, lora)  # PEFT freezes every weight but the adapter's
+        counts = trainable_parameters(model)
+    result = finetune_on_testset(model, processor, testset, settings, langs=langs, style=style,
+                                 features_root=features_root, log=log)
+    if lora is not None:
+        model = model.merge_and_unload()
     out = Path(out)
     save_base(model, processor, out)
-    write_manifest(out, format="hf", languages={lang: "." for lang in langs}, prompt=system.prompt_style,
+    write_manifest(out, format="hf", languages={lang: "." for lang in langs}, prompt=style,
                    base_model=str(system_folder), built_by="harness/stages/finetune.py")
     summary = {"input_system": str(system_folder), "input_content_hash": system.content_hash,
+               "method": "full" if lora is None else "lora-merged", "prompt": style,
+               **({} if lora is None else {"lora": lora.as_dict(), "parameters": counts}),
                "train_set": {"name": testset.name, "content_hash": testset.content_hash,
                              "utterances": len(testset.utterances), "directions": list(langs)},
                "training": result.summary()}
