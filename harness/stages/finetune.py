@@ -417,6 +417,17 @@ def _audio_embeddings(model, states: torch.Tensor, token_lengths: torch.Tensor) 
     return audio[wanted]
 
 
+def input_embeddings(core, input_ids: torch.Tensor, states: torch.Tensor, token_lengths: torch.Tensor) -> torch.Tensor:
+    """The language model's input: text embeddings with the projected audio in the ``<|AUDIO|>`` slots."""
+    embeds = core.get_input_embeddings()(input_ids)
+    audio = _audio_embeddings(core, states, token_lengths)
+    slots = input_ids == core.config.audio_token_id
+    if int(slots.sum()) != audio.shape[0]:
+        raise ValueError(f"audio features and audio tokens do not match: {int(slots.sum())} tokens, "
+                         f"{audio.shape[0]} features")
+    return embeds.masked_scatter(slots.unsqueeze(-1), audio.to(embeds.dtype))
+
+
 def forward_losses(model, batch: dict[str, torch.Tensor], trim_audio: bool = True,
                    ctc: CtcObjective | None = None, encoder_only: bool = False) -> dict[str, torch.Tensor]:
     """The losses of ``batch`` (as ``collate`` builds it): "lm", the mean next-token loss, and
@@ -445,14 +456,7 @@ def forward_losses(model, batch: dict[str, torch.Tensor], trim_audio: bool = Tru
     if not trim_audio:
         losses["lm"] = model(**batch, use_cache=False).loss
         return losses
-    input_ids = batch["input_ids"]
-    embeds = core.get_input_embeddings()(input_ids)
-    audio = _audio_embeddings(core, states, token_lengths)
-    slots = input_ids == core.config.audio_token_id
-    if int(slots.sum()) != audio.shape[0]:
-        raise ValueError(f"audio features and audio tokens do not match: {int(slots.sum())} tokens, "
-                         f"{audio.shape[0]} features")
-    embeds = embeds.masked_scatter(slots.unsqueeze(-1), audio.to(embeds.dtype))
+    embeds = input_embeddings(core, batch["input_ids"], states, token_lengths)
     losses["lm"] = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
                          position_ids=batch["position_ids"], labels=batch["labels"], use_cache=False).loss
     return losses
