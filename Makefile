@@ -7,7 +7,8 @@
 #   make data     generate the mini-track test and training sets under testsets/mini/
 #   make mini-base   retrain the mini track's base model into models/mini-base/ (~70 min, 1 core)
 #   make test     the test suite, offline, on the CPU
-#   make bench    the benchmarks (pytest-benchmark)
+#   make test-gpu the CUDA path of the tests (marker gpu; skipped without a CUDA device)
+#   make bench    the benchmarks (pytest-benchmark); BENCH_DEVICE=cuda runs them on a GPU
 #   make clean    remove the environments and caches (generated data is kept; see clean-data)
 
 SHELL := /bin/bash
@@ -21,6 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MINI := testsets/mini
 JOBS ?= 2
 PYTEST_ARGS ?=
+BENCH_DEVICE ?= cpu
 TRACK ?= mini
 SUB ?=
 TESTSET ?=
@@ -42,7 +44,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 
-.PHONY: build eval check data mini-base test bench clean clean-data lock comet-env
+.PHONY: build eval check data mini-base test test-gpu bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -97,10 +99,15 @@ check: $(VENV_STAMP)
 	$(PY) -m harness check build/$(TRACK)/$(SUB) --track $(TRACK)
 
 bench: $(VENV_STAMP)
-	$(TEST_ENV) $(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)
+	$(TEST_ENV) BENCH_DEVICE=$(BENCH_DEVICE) $(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)
 
 test: $(VENV_STAMP) espeak-ng
 	$(TEST_ENV) $(PY) -m pytest -m "not slow and not gpu and not bench" $(PYTEST_ARGS)
+
+# The CUDA path (tests marked gpu; they skip without a CUDA device) and the benchmarks on
+# the GPU. On a GPU machine: make test-gpu && make bench BENCH_DEVICE=cuda
+test-gpu: $(VENV_STAMP)
+	$(TEST_ENV) $(PY) -m pytest tests/test_gpu.py -m gpu -rs $(PYTEST_ARGS)
 
 lock: $(VENV_STAMP)
 	{ sed -n '1,4p' requirements/main.txt; $(PY) -m pip freeze --exclude-editable \

@@ -261,6 +261,7 @@ def paper_reference_decode(model, processor, audios, lang: str, max_length: int 
         ]
         text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
         inputs = processor(text=text, audio=audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding=True)
+        inputs = inputs.to(model.device)  # a no-op on the CPU; a CUDA model needs its inputs there
         with torch.no_grad():
             # max_new_tokens=None: the paper's limit is max_length, and a saved generation
             # config's max_new_tokens would otherwise take precedence over it.
@@ -272,3 +273,14 @@ def paper_reference_decode(model, processor, audios, lang: str, max_length: int 
         response = processor.batch_decode(generated, skip_special_tokens=True, clean_up_tokenization_spaces=False)[0]
         results.append((response, generated[0].tolist()))
     return results
+
+
+def device_name(device: str) -> str:
+    """The accelerator's name (e.g. "NVIDIA H100 80GB HBM3") for benchmark records, or the CPU's architecture."""
+    import platform
+
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()

@@ -25,6 +25,11 @@ the decoder over ~150 prompt positions) is compute and the same work in both loo
 batching gains on the per-token steps, whose cost at batch 1 is mostly fixed overhead.
 On 2 cores that gives about 3-4x; on a GPU, where a batch-1 step is almost all
 overhead, the gain per step is far larger. Marked ``bench`` (excluded from ``make test``).
+
+Device: ``BENCH_DEVICE`` (default ``cpu``; e.g. ``BENCH_DEVICE=cuda``) is where the model
+decodes (it is trained on the CPU either way); extra_info names the device. The speed-up
+floor ``MIN_SPEEDUP_CPU`` is asserted on the CPU only; on another device the ratio is
+recorded, not asserted.
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ import time
 import pytest
 import torch
 
-from conftest import TINY_DE, TINY_WINDOW_SECONDS, make_clip, paper_reference_decode, train_to_translate, write_system_json
+from conftest import (TINY_DE, TINY_WINDOW_SECONDS, device_name, make_clip, paper_reference_decode, train_to_translate,
+                      write_system_json)
 from harness.decode import DecodeSettings, configure_threads, decode
 from harness.models import load_system
 
 pytestmark = pytest.mark.bench
+
+DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 
 CLIPS = 24
 BATCH_SIZE = 16
@@ -75,7 +83,7 @@ def mini_system(tmp_path_factory, tiny_processor):
     folder = tmp_path_factory.mktemp("bench") / "mini"
     from_scratch.save_base(model, tiny_processor, folder)
     write_system_json(folder, "hf")
-    return load_system(folder, "de")
+    return load_system(folder, "de", device=DEVICE)
 
 
 CLIP_SETS = {
@@ -106,14 +114,10 @@ def test_bench_decode_vs_paper_loop(benchmark, mini_system, clip_set):
     output = benchmark.pedantic(decode, args=(mini_system, clips, "de", settings), rounds=ROUNDS, iterations=1)
     harness_seconds = benchmark.stats.stats.median
 
-    assert [h.text for h in output.hypotheses] == [text for text, _ in reference]
-    assert [list(h.token_ids) for h in output.hypotheses] == [ids[:-1] for _, ids in reference]
-    assert all(h.finished for h in output.hypotheses), "the mini model must stop by itself"
-    assert len({h.token_ids for h in output.hypotheses}) >= TRAIN_CLIPS, "hypotheses must differ per clip"
-
     audio_seconds = output.stats.audio_seconds
     lengths = [h.new_tokens for h in output.hypotheses]
     speedup = reference_seconds / harness_seconds
+    # Recorded before the checks below, so that a failed check still leaves the figures in the JSON.
     benchmark.extra_info.update(
         clip_set=clip_set, clips=CLIPS, batch_size=BATCH_SIZE, audio_seconds=round(audio_seconds, 2),
         new_tokens_mean=round(sum(lengths) / len(lengths), 1), new_tokens_max=max(lengths),
@@ -122,6 +126,12 @@ def test_bench_decode_vs_paper_loop(benchmark, mini_system, clip_set):
         rtfx_reference=round(audio_seconds / reference_seconds, 1),
         parameters=sum(p.numel() for p in mini_system.model.parameters()),
         hardware=f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, {torch.get_num_threads()} torch threads",
+        device=output.stats.device, device_name=device_name(output.stats.device),
+        matching_hypotheses=sum(list(h.token_ids) == ids[:-1] for h, (_, ids) in zip(output.hypotheses, reference)),
         torch=torch.__version__)
-    if clip_set == "seen":
+    assert [h.text for h in output.hypotheses] == [text for text, _ in reference]
+    assert [list(h.token_ids) for h in output.hypotheses] == [ids[:-1] for _, ids in reference]
+    assert all(h.finished for h in output.hypotheses), "the mini model must stop by itself"
+    assert len({h.token_ids for h in output.hypotheses}) >= TRAIN_CLIPS, "hypotheses must differ per clip"
+    if clip_set == "seen" and DEVICE == "cpu":
         assert speedup >= MIN_SPEEDUP_CPU, f"harness only {speedup:.1f}x faster than the paper's loop"

@@ -30,6 +30,9 @@ copy that the fast search saves are about a quarter of the batched reference's t
 at this size (1.3-1.5x measured), and the paper's batch-1 loop adds the cost of
 unbatched decoding (3.4-4.2x measured on 2 cores, one of them busy). The >= 5x target is
 not reached on this CPU; the floors asserted below are what it reaches reliably.
+On a GPU (``BENCH_DEVICE=cuda``; the model is trained on the CPU and moved there) a
+batch-1 step is almost all launch overhead, so the paper's loop loses far more to
+batching; there the issue's target, 5x against the paper's procedure, is asserted.
 Marked ``bench`` (excluded from ``make test``).
 """
 
@@ -43,12 +46,15 @@ import time
 import pytest
 import torch
 
-from conftest import TINY_CLIP_SECONDS, TINY_DE, make_clip
+from conftest import TINY_CLIP_SECONDS, TINY_DE, device_name, make_clip
 from harness.decode import DecodeSettings, configure_threads
 from harness.stages import prune
 from test_prune import layered_model, reference_search
 
 pytestmark = pytest.mark.bench
+
+DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
+TARGET_SPEEDUP = 5.0  # the issue's target against the paper's procedure
 
 LAYERS = 8
 REMOVE = 3
@@ -66,7 +72,7 @@ MIN_SPEEDUP_VS_BATCHED = 1.0
 @pytest.fixture(scope="module")
 def model(tiny_processor):
     clips = [make_clip(i, seconds) for i, seconds in enumerate(TINY_CLIP_SECONDS)]
-    return layered_model(tiny_processor, clips, layers=LAYERS, steps=TRAIN_STEPS)
+    return layered_model(tiny_processor, clips, layers=LAYERS, steps=TRAIN_STEPS).to(DEVICE)
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +120,6 @@ def test_bench_prune_search_vs_reference(benchmark, model, tiny_processor, selec
     result = benchmark.pedantic(fast, rounds=ROUNDS, iterations=1)
     fast_seconds = benchmark.stats.stats.median
 
-    assert list(result.removed) == paper_removed == batched_removed
-    assert [r.scores for r in result.rounds] == paper_rounds == batched_rounds
-    assert len(set(paper_rounds[0].values())) > 1, "all candidates tie: the comparison would not discriminate"
-
     vs_paper = paper_seconds / fast_seconds
     vs_batched = batched_seconds / fast_seconds
     benchmark.extra_info.update(
@@ -125,11 +127,17 @@ def test_bench_prune_search_vs_reference(benchmark, model, tiny_processor, selec
         clips=CLIPS, batch_size=BATCH_SIZE, max_new_tokens=MAX_NEW_TOKENS,
         fast_seconds=round(fast_seconds, 3), paper_reference_seconds=round(paper_seconds, 3),
         batched_reference_seconds=round(batched_seconds, 3),
-        speedup_vs_paper=round(vs_paper, 2), speedup_vs_batched=round(vs_batched, 2), target_speedup=5.0,
+        speedup_vs_paper=round(vs_paper, 2), speedup_vs_batched=round(vs_batched, 2), target_speedup=TARGET_SPEEDUP,
+        device=DEVICE, device_name=device_name(DEVICE), same_layers=list(result.removed) == paper_removed,
         parameters=sum(p.numel() for p in model.parameters()),
         hardware=f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, {torch.get_num_threads()} torch threads",
         torch=torch.__version__)
     print(f"\nfast {fast_seconds:.2f} s; paper reference {paper_seconds:.2f} s ({vs_paper:.2f}x); "
           f"batched reference {batched_seconds:.2f} s ({vs_batched:.2f}x)")
-    assert vs_paper >= MIN_SPEEDUP_VS_PAPER, f"fast search only {vs_paper:.2f}x faster than the paper's procedure"
+    # Checked after the figures are recorded, so that a failed check still leaves them in the JSON.
+    assert list(result.removed) == paper_removed == batched_removed
+    assert [r.scores for r in result.rounds] == paper_rounds == batched_rounds
+    assert len(set(paper_rounds[0].values())) > 1, "all candidates tie: the comparison would not discriminate"
+    floor = MIN_SPEEDUP_VS_PAPER if DEVICE == "cpu" else TARGET_SPEEDUP
+    assert vs_paper >= floor, f"fast search only {vs_paper:.2f}x faster than the paper's procedure"
     assert vs_batched >= MIN_SPEEDUP_VS_BATCHED, f"fast search slower than the batched reference ({vs_batched:.2f}x)"
