@@ -178,7 +178,8 @@ def test_modelB_report_is_generated_from_the_stages(tiny_recipe, tiny_clips, mon
     assert _report_module().main(args) == 0, capsys.readouterr().err
     text, data = out.read_text(), json.loads(out.with_suffix(".json").read_text())
     labels = [row["label"] for row in data["rows"]]
-    assert labels == ["Base", "+ full FT (teacher)", "A: + QLoRA + KD", "pruned 1 of 2, no FT", "pruned + FT",
+    assert labels == ["Base", "+ full FT (teacher)", "(teacher in nf4, no adapter)", "A: + QLoRA + KD",
+                      "pruned 1 of 2, no FT", "pruned + FT",
                       "B: + KD + QLoRA + general", "ablation: middle 1 pruned, no FT", "ablation: middle 1 pruned + FT"]
     for row in data["rows"]:
         for lang in LANGS:

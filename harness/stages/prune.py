@@ -76,7 +76,7 @@ _ABSENT = object()
 # ---------------------------------------------------------------- the decoder's layers
 
 
-def _decoder(model) -> torch.nn.Module:
+def language_model(model) -> torch.nn.Module:
     """The language model whose ``layers`` are pruned (Qwen2-Audio: ``model.model.language_model``)."""
     decoder = getattr(getattr(model, "model", None), "language_model", None)
     if decoder is None or not isinstance(getattr(decoder, "layers", None), torch.nn.ModuleList):
@@ -85,7 +85,7 @@ def _decoder(model) -> torch.nn.Module:
 
 
 def num_decoder_layers(model) -> int:
-    return len(_decoder(model).layers)
+    return len(language_model(model).layers)
 
 
 def _configs(model, decoder) -> list:
@@ -139,7 +139,7 @@ def layers_removed(model, remove: Iterable[int]) -> Iterator[None]:
     normal or not, the original list object, every ``layer_idx``, the config values (the
     same objects) and ``has_sliding_layers`` are restored.
     """
-    decoder = _decoder(model)
+    decoder = language_model(model)
     original = decoder.layers
     removed = set(_check_indices(remove, len(original)))
     configs = _configs(model, decoder)
@@ -171,7 +171,7 @@ def prune_layers(model, layers_to_remove: Iterable[int]):
     ``model.language_model.layers.<i>``) and the config's ``num_hidden_layers`` and
     ``layer_types`` follow, so that a saved copy reloads strictly with the new count.
     """
-    decoder = _decoder(model)
+    decoder = language_model(model)
     original = decoder.layers
     removed = set(_check_indices(layers_to_remove, len(original)))
     layer_types = getattr(decoder.config, "layer_types", None)
@@ -217,7 +217,7 @@ def _prompt_embeddings(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     itself (rather than re-implementing the merge) keeps it bit-identical to what
     ``generate`` computes from ``input_features``.
     """
-    decoder = _decoder(model)
+    decoder = language_model(model)
     captured: dict = {}
 
     def hook(module, args, kwargs):

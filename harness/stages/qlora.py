@@ -334,6 +334,36 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
     return QLoraOutput(folder=out, summary=summary, model=peft_model, processor=processor, result=result)
 
 
+def nf4_system(system_folder: str | os.PathLike, out: str | os.PathLike, *, lang: str, device: str = "cpu",
+               dtype: torch.dtype | None = None) -> dict:
+    """The system's model for ``lang`` in nf4 with no adapter: what QLoRA starts from.
+
+    Not a submission's step: reports use it to separate what 4-bit quantization costs
+    from what the adapter then recovers. Saved as a "bnb-4bit" system, atomically.
+    """
+    from harness.models import load_processor, read_manifest, write_manifest
+
+    system_folder = Path(system_folder)
+    manifest = read_manifest(system_folder)
+    if lang not in manifest.languages:
+        raise ValueError(f"{system_folder}: no model for {lang}")
+    model_dir = (system_folder / manifest.languages[lang]).resolve()
+    model = load_4bit(model_dir, device=device, dtype=dtype)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        model.save_pretrained(str(staging))
+        load_processor(model_dir).save_pretrained(str(staging))
+        write_manifest(staging, format="bnb-4bit", languages={lang: "."}, prompt=manifest.prompt,
+                       base_model=str(system_folder), built_by="harness/stages/qlora.py (nf4, no adapter)")
+        replace_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {"input_system": str(system_folder), "quantization": {"quant_type": "nf4", "double_quant": True}}
+
+
 # ---------------------------------------------------------------- command line
 
 PRESETS = {"paper-a": PAPER_QLORA_A, "paper-b": PAPER_QLORA_B}

@@ -303,6 +303,15 @@ class Recipe:
             prune_settings = {"remove": remove, "of": expected, "layers": fixed}
         return self._run(lang, "prune", prune_settings, [teacher, select.input], produce)
 
+    def nf4(self, lang: str, system: StageOutput) -> StageOutput:
+        """A system's model in nf4 without an adapter (for reports: what QLoRA starts from)."""
+        from harness.stages.qlora import nf4_system
+
+        def produce(folder: Path) -> dict:
+            return nf4_system(system.path / MODEL, folder / MODEL, lang=lang, device=self.device)
+
+        return self._run(lang, "nf4", {}, [system], produce)
+
     def _kd_examples(self, processor, style: str, lang: str, kd: StageOutput, factor: int):
         from harness.stages.distill import kd_examples, read_rows
         from harness.stages.finetune import cached_features

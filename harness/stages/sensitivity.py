@@ -74,9 +74,9 @@ class SensitivityResult:
 
 def decoder_layers(model) -> torch.nn.ModuleList:
     from harness.stages.finetune import unwrapped
+    from harness.stages.prune import language_model
 
-    core = unwrapped(model)
-    return core.model.language_model.layers
+    return language_model(unwrapped(model)).layers
 
 
 @torch.no_grad()

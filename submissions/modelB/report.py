@@ -55,6 +55,7 @@ def stage_rows(track: str, langs: tuple[str, ...], *, config_a=None, config_b=No
             "base": base,
             "teacher": teacher,
             "A": recipe_a.qlora(lang, teacher_a, recipe_a.distill(lang, teacher_a)),
+            "teacher_nf4": recipe_a.nf4(lang, teacher_a),
             "pruned": pruned,
             "pruned_ft": pruned_ft,
             "B": recipe_b.qlora(lang, pruned_ft, kd, general=recipe_b.general_sample(lang)),
@@ -65,6 +66,7 @@ def stage_rows(track: str, langs: tuple[str, ...], *, config_a=None, config_b=No
     labels = {
         "base": "Base",
         "teacher": "+ full FT (teacher)",
+        "teacher_nf4": "(teacher in nf4, no adapter)",
         "A": "A: + QLoRA + KD",
         "pruned": f"pruned {remove} of {of}, no FT",
         "pruned_ft": "pruned + FT",
@@ -111,7 +113,7 @@ def timing_section(steps: dict, langs) -> list[str]:
     lines = ["## Stage wall times (as recorded when each stage ran)", "",
              "| stage | " + " | ".join(f"en-{lang} (s)" for lang in langs) + " |",
              "|---|" + "---|" * len(langs)]
-    for step in ("teacher", "A", "pruned", "pruned_ft", "B", "middle", "middle_ft"):
+    for step in ("teacher", "teacher_nf4", "A", "pruned", "pruned_ft", "B", "middle", "middle_ft"):
         cells = []
         for lang in langs:
             record = _stage_record(steps[lang][step])
@@ -145,6 +147,9 @@ def shape_section(by_step: dict, langs) -> list[str]:
         ours_a = chrf("A", lang) - chrf("teacher", lang)
         checks.append((f"A near or above the teacher ({metric}, A - teacher)", ours_a,
                        paper["A"] - paper["teacher"], ours_a >= -1.0, "{:+.2f}"))
+        ours_q = chrf("teacher_nf4", lang) - chrf("teacher", lang)
+        checks.append((f"where A's gap comes from: nf4 alone ({metric}, teacher in nf4 - teacher)", ours_q, None,
+                       None, "{:+.2f}"))
         ours_b = chrf("B", lang) - chrf("pruned_ft", lang)
         checks.append((f"KD + QLoRA + general lifts the pruned model ({metric}, B - pruned+FT)", ours_b,
                        paper["B"] - paper["pruned_ft"], ours_b > 0, "{:+.2f}"))
@@ -156,9 +161,14 @@ def shape_section(by_step: dict, langs) -> list[str]:
         checks.append((f"middle-layer pruning is worse than greedy, after FT ({metric}, middle - greedy)",
                        ours_mid, None, ours_mid < 0, "{:+.2f}"))
         for claim, ours, theirs, same, fmt in checks:
-            shown_theirs = fmt.format(theirs) if theirs is not None else (
-                f"collapse (ZH BLEU {PAPER_MIDDLE_ZH_BLEU})")
-            lines.append(f"| {claim} | en-{lang} | {fmt.format(ours)} | {shown_theirs} | {'yes' if same else 'no'} |")
+            if theirs is not None:
+                shown_theirs = fmt.format(theirs)
+            elif claim.startswith("middle"):
+                shown_theirs = f"collapse (ZH BLEU {PAPER_MIDDLE_ZH_BLEU})"
+            else:
+                shown_theirs = "not reported"
+            verdict = "-" if same is None else "yes" if same else "no"
+            lines.append(f"| {claim} | en-{lang} | {fmt.format(ours)} | {shown_theirs} | {verdict} |")
     lines.append("")
     lines.append("'Same shape' rules (ours): a drop of at least 5 points; at least half recovered; A at most 1 "
                  "point below the teacher; B above pruned + FT; B between 0.35 and 0.65 of the base's bf16 bytes; "
