@@ -23,16 +23,19 @@ class StageError(RuntimeError):
     """A one-line reason a build stage cannot go on."""
 
 
-def materialize_base(track: Track, out: Path) -> Path:
-    """Copy (local) or download (hub) the track's base model into `out`; returns `out`."""
+def materialize_base(track: Track, out: Path, model: str | None = None, revision: str | None = None) -> Path:
+    """Copy (local) or download (hub) the track's base model, or ``model`` at ``revision``, into `out`."""
     out = Path(out)
-    local = REPO / track.base_model
+    model = model or track.base_model
+    revision = revision if model != track.base_model else (revision or track.base_revision)
+    local = REPO / model
+    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         if local.is_dir():
             shutil.copytree(local, staging, dirs_exist_ok=True)
         else:
-            _download(track.base_model, track.base_revision, staging)
+            _download(model, revision, staging)
         replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

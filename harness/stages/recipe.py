@@ -59,7 +59,15 @@ def config_path(submission: str, track: str) -> Path:
     return REPO / "submissions" / submission / "config" / f"{track}.toml"
 
 
-def load_config(path: str | os.PathLike) -> dict:
+# The tables each submission's chain reads: a missing one fails before any stage runs.
+REQUIRED_TABLES = {
+    "modelA": ("data", "teacher", "distill", "qlora"),
+    "modelB": ("data", "teacher", "distill", "prune", "finetune_pruned", "qlora"),
+    "diet-kit": ("data", "lora", "quantize", "sensitivity", "awq"),
+}
+
+
+def load_config(path: str | os.PathLike, required: Sequence[str] = ("data",)) -> dict:
     """A recipe configuration (TOML); a missing or malformed file is a one-line StageError."""
     path = Path(path)
     try:
@@ -69,7 +77,7 @@ def load_config(path: str | os.PathLike) -> dict:
         raise StageError(f"{path}: no such config file") from None
     except tomllib.TOMLDecodeError as err:
         raise StageError(f"{path}: not valid TOML ({err})") from None
-    for table in ("data", "teacher", "distill", "qlora"):
+    for table in required:
         if table not in config:
             raise StageError(f"{path}: missing table [{table}]")
     return config
@@ -193,6 +201,7 @@ class Recipe:
     config: dict
     cache: StageCache
     log: Callable[[str], None] | None = print
+    langs: tuple[str, ...] = ()  # the directions this build makes (default: the track's)
     stages: list[tuple[str, str, StageOutput]] = field(default_factory=list)  # (lang, stage, output)
     _sets: dict = field(default_factory=dict)
 
@@ -200,7 +209,7 @@ class Recipe:
     def device(self) -> str:
         return self.config.get("build", {}).get("device", "cpu")
 
-    def _run(self, lang: str, name: str, settings: dict, inputs: Sequence[StageOutput],
+    def run_stage(self, lang: str, name: str, settings: dict, inputs: Sequence[StageOutput],
              produce: Callable[[Path], dict | None]) -> StageOutput:
         output = self.cache.run(name, {"lang": lang, **settings}, inputs, produce)
         self.stages.append((lang, name, output))
@@ -229,11 +238,19 @@ class Recipe:
         if configured.startswith(("./", "/")):
             raise StageError(f"base model {configured} is missing (the mini base is made by make mini-base)")
 
-        def produce(folder: Path) -> dict:
-            materialize_base(self.track, folder / MODEL)
-            return {"model": configured, "revision": self.track.base_revision}
+        revision = self.config["data"].get("base_revision", self.track.base_revision)
+        prompt = self.config["data"].get("base_prompt", self.track.prompt)
 
-        output = self.cache.run("base", {"model": configured, "revision": self.track.base_revision}, [], produce)
+        def produce(folder: Path) -> dict:
+            from harness.models import write_manifest
+
+            materialize_base(self.track, folder / MODEL, model=configured, revision=revision)
+            # A system folder, as every stage's input is: one model for every direction.
+            write_manifest(folder / MODEL, format="hf", languages={lang: "." for lang in self.track.languages},
+                           prompt=prompt, base_model=configured, built_by="harness/stages/base.py")
+            return {"model": configured, "revision": revision}
+
+        output = self.cache.run("base", {"model": configured, "revision": revision, "prompt": prompt}, [], produce)
         log_stage(self.log, "all", "base", output)
         return folder_input("base", output.path / MODEL)
 
@@ -250,7 +267,7 @@ class Recipe:
             return finetune_system(base.path, train.testset.folder, folder / MODEL, settings, langs=(lang,),
                                    device=self.device, log=None)
 
-        return self._run(lang, "teacher", {"train": settings.as_dict()}, [base, train.input], produce)
+        return self.run_stage(lang, "teacher", {"train": settings.as_dict()}, [base, train.input], produce)
 
     def distill(self, lang: str, teacher: StageOutput) -> StageOutput:
         """Sequence-level KD data: the teacher's greedy translations of the training set, deduplicated."""
@@ -263,7 +280,7 @@ class Recipe:
             return distill_testset(teacher.path / MODEL, train.testset, folder / KD_FILE, settings, langs=(lang,),
                                    device=self.device, progress=True, log=None)
 
-        return self._run(lang, "distill", {"decode": settings.as_dict()}, [teacher, train.input], produce)
+        return self.run_stage(lang, "distill", {"decode": settings.as_dict()}, [teacher, train.input], produce)
 
     def prune(self, lang: str, teacher: StageOutput, layers: str | Sequence[int] | None = None) -> StageOutput:
         """Greedy decoder-layer pruning, candidates scored on the selection (dev) set.
@@ -301,7 +318,7 @@ class Recipe:
                           "limit": limit, "decode": settings.as_dict()}
         if fixed is not None:  # the search's settings do not apply; the key says which layers
             prune_settings = {"remove": remove, "of": expected, "layers": fixed}
-        return self._run(lang, "prune", prune_settings, [teacher, select.input], produce)
+        return self.run_stage(lang, "prune", prune_settings, [teacher, select.input], produce)
 
     def nf4(self, lang: str, system: StageOutput) -> StageOutput:
         """A system's model in nf4 without an adapter (for reports: what QLoRA starts from)."""
@@ -310,7 +327,7 @@ class Recipe:
         def produce(folder: Path) -> dict:
             return nf4_system(system.path / MODEL, folder / MODEL, lang=lang, device=self.device)
 
-        return self._run(lang, "nf4", {}, [system], produce)
+        return self.run_stage(lang, "nf4", {}, [system], produce)
 
     def _kd_examples(self, processor, style: str, lang: str, kd: StageOutput, factor: int):
         from harness.stages.distill import kd_examples, read_rows
@@ -345,17 +362,22 @@ class Recipe:
             (folder / MODEL / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
             return summary
 
-        return self._run(lang, "finetune_kd", {"train": settings.as_dict()}, [system, kd], produce)
+        return self.run_stage(lang, "finetune_kd", {"train": settings.as_dict()}, [system, kd], produce)
 
-    def general_sample(self, lang: str) -> StageOutput:
-        """``[qlora] general_size`` utterances of the general-domain set (CoVoST2 in the paper), seeded."""
+    def general_sample(self, lang: str, *, table: str = "qlora", langs: Sequence[str] | None = None) -> StageOutput:
+        """``[<table>] general_size`` utterances of the general-domain set (CoVoST2 in Moslem 2025), seeded.
+
+        ``langs``: the target languages kept (default: ``lang`` alone); ``lang`` then only
+        labels the stage (e.g. "de+zh" for Diet-KIT's bilingual fine-tuning).
+        """
         import numpy as np
 
         from harness.testsets import write_segmented_set
 
-        table = self.config["qlora"]
-        general = self.dataset("general", lang)
-        size, seed = int(table["general_size"]), int(table.get("general_seed", 0))
+        targets = tuple(langs or (lang,))
+        config = self.config[table]
+        general = self.dataset("general", targets[0])
+        size, seed = int(config["general_size"]), int(config.get("general_seed", 0))
         utterances = list(general.testset.utterances)
         if size > len(utterances):
             raise StageError(f"general_size {size} exceeds the {len(utterances)} utterances of "
@@ -364,14 +386,14 @@ class Recipe:
         def produce(folder: Path) -> dict:
             picked = sorted(np.random.default_rng(seed).choice(len(utterances), size, replace=False).tolist())
             rows = [{"id": utterances[i].id, "audio": utterances[i].audio(), "en": utterances[i].en,
-                     lang: utterances[i].targets[lang]} for i in picked]
+                     **{t: utterances[i].targets[t] for t in targets}} for i in picked]
             write_segmented_set(folder / SET, name=f"{general.testset.name}_sample", version="1",
                                 domain="general", rows=rows, generator={"of": general.testset.name, "seed": seed,
                                                                         "built_by": "harness/stages/recipe.py"},
-                                languages=("en", lang))
+                                languages=("en", *targets))
             return {"utterances": size}
 
-        return self._run(lang, "general_sample", {"size": size, "seed": seed}, [general.input], produce)
+        return self.run_stage(lang, "general_sample", {"size": size, "seed": seed}, [general.input], produce)
 
     def qlora(self, lang: str, system: StageOutput, kd: StageOutput, general: StageOutput | None = None) -> StageOutput:
         """QLoRA on ``system`` with the KD set (x ``[qlora] oversample``), plus the general sample if given."""
@@ -413,14 +435,15 @@ class Recipe:
         inputs = [system, kd] + ([general] if general is not None else [])
         settings_key = {"lora": lora.as_dict(), "match_share": share, "oversample": factor,
                         "gradient_checkpointing": gradient_checkpointing, "train": settings.as_dict()}
-        return self._run(lang, "qlora", settings_key, inputs, produce)
+        return self.run_stage(lang, "qlora", settings_key, inputs, produce)
 
 
 # ---------------------------------------------------------------- the final folder and the command line
 
 
 def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extra) -> Path:
-    """Copy each direction's final system into ``out/<lang>/`` and write ``out/system.json``; atomic."""
+    """Copy each direction's final system into ``out/<lang>/`` (one model for all: ``out/model/``)
+    and write ``out/system.json``; atomic."""
     from harness.models import read_manifest, write_manifest
 
     manifests = {lang: read_manifest(stage.path / MODEL) for lang, stage in finals.items()}
@@ -432,10 +455,15 @@ def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extr
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
-        for lang, stage in finals.items():
-            shutil.copytree(stage.path / MODEL, staging / lang)
+        if len({stage.path for stage in finals.values()}) == 1:  # one model serves every direction
+            shutil.copytree(next(iter(finals.values())).path / MODEL, staging / MODEL)
+            folders = {lang: MODEL for lang in finals}
+        else:
+            for lang, stage in finals.items():
+                shutil.copytree(stage.path / MODEL, staging / lang)
+            folders = {lang: lang for lang in finals}
         first = next(iter(manifests.values()))
-        write_manifest(staging, format=formats.pop(), languages={lang: lang for lang in finals},
+        write_manifest(staging, format=formats.pop(), languages=folders,
                        prompt=prompts.pop(), base_model=first.base_model, built_by=built_by,
                        stages={lang: str(stage.path) for lang, stage in finals.items()}, **extra)
         replace_folder(staging, out)
@@ -469,7 +497,7 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
     unknown = [lang for lang in langs if lang not in track_obj.languages]
     if unknown:
         raise StageError(f"track {track} has no direction en-{', en-'.join(unknown)}")
-    settings = load_config(config or config_path(submission, track))
+    settings = load_config(config or config_path(submission, track), REQUIRED_TABLES.get(submission, ("data",)))
 
     # The cache's "running" line is progress (stderr); the per-stage result line is log_stage's.
     def progress(line: str) -> None:
@@ -477,7 +505,7 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
             print(line, file=sys.stderr)
 
     cache = StageCache(work or REPO / "build" / track / "cache", log=progress)
-    recipe = Recipe(track=track_obj, config=settings, cache=cache, log=log)
+    recipe = Recipe(track=track_obj, config=settings, cache=cache, log=log, langs=langs)
     for role in settings["data"]:  # every data source first: a missing one fails before any training
         if role != "base":
             for lang in langs:
@@ -487,12 +515,17 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
 
 def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence[str] | None = None,
           out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
-          work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print) -> BuildResult:
-    """Run ``chain`` for each direction and assemble the final system folder."""
+          work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print,
+          shared: bool = False) -> BuildResult:
+    """Run ``chain`` for each direction (``shared``: once, one model for all) and assemble the system folder."""
     recipe = open_recipe(submission, track=track, langs=langs, config=config, work=work, log=log)
-    langs = tuple(langs or recipe.track.languages)
+    langs = recipe.langs
     base = recipe.base()
-    finals = {lang: chain(recipe, lang, base) for lang in langs}
+    if shared:
+        final = chain(recipe, "+".join(langs), base)
+        finals = {lang: final for lang in langs}
+    else:
+        finals = {lang: chain(recipe, lang, base) for lang in langs}
     target = Path(out or REPO / "build" / track / submission)
     assemble(target, finals, built_by=f"submissions/{submission}/build.py", track=track,
              config=str(config or config_path(submission, track)))
@@ -501,7 +534,8 @@ def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence
     return BuildResult(out=target, stages=recipe.stages)
 
 
-def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | None = None) -> int:
+def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | None = None,
+         shared: bool = False) -> int:
     """The command line both build scripts share; bad input is one line on stderr and exit status 2."""
     from harness.errors import one_line
 
@@ -514,7 +548,7 @@ def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | 
     args = parser.parse_args(argv)
     try:
         build(submission, chain, track=args.track, langs=None if args.lang == "both" else (args.lang,),
-              out=args.out, config=args.config, work=args.work)
+              out=args.out, config=args.config, work=args.work, shared=shared)
     except StageError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         return 2

@@ -1,0 +1,300 @@
+"""The recipe pieces of Diet-KIT (Liu, Koneru and Niehues, IWSLT 2026, "Post-Training Quantization for Speech LLMs").
+
+One system serves both directions. Its steps, each a cached stage of
+``harness.stages.cache`` (so a rerun resumes and a changed setting reruns only what it
+affects):
+
+0. ``lora_general``: LoRA fine-tuning of the base on a general-domain sample in both
+   directions, merged into the weights (r 64, alpha 128, dropout 0.05, lr 1e-6, 3 epochs,
+   batch 8, 3 % warm-up; the paper's CoVoST + Europarl-ST sample is unconstrained data);
+1-3. HQQ 4 bit on all linear layers, the input embedding at 2 bit, group size 128, the LM
+   head kept at 4 bit (``hqq`` with a plan of ``harness.stages.hqq``);
+4. ``sensitivity``: each decoder layer's MLP alone at 3 bit, the change in teacher-forced
+   cross-entropy on the dev set; ``fitting_plan`` puts the n least sensitive MLPs at 3 bit,
+   n the smallest that brings the system under the track's limit;
+5. ``awq``: activation-aware scales searched on the dev set's source audio (all of it) for
+   that plan, folded into the float weights; then ``hqq`` quantizes the scaled model.
+
+The build ends with the storage check (harness.storage, headers only): a system over the
+limit stops the build with a one-line error naming the bytes and the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from harness.stages.base import StageError
+from harness.stages.cache import StageOutput
+from harness.stages.recipe import MODEL, SET, Recipe, lora_settings, train_settings
+
+SENSITIVITY_FILE = "sensitivity.json"
+PLAN_FILE = "plan.json"
+
+
+def _langs_label(recipe: Recipe) -> str:
+    return "+".join(recipe.langs)
+
+
+def _table(recipe: Recipe, name: str) -> dict:
+    table = recipe.config.get(name)
+    if table is None:
+        raise StageError(f"the config has no [{name}] table")
+    return table
+
+
+def _compute_dtype(recipe: Recipe):
+    import torch
+
+    name = _table(recipe, "quantize").get("compute_dtype")
+    if name is None:
+        from harness.stages.hqq import default_dtype
+        return default_dtype(recipe.device)
+    return getattr(torch, name)
+
+
+def _meta_model(model_dir: Path):
+    """The model of a folder built on the meta device: shapes without weights."""
+    import torch
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
+
+    config = Qwen2AudioConfig.from_pretrained(str(model_dir), local_files_only=True)
+    with torch.device("meta"):
+        return Qwen2AudioForConditionalGeneration(config)
+
+
+# ---------------------------------------------------------------- step 0
+
+
+def lora_general(recipe: Recipe, base: StageOutput) -> StageOutput:
+    """LoRA fine-tuning on ``[lora] general_size`` general-domain utterances, both directions, merged."""
+    from dataclasses import replace
+
+    from harness.stages.finetune import finetune_system
+    from harness.stages.qlora import rank_for_share
+
+    table = _table(recipe, "lora")
+    lora, share = lora_settings(table)
+    train_table = dict(table.get("train", {}))
+    warmup_ratio = float(train_table.pop("warmup_ratio", 0.0))
+    settings = train_settings(train_table)
+    prompt = table.get("prompt")
+    sample = recipe.general_sample(_langs_label(recipe), table="lora", langs=recipe.langs)
+    examples = int(table["general_size"]) * len(recipe.langs)
+    # Hugging Face's warmup_ratio, as steps of this run: the cache key then names them.
+    settings = replace(settings, warmup_steps=max(settings.warmup_steps,
+                                                  math.ceil(warmup_ratio * settings.total_steps(examples))))
+
+    def produce(folder: Path) -> dict:
+        chosen = lora
+        if share is not None:
+            rank = rank_for_share(_meta_model(_model_dir(base.path)), share)
+            chosen = replace(lora, rank=rank, alpha=2 * rank)
+        return finetune_system(base.path, sample.path / SET, folder / MODEL, settings, langs=recipe.langs,
+                               device=recipe.device, lora=chosen, prompt=prompt, log=None)
+
+    key = {"lora": lora.as_dict(), "match_share": share, "prompt": prompt, "train": settings.as_dict()}
+    return recipe.run_stage(_langs_label(recipe), "lora_general", key, [base, sample], produce)
+
+
+def _model_dir(system: Path) -> Path:
+    from harness.models import read_manifest
+
+    manifest = read_manifest(system)
+    folders = {(system / folder).resolve() for folder in manifest.languages.values()}
+    if len(folders) != 1:
+        raise StageError(f"{system}: one model for every direction expected, found {len(folders)}")
+    return folders.pop()
+
+
+# ---------------------------------------------------------------- steps 1-3 and the final quantization
+
+
+def base_plan(recipe: Recipe):
+    """The plan of steps 1-3 from ``[quantize]``: 4 bit everywhere, the embedding and the head as set."""
+    from harness.stages.hqq import LM_HEAD, QuantSpec, paper_plan
+
+    table = _table(recipe, "quantize")
+    group = int(table.get("group_size", 128))
+    embedding_bits = table.get("embedding_bits", 2)
+    plan = paper_plan(group, embedding_bits=embedding_bits)
+    head_bits = int(table.get("head_bits", 4))
+    if head_bits != 4:
+        plan = ((LM_HEAD, QuantSpec(head_bits, group)),) + tuple(rule for rule in plan if rule[0] != LM_HEAD)
+    return plan
+
+
+def hqq(recipe: Recipe, system: StageOutput, plan, name: str) -> StageOutput:
+    """``system`` (format hf, one model) quantized with ``plan`` and saved as "hqq-mixed"."""
+    from harness.stages.hqq import plan_as_json, quantize_system
+
+    compute_dtype = _compute_dtype(recipe)
+
+    def produce(folder: Path) -> dict:
+        output = quantize_system(system.path / MODEL, folder / MODEL, plan, langs=recipe.langs, plan_name=name,
+                                 device=recipe.device, compute_dtype=compute_dtype, progress=None, log=None)
+        return {"plan_name": name, "modules": len(output.manifest.get("modules", {}))}
+
+    key = {"plan": plan_as_json(plan), "compute_dtype": str(compute_dtype)}
+    return recipe.run_stage(_langs_label(recipe), "hqq", key, [system], produce)
+
+
+def stored_bytes(folder: Path, track) -> tuple[int, int | None]:
+    """(weight bytes of the largest unit, the track's limit) from the headers (harness.storage)."""
+    from harness import storage
+    from harness.tracks import REPO
+
+    report = storage.check(folder, track)
+    rule, _ = storage.rule_for_track(track, REPO)
+    return report.verdict.size_bytes, None if rule is None else rule.limit_bytes
+
+
+# ---------------------------------------------------------------- step 4
+
+
+def dev_batches(recipe: Recipe, system: StageOutput, batch_size: int, limit: int | None):
+    """The dev set's utterances in every direction, collated for teacher forcing (with features cached)."""
+    from harness.models import load_system
+    from harness.stages.finetune import cached_features, collate, testset_examples
+
+    dev = recipe.dataset("dev", recipe.langs[0]).testset
+    loaded = load_system(system.path / MODEL, recipe.langs[0], device=recipe.device, dtype=_compute_dtype(recipe))
+    store = cached_features(dev, loaded.processor.feature_extractor)
+    examples = testset_examples(loaded.processor, dev, recipe.langs, loaded.prompt_style)
+    if limit:
+        per_lang = len(dev.utterances)
+        examples = [e for i, e in enumerate(examples) if i % per_lang < limit]
+    pad_id = loaded.processor.tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = loaded.processor.tokenizer.eos_token_id
+    batches = [collate(examples[i:i + batch_size], store, pad_id) for i in range(0, len(examples), batch_size)]
+    return loaded, batches
+
+
+def sensitivity(recipe: Recipe, system: StageOutput) -> StageOutput:
+    """Step 4's measurement: every decoder layer's MLP alone at ``[sensitivity] bits`` on the dev set."""
+    from harness.results import atomic_write_json
+    from harness.stages import sensitivity as sens
+
+    table = _table(recipe, "sensitivity")
+    bits, group = int(table.get("bits", 3)), int(table.get("group_size", 128))
+    batch_size, limit = int(table.get("batch_size", 8)), table.get("limit")
+    dev = recipe.dataset("dev", recipe.langs[0])
+
+    def produce(folder: Path) -> dict:
+        loaded, batches = dev_batches(recipe, system, batch_size, limit)
+        embedded = sens.embed_batches(loaded.model, batches)
+        result = sens.measure(loaded.model, embedded, bits=bits, group_size=group,
+                              quantize=sens.hqq_quantizer(bits, group, _compute_dtype(recipe)),
+                              progress="sensitivity")
+        atomic_write_json(folder / SENSITIVITY_FILE, result.as_dict())
+        return {"ranking": result.ranking(), "baseline_loss": result.baseline_loss, "tokens": result.tokens}
+
+    key = {"bits": bits, "group_size": group, "batch_size": batch_size, "limit": limit,
+           "compute_dtype": str(_compute_dtype(recipe))}
+    return recipe.run_stage(_langs_label(recipe), "sensitivity", key, [system, dev.input], produce)
+
+
+def ranking(stage: StageOutput) -> list[int]:
+    return json.loads((stage.path / SENSITIVITY_FILE).read_text())["ranking"]
+
+
+def mlp_low_bit_saving(model_dir: Path, layer: int, plan, low_bits: int, compute_dtype) -> int:
+    """Bytes saved by one decoder layer's MLP at ``low_bits`` instead of the plan's bits.
+
+    HQQ's stored tensors depend on a weight's shape, bits and group size only, so a random
+    weight of each projection's shape gives the exact figure.
+    """
+    import torch
+
+    from harness.stages.hqq import quantize_linear, spec_for
+
+    mlp = _meta_model(model_dir).model.language_model.layers[layer].mlp
+    saved = 0
+    for projection in ("gate_proj", "up_proj", "down_proj"):
+        name = f"model.language_model.layers.{layer}.mlp.{projection}"
+        spec = spec_for(plan, name)
+        if spec is None:
+            raise StageError(f"the plan does not quantize {name}")
+        shape = getattr(mlp, projection).weight.shape
+        linear = torch.nn.Linear(shape[1], shape[0], bias=False, dtype=compute_dtype)
+        sizes = []
+        for bits in (spec.bits, low_bits):
+            state = quantize_linear(linear, bits, spec.group_size, compute_dtype).state_dict()
+            sizes.append(sum(t.numel() * t.element_size() for t in state.values() if torch.is_tensor(t)))
+        saved += sizes[0] - sizes[1]
+    return saved
+
+
+def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, sensitivity_stage: StageOutput):
+    """Step 4's choice: the fewest least-sensitive MLPs at low bit that bring the system under the limit.
+
+    ``step3`` is ``system`` quantized with ``base_plan``; each MLP moved to low bit saves
+    the same bytes (the layers share their shapes), measured exactly on one of them.
+    Returns (plan, record).
+    """
+    from harness.stages.hqq import with_mlp3
+    from harness.stages.sensitivity import smallest_fitting
+
+    table = _table(recipe, "sensitivity")
+    low_bits = int(table.get("bits", 3))
+    plan = base_plan(recipe)
+    size, limit = stored_bytes(step3.path / MODEL, recipe.track)
+    if limit is None:
+        raise StageError(f"track {recipe.track.name} has no size limit to fit")
+    order = ranking(sensitivity_stage)
+    saving = mlp_low_bit_saving(_model_dir(system.path / MODEL), order[0], plan, low_bits, _compute_dtype(recipe))
+    chosen = smallest_fitting(order, lambda layers: size - len(layers) * saving <= limit)
+    record = {"step3_bytes": size, "limit_bytes": limit, "saving_per_mlp_bytes": saving, "low_bits": low_bits,
+              "layers": chosen, "estimated_bytes": size - len(chosen) * saving, "ranking": order}
+    if recipe.log is not None:
+        recipe.log(f"[{_langs_label(recipe)}] plan: {len(chosen)} MLPs at {low_bits} bit {chosen}; "
+                   f"estimated {record['estimated_bytes']:,} bytes against the limit {limit:,}")
+    return (with_mlp3(plan, chosen) if chosen else plan), record
+
+
+# ---------------------------------------------------------------- step 5
+
+
+def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
+    """AWQ scales for ``plan`` searched on the dev set's source audio and folded into the float model."""
+    from harness.models import load_system, write_manifest
+    from harness.stages.awq import awq_scale_model
+    from harness.stages.from_scratch import save_base
+    from harness.stages.hqq import plan_as_json, spec_for
+
+    table = _table(recipe, "awq")
+    dev = recipe.dataset("dev", recipe.langs[0])
+    max_utterances, max_tokens = table.get("max_utterances"), table.get("max_tokens")
+    batch_size, per_pass = int(table.get("batch_size", 8)), table.get("layers_per_pass")
+
+    def per_module(name: str):
+        spec = spec_for(plan, name)
+        return None if spec is None else (spec.bits, spec.group_size)
+
+    def produce(folder: Path) -> dict:
+        loaded = load_system(system.path / MODEL, recipe.langs[0], device=recipe.device,
+                             dtype=_compute_dtype(recipe))
+        audios = [u.audio() for u in dev.testset.utterances]
+        found = awq_scale_model(loaded.model, loaded.processor, audios, list(recipe.langs), bits=4, group_size=128,
+                                plan=per_module, prompt_style=loaded.prompt_style, batch_size=batch_size,
+                                max_utterances=max_utterances, max_tokens=max_tokens, layers_per_pass=per_pass,
+                                progress="awq")
+        save_base(loaded.model, loaded.processor, folder / MODEL)
+        write_manifest(folder / MODEL, format="hf", languages={lang: "." for lang in recipe.langs},
+                       prompt=loaded.prompt_style, base_model=str(system.path / MODEL),
+                       built_by="harness/stages/diet_kit.py (AWQ scales folded)")
+        return {"groups": len(found), "utterances": len(audios)}
+
+    key = {"plan": plan_as_json(plan), "max_utterances": max_utterances, "max_tokens": max_tokens,
+           "batch_size": batch_size, "compute_dtype": str(_compute_dtype(recipe))}
+    return recipe.run_stage(_langs_label(recipe), "awq", key, [system, dev.input], produce)
+
+
+def require_under_limit(recipe: Recipe, final: StageOutput) -> int:
+    """The final system's bytes; a StageError when it is over the track's limit (the build must fail loudly)."""
+    size, limit = stored_bytes(final.path / MODEL, recipe.track)
+    if limit is not None and size > limit:
+        raise StageError(f"the system is {size:,} bytes, over the {recipe.track.name} limit of {limit:,} bytes")
+    return size
