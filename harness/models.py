@@ -4,7 +4,7 @@ A built system lives at ``build/<track>/<system>/`` and describes itself in
 ``system.json``::
 
     {
-      "format":    "hf" | "bnb-4bit" | "bnb-4bit+lora",   # a key of LOADERS
+      "format":    "hf" | "bnb-4bit" | "bnb-4bit+lora" | "hqq-mixed",   # a key of LOADERS
       "languages": {"de": "<subfolder or .>", "zh": "<subfolder or .>"},
       "prompt":    "instruct" | "base",
       "base_model": "Qwen/Qwen2-Audio-7B-Instruct",        # provenance only, never loaded
@@ -30,6 +30,10 @@ bnb-4bit+lora  a bnb-4bit base plus a PEFT LoRA adapter (``adapter_config.json``
                ``adapter_model.safetensors``) in the model folder; the adapter's
                ``base_model_name_or_path`` must point inside the model folder (``.``
                when the base sits beside the adapter), never at a hub id.
+hqq-mixed      HQQ-packed modules at mixed bit widths (Liu et al., IWSLT 2026), listed with
+               their bits and group size in ``quantization.json``; the model is rebuilt
+               from ``config.json`` and filled strictly by ``harness.hqq_mixed`` (transformers
+               5 cannot load HQQ checkpoints). Written by ``harness.stages.hqq``.
 
 Strictness. transformers only logs missing and unexpected weights and leaves the
 missing ones randomly initialised, so every load is verified twice: transformers'
@@ -57,7 +61,7 @@ import torch
 from harness.errors import one_line
 
 SYSTEM_FILE = "system.json"
-FORMATS = ("hf", "bnb-4bit", "bnb-4bit+lora")
+FORMATS = ("hf", "bnb-4bit", "bnb-4bit+lora", "hqq-mixed")
 PROMPT_STYLES = ("instruct", "base")
 LANGUAGES = ("de", "zh")
 
@@ -549,15 +553,28 @@ def load_bnb_4bit_lora(model_dir: Path, *, device: str = "cpu", dtype: torch.dty
     return model
 
 
+def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype | None = None):
+    """HQQ-packed modules at the bit widths ``quantization.json`` lists, every stored tensor used once.
+
+    ``dtype`` (default: the manifest's compute dtype) is the HQQ compute dtype and the
+    full-precision tensors' dtype. The format lives in harness.hqq_mixed, imported here
+    only when such a folder is loaded (it needs the hqq package).
+    """
+    from harness.hqq_mixed import load_hqq_mixed as load
+
+    return load(model_dir, device=device, dtype=dtype)
+
+
 # Each loader: (model_dir, *, device, dtype) -> the model, or a ModelLoadError naming the
-# file. A new format (e.g. "hqq-mixed") is one more entry: a function that checks its
-# own files, loads offline from safetensors, and proves every stored tensor was used
-# (verify_weights, or its own equivalent for tensors transformers does not manage).
+# file. A new format is one more entry: a function that checks its own files, loads
+# offline from safetensors, and proves every stored tensor was used (verify_weights, or
+# its own equivalent for tensors transformers does not manage, as hqq-mixed does).
 Loader = Callable[..., torch.nn.Module]
 LOADERS: dict[str, Loader] = {
     "hf": load_hf,
     "bnb-4bit": load_bnb_4bit,
     "bnb-4bit+lora": load_bnb_4bit_lora,
+    "hqq-mixed": load_hqq_mixed,
 }
 
 

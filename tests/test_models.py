@@ -57,7 +57,7 @@ def _logits(model, inputs):
 
 def test_registry_is_a_plain_dict_keyed_by_format():
     assert type(LOADERS) is dict
-    assert set(LOADERS) == {"hf", "bnb-4bit", "bnb-4bit+lora"}
+    assert set(LOADERS) == {"hf", "bnb-4bit", "bnb-4bit+lora", "hqq-mixed"}
     assert models.FORMATS == tuple(LOADERS)
 
 

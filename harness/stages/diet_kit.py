@@ -241,6 +241,9 @@ def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, sensit
     low_bits = int(table.get("bits", 3))
     plan = base_plan(recipe)
     size, limit = stored_bytes(step3.path / MODEL, recipe.track)
+    target = table.get("target_bytes")  # a tighter budget than the track's (never a looser one)
+    if target is not None:
+        limit = int(target) if limit is None else min(limit, int(target))
     if limit is None:
         raise StageError(f"track {recipe.track.name} has no size limit to fit")
     order = ranking(sensitivity_stage)
@@ -293,8 +296,15 @@ def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
 
 
 def require_under_limit(recipe: Recipe, final: StageOutput) -> int:
-    """The final system's bytes; a StageError when it is over the track's limit (the build must fail loudly)."""
+    """The final system's bytes; a StageError when it is over the limit (the build must fail loudly).
+
+    The limit is the track's, or ``[sensitivity] target_bytes`` where that is tighter.
+    """
     size, limit = stored_bytes(final.path / MODEL, recipe.track)
+    target = _table(recipe, "sensitivity").get("target_bytes")
+    if target is not None:
+        limit = int(target) if limit is None else min(limit, int(target))
     if limit is not None and size > limit:
-        raise StageError(f"the system is {size:,} bytes, over the {recipe.track.name} limit of {limit:,} bytes")
+        where = f"the {recipe.track.name} track's" if target is None else "the configured (target_bytes)"
+        raise StageError(f"the system is {size:,} bytes, over {where} limit of {limit:,} bytes")
     return size
