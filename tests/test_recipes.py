@@ -292,3 +292,106 @@ def test_mini_configs_scale_the_paper():
         assert recipe.lora_settings(config["qlora"])[1] == pytest.approx(0.0241)
         assert config["qlora"]["train"]["lr"] / 1e-5 == pytest.approx(MINI_TEACHER.lr / 1e-5)
     assert json.dumps(b["data"]["general"]) == '"testsets/mini/general_train"'
+
+
+# ---------------------------------------------------------------- diet-kit
+
+
+DIET_CONFIG = """
+[build]
+device = "cpu"
+
+[data]
+base = "{base}"
+general = "{general}"
+dev = "{select}"
+
+[lora]
+rank = 2
+alpha = 4
+dropout = 0.05
+rslora = false
+prompt = "instruct"
+general_size = 3
+
+[lora.train]
+steps = 1
+batch_size = 4
+lr = 1e-3
+warmup_ratio = 0.03
+threads = 1
+
+[quantize]
+group_size = 32
+embedding_bits = 2
+head_bits = 4
+compute_dtype = "float32"
+
+[sensitivity]
+bits = 3
+group_size = 32
+batch_size = 4
+{target}
+
+[awq]
+batch_size = 4
+"""
+
+DIET_KIT = _module("diet-kit")
+
+
+def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_path, monkeypatch, capsys):
+    from harness import storage
+    from harness.stages import diet_kit as diet
+    from harness.tracks import get_track
+
+    root, config = tiny_recipe
+    monkeypatch.chdir(root)
+    text = config("base").read_text()
+    sets = {key: text.split(f'{key} = "')[1].split('"')[0] for key in ("base", "general", "select")}
+
+    def diet_config(name: str, target: str = "") -> Path:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(DIET_CONFIG.format(target=target, **sets))
+        return path
+
+    lines: list[str] = []
+    result = recipe.build("diet-kit", DIET_KIT.chain, config=diet_config("fits"), work=root / "cache",
+                          out=root / "out" / "diet-kit", log=lines.append, shared=True)
+    names = [name for _, name, _ in result.stages]
+    assert names[:3] == ["general_sample", "lora_general", "hqq"] and names[-2:] == ["awq", "hqq"]
+    manifest = read_manifest(result.out)
+    assert manifest.format == "hqq-mixed" and manifest.languages == {"de": "model", "zh": "model"}
+    assert [p.name for p in result.out.iterdir() if p.is_dir()] == ["model"]  # stored once for both directions
+    for lang in LANGS:
+        assert load_system(result.out, lang).format == "hqq-mixed"
+    report = storage.check(result.out, get_track("mini"))
+    assert report.exit_code == 0 and report.verdict.compliant, report.reason
+    assert any("plan: 0 MLPs at 3 bit" in line for line in lines)  # the tiny model fits with none
+
+    # A tighter budget than step 3's bytes: the least sensitive MLP(s) go to 3 bit, and the result fits it.
+    work = recipe.open_recipe("diet-kit", config=diet_config("fits"), work=root / "cache", log=None)
+    merged = diet.lora_general(work, work.base())
+    step3_bytes, _ = diet.stored_bytes(diet.hqq(work, merged, diet.base_plan(work), "step3").path / "model",
+                                       work.track)
+    target = step3_bytes - 1
+    lines.clear()
+    tight = recipe.build("diet-kit", DIET_KIT.chain, config=diet_config("tight", f"target_bytes = {target}"),
+                         work=root / "cache", out=root / "out" / "diet-tight", log=lines.append, shared=True)
+    reused = {name for _, name, output in tight.stages if output.reused}
+    assert {"lora_general", "sensitivity"} <= reused  # only the plan-dependent stages rerun
+    chosen = next(line for line in lines if "plan:" in line)
+    assert "plan: 0 MLPs" not in chosen
+    quantized = json.loads((tight.out / "model" / "quantization.json").read_text())["modules"]
+    assert any(spec["bits"] == 3 and ".mlp." in name for name, spec in quantized.items())
+    assert storage.check(tight.out, get_track("mini")).verdict.size_bytes <= target
+
+    # A budget nothing can meet stops the build with one line and exit status 2; nothing is written.
+    capsys.readouterr()
+    code = recipe.main("diet-kit", DIET_KIT.chain, "test", ["--config", str(diet_config("never", "target_bytes = 1")),
+                                                           "--work", str(root / "cache"),
+                                                           "--out", str(root / "out" / "never")], shared=True)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "over the limit even with all 2 decoder MLPs" in errors[0], err
+    assert not (root / "out" / "never").exists()

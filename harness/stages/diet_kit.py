@@ -248,7 +248,11 @@ def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, sensit
         raise StageError(f"track {recipe.track.name} has no size limit to fit")
     order = ranking(sensitivity_stage)
     saving = mlp_low_bit_saving(_model_dir(system.path / MODEL), order[0], plan, low_bits, _compute_dtype(recipe))
-    chosen = smallest_fitting(order, lambda layers: size - len(layers) * saving <= limit)
+    try:
+        chosen = smallest_fitting(order, lambda layers: size - len(layers) * saving <= limit)
+    except ValueError:
+        raise StageError(f"over the limit even with all {len(order)} decoder MLPs at {low_bits} bit: step 3 is "
+                         f"{size:,} bytes, each MLP saves {saving:,}, the limit is {limit:,}") from None
     record = {"step3_bytes": size, "limit_bytes": limit, "saving_per_mlp_bytes": saving, "low_bits": low_bits,
               "layers": chosen, "estimated_bytes": size - len(chosen) * saving, "ranking": order}
     if recipe.log is not None:
