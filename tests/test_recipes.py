@@ -367,7 +367,7 @@ def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_pa
         assert load_system(result.out, lang).format == "hqq-mixed"
     report = storage.check(result.out, get_track("mini"))
     assert report.exit_code == 0 and report.verdict.compliant, report.reason
-    assert any("plan: 0 MLPs at 3 bit" in line for line in lines)  # the tiny model fits with none
+    assert any("plan: no move" in line for line in lines)  # the tiny model fits with none
 
     # A tighter budget than step 3's bytes: the least sensitive MLP(s) go to 3 bit, and the result fits it.
     work = recipe.open_recipe("diet-kit", config=diet_config("fits"), work=root / "cache", log=None)
@@ -381,10 +381,18 @@ def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_pa
     reused = {name for _, name, output in tight.stages if output.reused}
     assert {"lora_general", "sensitivity"} <= reused  # only the plan-dependent stages rerun
     chosen = next(line for line in lines if "plan:" in line)
-    assert "plan: 0 MLPs" not in chosen
+    assert "plan: no move" not in chosen and "mlp at 3 bit" in chosen
     quantized = json.loads((tight.out / "model" / "quantization.json").read_text())["modules"]
     assert any(spec["bits"] == 3 and ".mlp." in name for name, spec in quantized.items())
     assert storage.check(tight.out, get_track("mini")).verdict.size_bytes <= target
+
+    # A ladder of rungs: the first rung's least sensitive block moves first (here the attention projections).
+    ladder = f'target_bytes = {target}\nladder = [["attention", 3], ["mlp", 2]]'
+    laddered = recipe.build("diet-kit", DIET_KIT.chain, config=diet_config("ladder", ladder), work=root / "cache",
+                            out=root / "out" / "diet-ladder", log=lines.append, shared=True)
+    quantized = json.loads((laddered.out / "model" / "quantization.json").read_text())["modules"]
+    assert any(spec["bits"] == 3 and ".self_attn." in name for name, spec in quantized.items())
+    assert storage.check(laddered.out, get_track("mini")).verdict.size_bytes <= target
 
     # A budget nothing can meet stops the build with one line and exit status 2; nothing is written.
     capsys.readouterr()
@@ -393,5 +401,5 @@ def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_pa
                                                            "--out", str(root / "out" / "never")], shared=True)
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert code == 2 and len(errors) == 1 and "over the limit even with all 2 decoder MLPs" in errors[0], err
+    assert code == 2 and len(errors) == 1 and "over the limit even with every move of the ladder" in errors[0], err
     assert not (root / "out" / "never").exists()

@@ -57,15 +57,21 @@ def test_loss_is_the_token_weighted_mean_of_the_training_loss(model, batches):
     assert sens.teacher_forced_loss(model, embedded) == pytest.approx(expected, rel=1e-5)
 
 
-def test_swap_puts_the_very_same_modules_back(model):
-    mlp = sens.decoder_layers(model)[2].mlp
-    before = [getattr(mlp, name) for name in sens.MLP_PROJECTIONS]
-    with sens.mlp_swapped(model, 2, rounded(3)):
-        assert all(isinstance(getattr(mlp, name), RoundedLinear) for name in sens.MLP_PROJECTIONS)
-    assert [getattr(mlp, name) for name in sens.MLP_PROJECTIONS] == before
-    with pytest.raises(RuntimeError, match="boom"), sens.mlp_swapped(model, 2, rounded(3)):
+@pytest.mark.parametrize("kind", sorted(sens.KINDS))
+def test_swap_puts_the_very_same_modules_back(model, kind):
+    block = sens.decoder_layers(model)[2]
+    before = [block.get_submodule(path) for path in sens.KINDS[kind]]
+    others = {name: module for name, module in block.named_modules() if name not in sens.KINDS[kind]}
+    with sens.modules_swapped(model, 2, rounded(3), kind):
+        assert all(isinstance(block.get_submodule(path), RoundedLinear) for path in sens.KINDS[kind])
+        assert all(block.get_submodule(name) is module for name, module in others.items()
+                   if not any(name.startswith(path) for path in sens.KINDS[kind]))
+    assert [block.get_submodule(path) for path in sens.KINDS[kind]] == before
+    with pytest.raises(RuntimeError, match="boom"), sens.modules_swapped(model, 2, rounded(3), kind):
         raise RuntimeError("boom")
-    assert [getattr(mlp, name) for name in sens.MLP_PROJECTIONS] == before
+    assert [block.get_submodule(path) for path in sens.KINDS[kind]] == before
+    with pytest.raises(ValueError, match="unknown module kind"), sens.modules_swapped(model, 2, rounded(3), "norm"):
+        pass
 
 
 def test_measure_ranks_every_layer_and_leaves_the_model_unchanged(model, batches):
@@ -83,14 +89,16 @@ def test_measure_ranks_every_layer_and_leaves_the_model_unchanged(model, batches
     # Coarser quantization hurts more, layer by layer.
     finer = sens.measure(model, embedded, bits=6, quantize=rounded(6))
     assert sum(s.delta for s in finer.layers) < sum(s.delta for s in result.layers)
-    assert result.as_dict()["ranking"] == result.ranking()
+    assert result.as_dict()["ranking"] == result.ranking() and result.kind == "mlp"
+    attention = sens.measure(model, embedded, bits=2, kind="attention", quantize=rounded(2))
+    assert attention.kind == "attention" and [s.delta for s in attention.layers] != [s.delta for s in result.layers]
 
 
 def test_smallest_fitting_prefix():
     order = [4, 1, 3, 0]
     assert sens.smallest_fitting(order, lambda layers: len(layers) >= 2) == [4, 1]
     assert sens.smallest_fitting(order, lambda layers: True) == []
-    with pytest.raises(ValueError, match="over the limit even with all 4"):
+    with pytest.raises(ValueError, match="over the limit even with all 4 moves"):
         sens.smallest_fitting(order, lambda layers: False)
 
 

@@ -172,93 +172,138 @@ def dev_batches(recipe: Recipe, system: StageOutput, batch_size: int, limit: int
     return loaded, batches
 
 
-def sensitivity(recipe: Recipe, system: StageOutput) -> StageOutput:
-    """Step 4's measurement: every decoder layer's MLP alone at ``[sensitivity] bits`` on the dev set."""
+def ladder(recipe: Recipe) -> list[tuple[str, int]]:
+    """The (module kind, bits) rungs of step 4, in order: ``[sensitivity] ladder``, default the paper's [("mlp", 3)]."""
+    from harness.stages.sensitivity import KINDS
+
+    table = _table(recipe, "sensitivity")
+    rungs = [(str(kind), int(bits)) for kind, bits in table.get("ladder", [["mlp", table.get("bits", 3)]])]
+    for kind, bits in rungs:
+        if kind not in KINDS or bits not in (2, 3):
+            raise StageError(f"[sensitivity] ladder: ({kind!r}, {bits}) is not one of {sorted(KINDS)} at 2 or 3 bit")
+    return rungs
+
+
+def sensitivity(recipe: Recipe, system: StageOutput, kind: str = "mlp", bits: int | None = None) -> StageOutput:
+    """Step 4's measurement: every decoder layer's ``kind`` projections alone at ``bits`` on the dev set."""
     from harness.results import atomic_write_json
     from harness.stages import sensitivity as sens
 
     table = _table(recipe, "sensitivity")
-    bits, group = int(table.get("bits", 3)), int(table.get("group_size", 128))
+    bits = int(bits if bits is not None else table.get("bits", 3))
+    group = int(table.get("group_size", 128))
     batch_size, limit = int(table.get("batch_size", 8)), table.get("limit")
     dev = recipe.dataset("dev", recipe.langs[0])
 
     def produce(folder: Path) -> dict:
         loaded, batches = dev_batches(recipe, system, batch_size, limit)
         embedded = sens.embed_batches(loaded.model, batches)
-        result = sens.measure(loaded.model, embedded, bits=bits, group_size=group,
+        result = sens.measure(loaded.model, embedded, bits=bits, group_size=group, kind=kind,
                               quantize=sens.hqq_quantizer(bits, group, _compute_dtype(recipe)),
-                              progress="sensitivity")
+                              progress=f"sensitivity {kind} {bits} bit")
         atomic_write_json(folder / SENSITIVITY_FILE, result.as_dict())
         return {"ranking": result.ranking(), "baseline_loss": result.baseline_loss, "tokens": result.tokens}
 
     key = {"bits": bits, "group_size": group, "batch_size": batch_size, "limit": limit,
            "compute_dtype": str(_compute_dtype(recipe))}
+    if kind != "mlp":  # the paper's measurement keeps its key
+        key["kind"] = kind
     return recipe.run_stage(_langs_label(recipe), "sensitivity", key, [system, dev.input], produce)
+
+
+def sensitivities(recipe: Recipe, system: StageOutput) -> list[tuple[str, int, StageOutput]]:
+    """One measurement per rung of the ladder."""
+    return [(kind, bits, sensitivity(recipe, system, kind, bits)) for kind, bits in ladder(recipe)]
 
 
 def ranking(stage: StageOutput) -> list[int]:
     return json.loads((stage.path / SENSITIVITY_FILE).read_text())["ranking"]
 
 
-def mlp_low_bit_saving(model_dir: Path, layer: int, plan, low_bits: int, compute_dtype) -> int:
-    """Bytes saved by one decoder layer's MLP at ``low_bits`` instead of the plan's bits.
+def move_saving(model_dir: Path, kind: str, layer: int, from_spec, to_bits: int, compute_dtype) -> int:
+    """Bytes saved by layer ``layer``'s ``kind`` projections going from ``from_spec`` to ``to_bits``.
 
     HQQ's stored tensors depend on a weight's shape, bits and group size only, so a random
     weight of each projection's shape gives the exact figure.
     """
     import torch
 
-    from harness.stages.hqq import quantize_linear, spec_for
+    from harness.stages.hqq import quantize_linear
+    from harness.stages.sensitivity import KINDS
 
-    mlp = _meta_model(model_dir).model.language_model.layers[layer].mlp
+    block = _meta_model(model_dir).model.language_model.layers[layer]
     saved = 0
-    for projection in ("gate_proj", "up_proj", "down_proj"):
-        name = f"model.language_model.layers.{layer}.mlp.{projection}"
-        spec = spec_for(plan, name)
-        if spec is None:
-            raise StageError(f"the plan does not quantize {name}")
-        shape = getattr(mlp, projection).weight.shape
+    for path in KINDS[kind]:
+        shape = block.get_submodule(path).weight.shape
         linear = torch.nn.Linear(shape[1], shape[0], bias=False, dtype=compute_dtype)
         sizes = []
-        for bits in (spec.bits, low_bits):
-            state = quantize_linear(linear, bits, spec.group_size, compute_dtype).state_dict()
+        for bits in (from_spec.bits, to_bits):
+            state = quantize_linear(linear, bits, from_spec.group_size, compute_dtype).state_dict()
             sizes.append(sum(t.numel() * t.element_size() for t in state.values() if torch.is_tensor(t)))
         saved += sizes[0] - sizes[1]
     return saved
 
 
-def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, sensitivity_stage: StageOutput):
-    """Step 4's choice: the fewest least-sensitive MLPs at low bit that bring the system under the limit.
+def with_moves(plan, moves: list[tuple[str, int, int]]):
+    """``plan`` with each move (kind, bits, layer) applied; a later rung wins over an earlier one."""
+    from harness.stages.hqq import with_bits
 
-    ``step3`` is ``system`` quantized with ``base_plan``; each MLP moved to low bit saves
-    the same bytes (the layers share their shapes), measured exactly on one of them.
-    Returns (plan, record).
+    rungs: dict[tuple[str, int], list[int]] = {}
+    for kind, bits, layer in moves:
+        rungs.setdefault((kind, bits), []).append(layer)
+    for (kind, bits), layers in rungs.items():  # prepended in order: the last rung ends up first
+        plan = with_bits(plan, layers, bits, kind)
+    return plan
+
+
+def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, rungs: list[tuple[str, int, StageOutput]]):
+    """Step 4's choice: the fewest moves, least sensitive first and rung by rung, that bring the system under the limit.
+
+    The paper's ladder is one rung, the decoder MLPs at 3 bit. ``step3`` is ``system``
+    quantized with ``base_plan``; a move's saving is exact (it depends on shapes only,
+    and every decoder layer has the same shapes). Returns (plan, record).
     """
-    from harness.stages.hqq import with_mlp3
-    from harness.stages.sensitivity import smallest_fitting
+    from harness.stages.hqq import spec_for
+    from harness.stages.sensitivity import KINDS, smallest_fitting
 
-    table = _table(recipe, "sensitivity")
-    low_bits = int(table.get("bits", 3))
     plan = base_plan(recipe)
+    table = _table(recipe, "sensitivity")
     size, limit = stored_bytes(step3.path / MODEL, recipe.track)
     target = table.get("target_bytes")  # a tighter budget than the track's (never a looser one)
     if target is not None:
         limit = int(target) if limit is None else min(limit, int(target))
     if limit is None:
         raise StageError(f"track {recipe.track.name} has no size limit to fit")
-    order = ranking(sensitivity_stage)
-    saving = mlp_low_bit_saving(_model_dir(system.path / MODEL), order[0], plan, low_bits, _compute_dtype(recipe))
+    model_dir, dtype = _model_dir(system.path / MODEL), _compute_dtype(recipe)
+    current: dict[tuple[str, int], object] = {}
+    savings: dict[tuple[str, int, int], int] = {}
+    moves = []  # (kind, bits, layer, saving)
+    for kind, bits, stage in rungs:
+        for layer in ranking(stage):
+            spec = current.get((kind, layer)) or spec_for(plan, f"model.language_model.layers.{layer}.{KINDS[kind][0]}")
+            if spec is None or spec.bits <= bits:
+                continue
+            if (kind, spec.bits, bits) not in savings:
+                savings[(kind, spec.bits, bits)] = move_saving(model_dir, kind, layer, spec, bits, dtype)
+            moves.append((kind, bits, layer, savings[(kind, spec.bits, bits)]))
+            current[(kind, layer)] = type(spec)(bits, spec.group_size)
     try:
-        chosen = smallest_fitting(order, lambda layers: size - len(layers) * saving <= limit)
+        chosen = smallest_fitting(moves, lambda prefix: size - sum(m[3] for m in prefix) <= limit)
     except ValueError:
-        raise StageError(f"over the limit even with all {len(order)} decoder MLPs at {low_bits} bit: step 3 is "
-                         f"{size:,} bytes, each MLP saves {saving:,}, the limit is {limit:,}") from None
-    record = {"step3_bytes": size, "limit_bytes": limit, "saving_per_mlp_bytes": saving, "low_bits": low_bits,
-              "layers": chosen, "estimated_bytes": size - len(chosen) * saving, "ranking": order}
+        shown = ", ".join(f"{kind} at {bits} bit" for kind, bits, _ in rungs)
+        raise StageError(f"over the limit even with every move of the ladder ({shown}): step 3 is {size:,} bytes, "
+                         f"the moves save {sum(m[3] for m in moves):,}, the limit is {limit:,}") from None
+    record = {"step3_bytes": size, "limit_bytes": limit, "ladder": [[k, b] for k, b, _ in rungs],
+              "moves": [{"kind": k, "bits": b, "layer": layer, "saving_bytes": saved} for k, b, layer, saved in chosen],
+              "estimated_bytes": size - sum(m[3] for m in chosen)}
     if recipe.log is not None:
-        recipe.log(f"[{_langs_label(recipe)}] plan: {len(chosen)} MLPs at {low_bits} bit {chosen}; "
-                   f"estimated {record['estimated_bytes']:,} bytes against the limit {limit:,}")
-    return (with_mlp3(plan, chosen) if chosen else plan), record
+        counts = {}
+        for kind, bits, _, _ in chosen:
+            counts[(kind, bits)] = counts.get((kind, bits), 0) + 1
+        shown = ", ".join(f"{n} {kind} at {bits} bit" for (kind, bits), n in counts.items()) or "no move"
+        recipe.log(f"[{_langs_label(recipe)}] plan: {shown}; estimated {record['estimated_bytes']:,} bytes "
+                   f"against the limit {limit:,}")
+    return with_moves(plan, [(k, b, layer) for k, b, layer, _ in chosen]), record
 
 
 # ---------------------------------------------------------------- step 5

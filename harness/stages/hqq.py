@@ -128,21 +128,33 @@ def spec_for(plan: Plan, name: str) -> QuantSpec | None:
     return None
 
 
-def with_mlp3(plan: Plan, layers: Sequence[int], group_size: int | None = None) -> Plan:
-    """``plan`` with the MLPs (gate/up/down_proj) of decoder ``layers`` at 3 bit, ahead of its rules.
+# The projections of a decoder layer by kind, as regex alternatives (see harness.stages.sensitivity.KINDS).
+LAYER_KINDS = {"mlp": r"mlp\.(gate|up|down)_proj", "attention": r"self_attn\.(q|k|v|o)_proj"}
 
-    ``group_size`` defaults to the group size ``plan`` gives those MLPs.
+
+def with_bits(plan: Plan, layers: Sequence[int], bits: int, kind: str = "mlp", group_size: int | None = None) -> Plan:
+    """``plan`` with the ``kind`` projections of decoder ``layers`` at ``bits``, ahead of its rules.
+
+    ``group_size`` defaults to the group size ``plan`` gives those projections.
     """
     layers = sorted(set(layers))
     if not layers or any(not isinstance(i, int) or i < 0 for i in layers):
         raise ValueError(f"layers must be non-negative decoder layer indices, got {layers!r}")
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; known: {', '.join(LAYER_KINDS)}")
     if group_size is None:
-        base = spec_for(plan, f"model.language_model.layers.{layers[0]}.mlp.down_proj")
+        probe = {"mlp": "mlp.down_proj", "attention": "self_attn.o_proj"}[kind]
+        base = spec_for(plan, f"model.language_model.layers.{layers[0]}.{probe}")
         if base is None:
-            raise ValueError("the plan does not quantize decoder MLPs; give group_size")
+            raise ValueError(f"the plan does not quantize decoder {kind} projections; give group_size")
         group_size = base.group_size
-    pattern = rf"model\.language_model\.layers\.({'|'.join(map(str, layers))})\.mlp\.(gate|up|down)_proj"
-    return ((pattern, QuantSpec(3, group_size)),) + tuple(plan)
+    pattern = rf"model\.language_model\.layers\.({'|'.join(map(str, layers))})\.{LAYER_KINDS[kind]}"
+    return ((pattern, QuantSpec(bits, group_size)),) + tuple(plan)
+
+
+def with_mlp3(plan: Plan, layers: Sequence[int], group_size: int | None = None) -> Plan:
+    """``plan`` with the MLPs (gate/up/down_proj) of decoder ``layers`` at 3 bit (Liu et al., step 4)."""
+    return with_bits(plan, layers, 3, "mlp", group_size)
 
 
 def plan_as_json(plan: Plan) -> list[dict]:

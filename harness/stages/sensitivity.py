@@ -6,7 +6,9 @@ projections) at 3 bit and measure the change in teacher-forced cross-entropy on 
 talks dev set; rank the layers from the least to the most sensitive; put the n least
 sensitive MLPs at 3 bit, n the smallest number that brings the system under the size
 limit (n = 4 on Qwen2-Audio-7B: layers 4, 21, 22, 24, 3.98 GB). Their Table 4 shows the
-selection beats the first, last, middle or random n.
+selection beats the first, last, middle or random n. The same measurement works for a
+layer's attention projections (``kind="attention"``) and at other bit widths, which
+harness.stages.diet_kit uses to extend the ladder where the MLPs alone cannot fit.
 
 What the measurement costs: one teacher-forced pass of the dev set per decoder layer.
 The audio encoder and the projector are not quantized here, so the input embeddings
@@ -27,6 +29,10 @@ from dataclasses import asdict, dataclass
 import torch
 
 MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
+# The module kinds a layer can be measured by (paths inside a decoder layer): the paper
+# measures the MLP; the attention projections extend the ladder where the MLPs alone cannot fit.
+KINDS = {"mlp": tuple(f"mlp.{name}" for name in MLP_PROJECTIONS),
+         "attention": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")}
 IGNORE_INDEX = -100
 Quantizer = Callable[[torch.nn.Linear], torch.nn.Module]
 
@@ -48,7 +54,7 @@ class EmbeddedBatch:
 @dataclass(frozen=True)
 class LayerSensitivity:
     layer: int
-    loss: float  # mean teacher-forced cross-entropy with only this layer's MLP quantized
+    loss: float  # mean teacher-forced cross-entropy with only this layer's modules (of the kind) quantized
     delta: float  # loss - the unquantized model's loss
 
 
@@ -56,6 +62,7 @@ class LayerSensitivity:
 class SensitivityResult:
     baseline_loss: float
     layers: tuple[LayerSensitivity, ...]
+    kind: str
     bits: int
     group_size: int
     examples: int
@@ -110,17 +117,20 @@ def teacher_forced_loss(model, batches: Sequence[EmbeddedBatch]) -> float:
 
 
 @contextmanager
-def mlp_swapped(model, layer: int, quantize: Quantizer) -> Iterator[None]:
-    """Layer ``layer``'s MLP projections replaced by ``quantize(linear)``; put back afterwards, also on error."""
-    mlp = decoder_layers(model)[layer].mlp
-    originals = {name: getattr(mlp, name) for name in MLP_PROJECTIONS}
+def modules_swapped(model, layer: int, quantize: Quantizer, kind: str = "mlp") -> Iterator[None]:
+    """Layer ``layer``'s projections of ``kind`` replaced by ``quantize(linear)``; put back afterwards, also on error."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown module kind {kind!r}; known: {', '.join(KINDS)}")
+    block = decoder_layers(model)[layer]
+    owners = {path: block.get_submodule(path.rpartition(".")[0]) for path in KINDS[kind]}
+    originals = {path: block.get_submodule(path) for path in KINDS[kind]}
     try:
-        for name, linear in originals.items():
-            setattr(mlp, name, quantize(linear))
+        for path, linear in originals.items():
+            setattr(owners[path], path.rpartition(".")[2], quantize(linear))
         yield
     finally:
-        for name, linear in originals.items():
-            setattr(mlp, name, linear)
+        for path, linear in originals.items():
+            setattr(owners[path], path.rpartition(".")[2], linear)
 
 
 def hqq_quantizer(bits: int, group_size: int, compute_dtype: torch.dtype | None = None) -> Quantizer:
@@ -132,10 +142,10 @@ def hqq_quantizer(bits: int, group_size: int, compute_dtype: torch.dtype | None 
     return quantize
 
 
-def measure(model, batches: Sequence[EmbeddedBatch], *, bits: int = 3, group_size: int = 128,
+def measure(model, batches: Sequence[EmbeddedBatch], *, bits: int = 3, group_size: int = 128, kind: str = "mlp",
             quantize: Quantizer | None = None, layers: Sequence[int] | None = None,
             progress: str | None = None) -> SensitivityResult:
-    """Every (or each given) decoder layer's loss change with only its MLP quantized."""
+    """Every (or each given) decoder layer's loss change with only its ``kind`` projections quantized."""
     from tqdm.auto import tqdm
 
     started = time.time()
@@ -147,26 +157,27 @@ def measure(model, batches: Sequence[EmbeddedBatch], *, bits: int = 3, group_siz
         chosen = list(range(len(decoder_layers(model)))) if layers is None else list(layers)
         results = []
         for layer in tqdm(chosen, desc=progress, disable=progress is None, unit="layer"):
-            with mlp_swapped(model, layer, quantize):
+            with modules_swapped(model, layer, quantize, kind):
                 loss = teacher_forced_loss(model, batches)
             results.append(LayerSensitivity(layer=layer, loss=loss, delta=loss - baseline))
     finally:
         model.train(was_training)
-    return SensitivityResult(baseline_loss=baseline, layers=tuple(results), bits=bits, group_size=group_size,
+    return SensitivityResult(baseline_loss=baseline, layers=tuple(results), kind=kind, bits=bits,
+                             group_size=group_size,
                              examples=sum(int(b.labels.shape[0]) for b in batches),
                              tokens=sum(b.tokens for b in batches), seconds=time.time() - started)
 
 
-def smallest_fitting(order: Sequence[int], fits: Callable[[list[int]], bool]) -> list[int]:
-    """The shortest prefix of ``order`` (layers, least sensitive first) whose low-bit MLPs ``fits``.
+def smallest_fitting(order: Sequence, fits: Callable[[list], bool]) -> list:
+    """The shortest prefix of ``order`` (moves, least sensitive first) that ``fits``.
 
-    ``fits(layers)`` says whether the system with those MLPs at low bit is under the
-    limit. Raises ValueError when even all of them do not fit.
+    ``fits(moves)`` says whether the system with those moves (e.g. layers whose MLPs go
+    to low bit) is under the limit. Raises ValueError when even all of them do not fit.
     """
     for n in range(len(order) + 1):
         if fits(list(order[:n])):
             return list(order[:n])
-    raise ValueError(f"the system is over the limit even with all {len(order)} MLPs at low bit")
+    raise ValueError(f"the system is over the limit even with all {len(order)} moves")
 
 
 def fixed_selection(kind: str, count: int, layers: int, seed: int = 0) -> list[int]:
