@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,15 +61,18 @@ def load_spec(spec: TestSetSpec) -> TestSet | LongFormSet:
 
 def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
              *, results_root: Path, device: str = "cpu", latency_sample: int = 8,
-             storage_verdict: dict | None = None, name: str | None = None) -> dict:
+             storage_verdict: dict | None = None, name: str | None = None,
+             only: Sequence[str] | None = None) -> dict:
     """Decode and score one system on one segmented test set; writes and returns the summary.
 
-    ``name`` is the system's name in the results (default: its folder's name).
+    ``name`` is the system's name in the results (default: its folder's name); ``only``
+    restricts the language pairs (default: every pair the system, track and set share).
     """
     if not testset.utterances:
         raise EvalError(f"test set {testset.name} is empty")
     manifest = read_manifest(system_dir)
-    languages = [lang for lang in track.languages if lang in manifest.languages and lang in testset.languages]
+    languages = [lang for lang in track.languages if lang in manifest.languages and lang in testset.languages
+                 and (only is None or lang in only)]
     name = name or system_dir.name
     paths = results.ResultPaths.of(track.name, name, spec.name, results_root)
     summary_languages, segment_rows = {}, []

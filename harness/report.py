@@ -91,7 +91,7 @@ def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *,
             if langs and lang not in langs:
                 continue
             summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
-                               latency_sample=0, name=f"{row.slug}-{lang}")
+                               latency_sample=0, name=f"{row.slug}-{lang}", only=(lang,))
             result.metrics[lang] = summary["languages"][lang]["metrics"]
             result.size[lang] = _size(folder, track)
             if log:
