@@ -6,7 +6,8 @@ al., IWSLT 2026, Table 3: each quantization step). ``submissions/<name>/report.p
 names those steps as system folders (the ``model/`` of each cached build stage); this
 module evaluates every one of them the way ``make eval`` does (harness.evaluate: the
 same decoding, metrics, signatures and results files with provenance, kept under
-``build/<track>/reports/<report>/`` so a rerun reuses finished segments), sizes it from
+``build/<track>/reports/<report>/``; a rerun reuses a results file of the same model
+content, test set and decode settings instead of decoding again), sizes it from
 the safetensors headers (harness.storage, no code run), and writes the table as
 Markdown and JSON, atomically. Nothing in the table is typed by hand; a metric the
 harness cannot compute (COMET without its model) is shown absent with the reason.
@@ -52,8 +53,14 @@ class RowResult:
         return self.metrics.get(lang, {}).get(metric, {}).get("value")
 
     def as_dict(self) -> dict:
+        from harness.tracks import REPO
+
+        def shown(path: Path) -> str:  # repository-relative where it can be: the file is committed
+            path = Path(path).resolve()
+            return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
         return {"label": self.row.label, "note": self.row.note,
-                "systems": {lang: str(path) for lang, path in self.row.systems.items()},
+                "systems": {lang: shown(path) for lang, path in self.row.systems.items()},
                 "metrics": self.metrics, "size": self.size}
 
 
@@ -90,8 +97,12 @@ def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *,
         for lang, folder in row.systems.items():
             if langs and lang not in langs:
                 continue
-            summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
-                               latency_sample=0, name=f"{row.slug}-{lang}", only=(lang,))
+            name = f"{row.slug}-{lang}"
+            summary = _finished(results.ResultPaths.of(track.name, name, spec.name, results_root), folder, lang,
+                                testset, settings)
+            if summary is None:
+                summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
+                                   latency_sample=0, name=name, only=(lang,))
             result.metrics[lang] = summary["languages"][lang]["metrics"]
             result.size[lang] = _size(folder, track)
             if log:
@@ -100,6 +111,27 @@ def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *,
                 log(f"{row.label} [{lang}]: {shown}")
         out.append(result)
     return out
+
+
+def _finished(paths, folder: Path, lang: str, testset, settings: DecodeSettings) -> dict | None:
+    """An earlier results file of the same model (content hash), test set and decode settings, else None."""
+    import json
+
+    from harness.models import content_hash, read_manifest
+
+    if not paths.summary.is_file() or not paths.segments.is_file():
+        return None
+    summary = json.loads(paths.summary.read_text())
+    report = summary.get("languages", {}).get(lang)
+    if report is None or summary.get("testset", {}).get("content_hash") != testset.content_hash:
+        return None
+    model_dir = (Path(folder) / read_manifest(folder).languages[lang]).resolve()
+    if report.get("model", {}).get("content_hash") != content_hash(model_dir):
+        return None
+    stored, mine = report.get("decode_settings") or {}, settings.as_dict()
+    if mine.get("prompt_style") is None:  # resolved from the system when it decodes
+        mine["prompt_style"] = stored.get("prompt_style")
+    return summary if stored == mine else None
 
 
 def _cell(value: float | None) -> str:
