@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,10 +289,31 @@ def check_bnb_4bit_groups(files: list[Path], double_quant: bool) -> None:
             raise _error(path, f"missing tensor(s) {_listing(missing)} of the 4-bit weight {weight}")
 
 
-def _check_no_pickles(model_dir: Path) -> None:
-    for path in sorted(model_dir.rglob("*")):
+def check_no_pickles(model_dir: Path) -> None:
+    """Refuse a folder holding a pickle-based file: loading one runs code (also checked after every save)."""
+    for path in sorted(Path(model_dir).rglob("*")):
         if path.is_file() and path.suffix in PICKLE_SUFFIXES:
             raise _error(path, "pickle weight file refused (unpickling runs code); save with safetensors")
+
+
+def single_model_dir(system: str | os.PathLike, langs: Sequence[str], *, action: str) -> Path:
+    """The one full-precision ("hf") model folder a system uses for every direction of ``langs``.
+
+    Stages that change a model (``action``: "fine-tune", "quantize"...) take a system
+    whose directions share that model; a ValueError says in one line why not.
+    """
+    system = Path(system)
+    manifest = read_manifest(system)
+    if manifest.format != "hf":
+        raise ValueError(f"{system / SYSTEM_FILE}: cannot {action} a {manifest.format!r} system; "
+                         f"it needs full-precision weights ('hf')")
+    missing = [lang for lang in langs if lang not in manifest.languages]
+    if missing:
+        raise ValueError(f"{system / SYSTEM_FILE}: no model for {', '.join(missing)}")
+    folders = {(system / manifest.languages[lang]).resolve() for lang in langs}
+    if len(folders) != 1:
+        raise ValueError(f"{system}: the directions use different models; {action} each direction separately")
+    return folders.pop()
 
 
 def _check_config(model_dir: Path) -> dict:
@@ -650,7 +671,7 @@ def load_system(folder: str | os.PathLike, lang: str, device: str = "cpu",
     if lang not in manifest.languages:
         raise _error(folder / SYSTEM_FILE, f"no model for language {lang!r} (has {', '.join(manifest.languages)})")
     model_dir = (folder / manifest.languages[lang]).resolve()
-    _check_no_pickles(model_dir)
+    check_no_pickles(model_dir)
     _check_config(model_dir)
     model = LOADERS[manifest.format](model_dir, device=device, dtype=dtype)
     model.eval()

@@ -205,15 +205,19 @@ def test_feature_cache_round_trip(tiny_processor, tiny_clips, store, tmp_path):
     assert len(list(tmp_path.iterdir())) == 1
 
 
+def _tiny_set(clips, name: str):
+    """A stand-in for a loaded segmented set: the tiny clips with their German and Chinese targets."""
+    utterances = tuple(SimpleNamespace(id=f"u{i}", audio=(lambda c=clip: c),
+                                       targets={"de": TINY_TARGETS["de"][i], "zh": TINY_TARGETS["zh"][i]})
+                       for i, clip in enumerate(clips))
+    return SimpleNamespace(name=name, content_hash="sha256:tiny", utterances=utterances)
+
+
 def test_finetune_cli_on_a_system_folder(tiny_base_dir, tiny_clips, tmp_path, monkeypatch):
     """Fine-tunes a system folder on a set and writes a loadable system (as for the teachers)."""
     from harness.models import load_system
 
-    utterances = tuple(SimpleNamespace(id=f"u{i}", audio=(lambda c=clip: c),
-                                       targets={"de": TINY_TARGETS["de"][i], "zh": TINY_TARGETS["zh"][i]})
-                       for i, clip in enumerate(tiny_clips))
-    testset = SimpleNamespace(name="tiny_train", content_hash="sha256:tiny", utterances=utterances)
-    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: testset)
+    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_train"))
     monkeypatch.setattr(ft, "FEATURES_ROOT", tmp_path / "features")
     settings = ft.TrainSettings(lr=1e-3, batch_size=4, steps=3, threads=None)
     monkeypatch.setitem(ft.PRESETS, "test", settings)
@@ -232,11 +236,7 @@ def test_lora_fine_tune_is_merged_into_a_plain_system(tiny_base_dir, tiny_clips,
     from harness.models import load_system
     from harness.stages.qlora import LoraSettings
 
-    utterances = tuple(SimpleNamespace(id=f"u{i}", audio=(lambda c=clip: c),
-                                       targets={"de": TINY_TARGETS["de"][i], "zh": TINY_TARGETS["zh"][i]})
-                       for i, clip in enumerate(tiny_clips))
-    testset = SimpleNamespace(name="tiny_general", content_hash="sha256:tiny", utterances=utterances)
-    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: testset)
+    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_general"))
     settings = ft.TrainSettings(lr=5e-2, batch_size=4, steps=3, threads=None)
     lora = LoraSettings(rank=2, alpha=4, dropout=0.0, rslora=False)
     summary = ft.finetune_system(tiny_base_dir, "unused", tmp_path / "merged", settings, lora=lora, prompt="base",

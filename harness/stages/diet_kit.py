@@ -99,13 +99,12 @@ def lora_general(recipe: Recipe, base: StageOutput) -> StageOutput:
 
 
 def _model_dir(system: Path) -> Path:
-    from harness.models import read_manifest
+    from harness.models import read_manifest, single_model_dir
 
-    manifest = read_manifest(system)
-    folders = {(system / folder).resolve() for folder in manifest.languages.values()}
-    if len(folders) != 1:
-        raise StageError(f"{system}: one model for every direction expected, found {len(folders)}")
-    return folders.pop()
+    try:
+        return single_model_dir(system, list(read_manifest(system).languages), action="quantize")
+    except ValueError as err:
+        raise StageError(str(err)) from None
 
 
 # ---------------------------------------------------------------- steps 1-3 and the final quantization

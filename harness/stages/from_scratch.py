@@ -133,7 +133,6 @@ _SIZES: dict[str, tuple[dict, dict]] = {
 }
 
 # Files a pickle-based save would leave; none may appear in a saved base.
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
 def audio_token_count(num_frames: int) -> int:
@@ -368,11 +367,10 @@ def save_base(model: Qwen2AudioForConditionalGeneration, processor: Qwen2AudioPr
         model.generation_config = generation_config(processor.tokenizer)
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
-        pickled = [p.name for p in staging.rglob("*") if p.suffix in _PICKLE_SUFFIXES]
-        if pickled:
-            # Pickles execute code when loaded; a shipped base must not contain any.
-            raise RuntimeError(f"save_pretrained wrote pickle-based files: {pickled}")
+        from harness.models import check_no_pickles
         from harness.results import replace_folder
+
+        check_no_pickles(staging)  # pickles execute code when loaded; a shipped base must not contain any
 
         replace_folder(staging, folder)
     finally:

@@ -306,7 +306,7 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
     """
     from safetensors.torch import save_file
 
-    from harness.models import PICKLE_SUFFIXES, WEIGHTS_FILE, write_manifest
+    from harness.models import WEIGHTS_FILE, check_no_pickles, write_manifest
     from harness.results import atomic_write_json, replace_folder
 
     folder = Path(folder)
@@ -320,9 +320,7 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
         atomic_write_json(staging / QUANTIZATION_FILE, manifest)
         write_manifest(staging, format=FORMAT, languages={lang: "." for lang in languages}, prompt=prompt,
                        base_model=base_model, built_by="harness/stages/hqq.py")
-        pickled = [p.name for p in staging.rglob("*") if p.suffix in PICKLE_SUFFIXES]
-        if pickled:
-            raise RuntimeError(f"saving wrote pickle-based files: {pickled}")
+        check_no_pickles(staging)
         replace_folder(staging, folder)
     finally:
         if staging.exists():
@@ -355,21 +353,12 @@ def quantize_system(system: str | os.PathLike, out: str | os.PathLike, plan: Pla
     ``compute_dtype`` (default ``default_dtype(device)``) is the dtype the model is
     loaded in, HQQ computes in, and scales and zeros are stored in.
     """
-    from harness.models import SYSTEM_FILE, content_hash, load_system, read_manifest
+    from harness.models import content_hash, load_system, read_manifest, single_model_dir
 
     system, out = Path(system), Path(out)
     manifest = read_manifest(system)
-    if manifest.format != "hf":
-        raise ValueError(f"{system / SYSTEM_FILE}: HQQ quantizes a full-precision ('hf') system; "
-                         f"this one is {manifest.format!r}")
-    missing = [lang for lang in langs if lang not in manifest.languages]
-    if missing:
-        raise ValueError(f"{system / SYSTEM_FILE}: no model for {', '.join(missing)}")
-    folders = {(system / manifest.languages[lang]).resolve() for lang in langs}
-    if len(folders) != 1:
-        raise ValueError(f"{system}: the directions use different models; quantize each direction separately")
+    model_dir = single_model_dir(system, langs, action="HQQ-quantize")
     _check_out(system, out)
-    model_dir = folders.pop()
     check_plan(model_dir, plan)
     compute_dtype = compute_dtype or default_dtype(device)
 

@@ -126,8 +126,8 @@ def load_4bit(model_dir: str | os.PathLike, *, device: str = "cpu", dtype: torch
     from harness.models import (
         _NO_ADAPTER,
         _check_loading_info,
-        _check_no_pickles,
         _check_quantization,
+        check_no_pickles,
         _error,
         _prepare_4bit,
         weight_files,
@@ -136,7 +136,7 @@ def load_4bit(model_dir: str | os.PathLike, *, device: str = "cpu", dtype: torch
 
     model_dir = Path(model_dir).resolve()
     dtype = dtype or compute_dtype(device)
-    _check_no_pickles(model_dir)
+    check_no_pickles(model_dir)
     _check_quantization(model_dir, "hf")
     weight_files(model_dir)
     try:
@@ -264,28 +264,12 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
     ``rank_for_share(model, match_share)`` (alpha 2 x rank). ``train_data`` (e.g. the KD
     summary) is recorded in qlora.json as given.
     """
-    from harness.models import (
-        PICKLE_SUFFIXES,
-        SYSTEM_FILE,
-        content_hash,
-        load_processor,
-        read_manifest,
-        write_manifest,
-    )
+    from harness.models import check_no_pickles, content_hash, load_processor, read_manifest, single_model_dir, write_manifest
     from harness.results import atomic_write_json
 
     system_folder = Path(system_folder)
     manifest = read_manifest(system_folder)
-    if manifest.format != "hf":
-        raise ValueError(f"{system_folder / SYSTEM_FILE}: QLoRA quantizes a full-precision system; "
-                         f"this one is {manifest.format!r}")
-    missing = [lang for lang in langs if lang not in manifest.languages]
-    if missing:
-        raise ValueError(f"{system_folder / SYSTEM_FILE}: no model for {', '.join(missing)}")
-    folders = {(system_folder / manifest.languages[lang]).resolve() for lang in langs}
-    if len(folders) != 1:
-        raise ValueError(f"{system_folder}: the directions use different models; train each direction separately")
-    model_dir = folders.pop()
+    model_dir = single_model_dir(system_folder, langs, action="QLoRA-train")
     dtype = dtype or compute_dtype(device)
 
     processor = load_processor(model_dir)
@@ -314,9 +298,7 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
         result = train(peft_model, examples, store, settings, pad_id=pad_id, progress=progress, log=log)
         _save_adapter(peft_model, staging)
         processor.save_pretrained(str(staging))
-        pickled = [p.name for p in staging.rglob("*") if p.suffix in PICKLE_SUFFIXES]
-        if pickled:
-            raise RuntimeError(f"saving wrote pickle-based files: {pickled}")
+        check_no_pickles(staging)
         write_manifest(staging, format="bnb-4bit+lora", languages={lang: "." for lang in langs},
                        prompt=manifest.prompt, base_model=str(system_folder), built_by="harness/stages/qlora.py")
         summary = {"input_system": str(system_folder), "input_content_hash": input_hash,
