@@ -116,6 +116,15 @@ def test_plan_modules_on_the_tiny_model(tiny_model):
     assert chosen["model.language_model.embed_tokens"] == hqq.QuantSpec(2, 64, 1 if groups % 4 == 0 else 0)
 
 
+def test_a_general_rule_shadowed_by_overrides_is_fine(tiny_model):
+    plan = hqq.with_bits(hqq.with_mlp3(hqq.PAPER_4BIT_G64, [0, 1]), [0, 1], 3, "attention")
+    chosen = hqq.plan_modules(tiny_model, plan)  # every decoder linear is taken before DECODER_LINEAR
+    decoder = {name: spec for name, spec in chosen.items() if ".layers." in name and "audio_tower" not in name}
+    assert decoder and all(spec.bits == 3 for spec in decoder.values())
+    with pytest.raises(ValueError, match="unknown kind"):
+        hqq.with_bits(hqq.PAPER_4BIT_G64, [0], 3, "norm")
+
+
 @pytest.mark.parametrize("plan, message", [
     (hqq.with_mlp3(hqq.PAPER_4BIT_G64, [7]), "matches no Linear"),  # the tiny model has 2 decoder layers
     ((("model\\.language_model\\.layers\\.0\\.mlp\\.up_proj", hqq.QuantSpec(4, 24)),), "groups of 24"),

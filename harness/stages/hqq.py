@@ -209,7 +209,9 @@ def quantize_embedding(embedding: nn.Embedding, bits: int, group_size: int, comp
 def plan_modules(model: nn.Module, plan: Plan) -> dict[str, QuantSpec]:
     """The modules ``plan`` quantizes and how (axis decided per module), without changing the model.
 
-    A ValueError for a rule that matches no Linear or Embedding, or a module HQQ cannot pack.
+    A ValueError for a rule that matches no Linear or Embedding (a typo in a pattern), or a
+    module HQQ cannot pack. A rule every one of whose modules an earlier rule takes (a
+    general rule shadowed by overrides, as ``with_bits`` prepends them) is fine.
     """
     compiled = [(re.compile(pattern), spec) for pattern, spec in plan]
     used = [False] * len(compiled)
@@ -218,9 +220,11 @@ def plan_modules(model: nn.Module, plan: Plan) -> dict[str, QuantSpec]:
         # Exact types: bitsandbytes' Linear4bit subclasses nn.Linear and is already quantized.
         if type(module) not in (nn.Linear, nn.Embedding):
             continue
-        for index, (pattern, spec) in enumerate(compiled):
+        for index, (pattern, _) in enumerate(compiled):
             if pattern.fullmatch(name):
                 used[index] = True
+        for pattern, spec in compiled:
+            if pattern.fullmatch(name):
                 if spec is not None:
                     shape = weight_shape(module)
                     try:
