@@ -223,9 +223,11 @@ def move_saving(model_dir: Path, kind: str, layer: int, from_spec, to_bits: int,
     """Bytes saved by layer ``layer``'s ``kind`` projections going from ``from_spec`` to ``to_bits``.
 
     HQQ's stored tensors depend on a weight's shape, bits and group size only, so a random
-    weight of each projection's shape gives the exact figure.
+    weight of each projection's shape gives the figure; each is measured as serialized
+    safetensors, so the header entries' change (dtype, shape) counts too.
     """
     import torch
+    from safetensors.torch import save
 
     from harness.stages.hqq import quantize_linear
     from harness.stages.sensitivity import KINDS
@@ -238,7 +240,8 @@ def move_saving(model_dir: Path, kind: str, layer: int, from_spec, to_bits: int,
         sizes = []
         for bits in (from_spec.bits, to_bits):
             state = quantize_linear(linear, bits, from_spec.group_size, compute_dtype).state_dict()
-            sizes.append(sum(t.numel() * t.element_size() for t in state.values() if torch.is_tensor(t)))
+            tensors = {f"{path}.{key}": value.contiguous() for key, value in state.items() if torch.is_tensor(value)}
+            sizes.append(len(save(tensors)))
         saved += sizes[0] - sizes[1]
     return saved
 
