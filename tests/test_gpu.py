@@ -228,6 +228,26 @@ def test_pruning_search_chooses_the_same_layers_on_cuda_as_on_the_cpu(tiny_proce
         f"cuda removed {on_cuda.removed}, rounds {[r.scores for r in on_cuda.rounds]}")
 
 
+# ---------------------------------------------------------------- HQQ (Diet-KIT)
+
+
+def test_hqq_mixed_quantizes_saves_and_reloads_on_cuda(tmp_path, fixed_set):
+    """The 7B's path: HQQ in bf16 on CUDA, saved and reloaded strictly, gives the in-memory logits and decodes."""
+    pytest.importorskip("hqq", reason="hqq is not installed here")
+    from harness.stages import hqq
+    from test_hqq import logits
+
+    plan = hqq.with_bits(hqq.with_mlp3(hqq.PAPER_4BIT_G128, [0, 5]), [3], 3, "attention")
+    output = hqq.quantize_system(BASE, tmp_path / "hqq", plan, langs=LANGS, device=DEVICE,
+                                 compute_dtype=torch.bfloat16, progress=None, log=None)
+    system = load_system(tmp_path / "hqq", "de", device=DEVICE)
+    assert system.format == "hqq-mixed" and next(system.model.parameters()).device.type == "cuda"
+    clips = [fixed_set.utterances[i].audio() for i in fixed_rows(fixed_set, "general_test")[:3]]
+    assert torch.equal(logits(system.model, system.processor, clips), logits(output.model, output.processor, clips))
+    out = decode(system, clips, "de", FIXED_SETTINGS)
+    assert all(h.new_tokens > 0 and h.finished for h in out.hypotheses) and out.stats.device.startswith("cuda")
+
+
 if __name__ == "__main__":
     import sys
 

@@ -53,8 +53,9 @@ LINEAR_NAMES = {  # a module name of each kind -> (bits, group size) under PAPER
 def logits(model, processor, clips, lang="de"):
     inputs = prepare_batch(processor, Prompt(processor, build_prompt(processor, lang, "instruct")), clips,
                            processor.tokenizer.pad_token_id)
+    device = next(model.parameters()).device
     with torch.no_grad():
-        return model(**inputs).logits
+        return model(**{name: tensor.to(device) for name, tensor in inputs.items()}).logits
 
 
 def manifest_of(folder: Path) -> dict:
