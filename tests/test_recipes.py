@@ -404,3 +404,38 @@ def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_pa
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "over the limit even with every move of the ladder" in errors[0], err
     assert not (root / "out" / "never").exists()
+
+
+def test_diet_kit_report_is_generated_from_the_stages(tiny_recipe, tiny_clips, tmp_path, monkeypatch, capsys):
+    root, config = tiny_recipe
+    monkeypatch.chdir(root)
+    text = config("base").read_text()
+    sets = {key: text.split(f'{key} = "')[1].split('"')[0] for key in ("base", "general", "select")}
+    path = tmp_path / "diet.toml"
+    path.write_text(DIET_CONFIG.format(target="", **sets))
+    test = _write_set(root / "tiny_test_diet", tiny_clips[:4], "tiny_test")
+    spec = importlib.util.spec_from_file_location("diet_report", REPO / "submissions" / "diet-kit" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "REPORT.md"
+    code = module.main(["--config", str(path), "--work", str(root / "cache"), "--testset", str(test),
+                        "--out", str(out), "--batch-size", "4"])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert list(data["testsets"]) == ["tiny_test_diet"]
+    rows = data["testsets"]["tiny_test_diet"]
+    labels = [row["label"] for row in rows["sequential"]]
+    assert labels[:3] == ["Base (float)", "0: LoRA fine-tune, merged (float)", "1: HQQ 4 bit, g64 (embedding in float)"]
+    assert labels[-1] == "5: + AWQ (the submission)"
+    sizes = [row["size"]["de"]["bytes"] for row in rows["sequential"]]
+    assert sizes[2] < sizes[1] and sizes[3] < sizes[2]  # 4 bit, then the 2-bit embedding, each smaller
+    ablation = {row["label"].split(" [")[0]: row for row in rows["ablation"]}
+    assert {"Table 4: first 1", "Table 4: last 1", "Table 4: middle 1", "3 bit everywhere (g128, embedding 2 bit)",
+            "LM head at 2 bit (on step 3)"} <= set(ablation)
+    assert sum(label.startswith("Table 4: random 1 (seed") for label in ablation) == 3
+    selected = next(row for label, row in ablation.items() if label.startswith("Table 4: sensitivity-selected"))
+    assert selected["size"]["de"]["bytes"] < sizes[4]  # one MLP at 3 bit on top of step 3
+    for row in rows["sequential"] + rows["ablation"]:
+        assert row["metrics"]["de"]["chrf++"]["value"] is not None and row["metrics"]["zh"]["chrf"]["value"] is not None
+    text = out.read_text()
+    assert "## Table 4 on tiny_test_diet" in text and "(mean of 3 seeds)" in text and "## Sensitivity (step 4)" in text
