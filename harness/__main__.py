@@ -14,6 +14,8 @@ COMMANDS = {
     "eval": ("harness.evaluate", "size check, decode and score built systems on the track's test sets"),
     "check": ("harness.storage", "storage-constraint compliance and integrity of a system folder"),
     "score": ("harness.score", "recompute metrics from a per-segment JSONL without the model"),
+    "segment": ("harness.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
+    "longform": ("harness.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
 }
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from harness import results, storage
+from harness import longform, results, storage
 from harness.decode import DecodeSettings, decode, measure_speed
 from harness.degeneration import flag_segments
 from harness.metrics import MetricError, score_all
@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--latency-sample", type=int, default=8,
                         help="utterances decoded at batch 1 to measure latency (0: skip)")
+    parser.add_argument("--segmentation", default=longform.DEFAULT_METHOD, choices=("dac", "vad", "fixed", "gold"),
+                        help="how long-form sets are segmented (default: SHAS-style divide-and-conquer)")
     parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
     parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
     args = parser.parse_args(argv)
@@ -209,17 +211,27 @@ def main(argv: list[str] | None = None) -> int:
                             f"known: {', '.join(s.name for s in track.testsets)}")
         # Each test set is loaded and verified once, however many systems there are.
         testsets = {spec.name: load_spec(spec) for spec in specs}
+        segmentations: dict = {}  # one segmentation per long-form set, shared by every system
         for system_dir in systems:
             verdict = _storage_verdict(system_dir, track)
             print(f"{system_dir.name}: {verdict.get('reason')}")
             for spec in specs:
                 testset = testsets[spec.name]
                 if isinstance(testset, LongFormSet):
-                    print(f"{system_dir.name} / {spec.name}: skipped: long-form sets need segmentation, "
-                          f"which the harness does not do yet")
-                    continue
-                summary = evaluate(system_dir, track, spec, testset, settings, results_root=args.results_root,
-                                   device=args.device, latency_sample=args.latency_sample, storage_verdict=verdict)
+                    if spec.name not in segmentations:
+                        segmentations[spec.name] = longform.segment(testset, track, args.segmentation)
+                        stats = segmentations[spec.name].stats()
+                        print(f"{spec.name}: {stats['segments']} segments by {args.segmentation} "
+                              f"(mean {stats['mean_seconds'] or 0:.1f} s; dropped speech "
+                              f"{100 * (stats['dropped_speech_share'] or 0):.1f} %)")
+                    summary = longform.evaluate_longform(system_dir, track, spec, testset, settings,
+                                                         results_root=args.results_root, device=args.device,
+                                                         segmentation=segmentations[spec.name],
+                                                         storage_verdict=verdict)
+                else:
+                    summary = evaluate(system_dir, track, spec, testset, settings, results_root=args.results_root,
+                                       device=args.device, latency_sample=args.latency_sample,
+                                       storage_verdict=verdict)
                 for lang, report in summary["languages"].items():
                     shown = ", ".join(f"{name} {m['value']:.2f}" if m["value"] is not None else f"{name} absent"
                                       for name, m in report["metrics"].items())

@@ -1,0 +1,254 @@
+"""Long-form evaluation: segment, decode, resegment by the official rule, score.
+
+The IWSLT 2026 test sets are whole talks: a system segments them itself, and the
+organizers re-align its output to the reference segments before scoring (papers.md,
+"Official scoring": as many lines as the reference, scored as they are; otherwise
+mwerSegmenter per talk, Chinese by character). ``evaluate_longform`` does the same for a
+built system on a long-form set (harness.testsets.LongFormSet):
+
+1. segment every talk (harness.segment: SHAS-style divide-and-conquer on silero-vad
+   probabilities by default; VAD-only, fixed windows or the gold segments.yaml on request),
+   with the track's maximum segment length, never above the model's audio window;
+2. decode every segment with the harness's batched greedy decoding (harness.decode),
+   in talk order;
+3. resegment each talk's hypotheses to its reference segments (harness.resegment);
+4. score the resegmented lines against the references with the track's metrics and
+   signatures (harness.metrics), and flag degenerate outputs (harness.degeneration).
+
+The results file is the segmented eval's schema plus what was done to get there: the
+segmentation (method, settings, statistics: segments, lengths, dropped speech) and the
+resegmentation (per talk: hypothesis segments, reference segments, method).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from harness import results
+from harness.decode import DecodeSettings, decode
+from harness.degeneration import flag_segments
+from harness.metrics import score_all
+from harness.models import load_system, read_manifest
+from harness.tracks import TestSetSpec, Track
+
+LONGFORM_SCHEMA = "iwslt-harness/eval-longform"
+DEFAULT_METHOD = "dac"
+
+
+def segment(longform_set, track: Track, method: str = DEFAULT_METHOD, **overrides):
+    """The set's segmentation by ``method`` with the track's settings (harness.segment)."""
+    from harness.segment import segment_set, settings_for_track
+
+    return segment_set(longform_set, method, settings_for_track(track, **overrides), progress=False)
+
+
+def decode_segments(system, longform_set, segmentation, lang: str, settings: DecodeSettings,
+                    progress: str | None = None) -> dict[str, list]:
+    """Every talk's segments decoded in order: {talk_id: [Hypothesis, ...]} (an empty list for a silent talk)."""
+    from harness.segment import cut
+
+    clips, owners = [], []
+    for talk in longform_set.talks:
+        pieces = cut(talk.audio(), segmentation.segments(talk.talk_id))
+        clips += pieces
+        owners += [talk.talk_id] * len(pieces)
+    output = decode(system, clips, lang, settings, progress=progress) if clips else None
+    by_talk: dict[str, list] = {talk.talk_id: [] for talk in longform_set.talks}
+    for owner, hypothesis in zip(owners, output.hypotheses if output else []):
+        by_talk[owner].append(hypothesis)
+    return by_talk
+
+
+def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longform_set, settings: DecodeSettings, *,
+                      results_root: Path, method: str = DEFAULT_METHOD, segmentation=None, device: str = "cpu",
+                      name: str | None = None, testset_name: str | None = None,
+                      storage_verdict: dict | None = None) -> dict:
+    """Segment, decode, resegment and score one system on one long-form set; writes and returns the summary.
+
+    ``segmentation`` (a harness.segment.SegmentationResult) is reused when given, so
+    several systems share one segmentation; ``testset_name`` names the results file
+    (default: the set's name, with the method appended when it is not the default).
+    """
+    from harness.resegment import references_by_talk, resegment_set, set_lines, set_report
+
+    manifest = read_manifest(system_dir)
+    languages = [lang for lang in track.languages if lang in manifest.languages and lang in longform_set.languages]
+    segmentation = segmentation or segment(longform_set, track, method)
+    name = name or system_dir.name
+    testset_name = testset_name or (spec.name if segmentation.method == DEFAULT_METHOD
+                                    else f"{spec.name}.{segmentation.method}")
+    paths = results.ResultPaths.of(track.name, name, testset_name, results_root)
+    sources = longform_set.reference("en")
+    summary_languages, rows = {}, []
+    for lang in languages:
+        system = load_system(system_dir, lang, device=device)
+        resolved = settings.resolved(system)
+        started = time.perf_counter()
+        hypotheses = decode_segments(system, longform_set, segmentation, lang, resolved,
+                                     progress=f"{name} {testset_name} {lang}")
+        decode_seconds = time.perf_counter() - started
+        references = references_by_talk(longform_set, lang)
+        aligned = resegment_set({talk: [h.text for h in hyps] for talk, hyps in hypotheses.items()}, references, lang)
+        lines = set_lines(aligned)
+        refs = [line for talk in references.values() for line in talk]
+        scores = score_all(lines, refs, lang, list(track.metrics), sources=sources, comet_model=track.comet_model,
+                           track=track.name)
+        degeneration = flag_segments(lines, lang, references=refs, sources=sources)
+        audio_seconds = sum(t.seconds for t in segmentation.talks)
+        talk_of = [talk for talk, talk_refs in references.items() for _ in talk_refs]
+        for index, (talk, hypothesis, reference, flags) in enumerate(zip(talk_of, lines, refs, degeneration.flags)):
+            rows.append({"talk": talk, "index": index, "lang": lang, "source": sources[index],
+                         "reference": reference, "hypothesis": hypothesis, "flags": list(flags),
+                         "scores": {metric: s.per_segment[index] for metric, s in scores.items() if s.per_segment}})
+        summary_languages[lang] = {
+            "metrics": {metric: score.to_dict() for metric, score in scores.items()},
+            "degeneration": degeneration.summary,
+            "resegmentation": set_report(aligned),
+            "speed": {"definition": "RTFx = talk audio seconds / decoding wall seconds of every segment",
+                      "rtfx": round(audio_seconds / decode_seconds, 3) if decode_seconds > 0 else None,
+                      "decode_seconds": round(decode_seconds, 3), "device": device,
+                      "segments_decoded": sum(len(h) for h in hypotheses.values()),
+                      "unfinished": sum(not h.finished for hyps in hypotheses.values() for h in hyps),
+                      "truncated_audio": sum(h.truncated_audio for hyps in hypotheses.values() for h in hyps)},
+            "model": system.provenance(),
+            "decode_settings": resolved.as_dict(),
+        }
+    summary = {
+        "schema": LONGFORM_SCHEMA,
+        "schema_version": results.SCHEMA_VERSION,
+        "system": name,
+        "system_manifest": manifest.as_dict(),
+        "track": track.name,
+        "testset": {"name": spec.name, "version": longform_set.version, "content_hash": longform_set.content_hash,
+                    "talks": len(longform_set.talks), "reference_segments": len(sources),
+                    "audio_seconds": round(sum(t.seconds for t in segmentation.talks), 3),
+                    "domain": longform_set.manifest.get("domain")},
+        "segmentation": {key: value for key, value in segmentation.as_dict().items() if key != "talks"},
+        "segments": {t.talk_id: [[s.offset, s.duration] for s in t.segments] for t in segmentation.talks},
+        "decode": settings.as_dict(),
+        "languages": summary_languages,
+        "storage": storage_verdict,
+        "provenance": results.provenance(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    results.write_jsonl(paths.segments, rows)
+    results.atomic_write_json(paths.summary, summary)
+    return summary
+
+
+# ---------------------------------------------------------------- comparison of segmentations
+
+COMPARED = ("gold", "dac", "vad", "fixed")
+
+
+def compare(systems: list[Path], track: Track, spec: TestSetSpec, longform_set, settings: DecodeSettings, *,
+            results_root: Path, methods=COMPARED, device: str = "cpu") -> tuple[list[dict], dict]:
+    """Every system under every segmentation method: (table rows, the segmentations' stats)."""
+    from harness.segment import segment_set_methods, settings_for_track
+
+    started = time.perf_counter()
+    segmentations = segment_set_methods(longform_set, methods, settings_for_track(track), progress=False)
+    segment_seconds = time.perf_counter() - started
+    rows = []
+    for system_dir in systems:
+        for method in methods:
+            started = time.perf_counter()
+            summary = evaluate_longform(system_dir, track, spec, longform_set, settings, results_root=results_root,
+                                        segmentation=segmentations[method], device=device)
+            rows.append({"system": system_dir.name, "method": method, "summary": summary,
+                         "seconds": time.perf_counter() - started})
+    stats = {method: result.stats() for method, result in segmentations.items()}
+    return rows, {"stats": stats, "segment_seconds": segment_seconds,
+                  "settings": segmentations[methods[0]].as_dict()["settings"]}
+
+
+def render_comparison(rows: list[dict], segmentations: dict, set_name: str, langs) -> str:
+    from harness.report import CHRF_FOR, METRIC_LABEL
+
+    stats = segmentations["stats"]
+    lines = ["| method | segments | mean s | min s | max s | speech dropped | reference sentences cut |",
+             "|---|---|---|---|---|---|---|"]
+    for method, s in stats.items():
+        cut = "-" if s["references_cut"] is None else f"{s['references_cut']} of {s['references']}"
+        dropped = "-" if s["dropped_speech_share"] is None else f"{100 * s['dropped_speech_share']:.2f} %"
+        lines.append(f"| {method} | {s['segments']} | {s['mean_seconds'] or 0:.2f} | {s['min_seconds'] or 0:.2f} | "
+                     f"{s['max_seconds'] or 0:.2f} | {dropped} | {cut} |")
+    lines += ["", f"Segmentation of all methods: {segmentations['segment_seconds']:.1f} s (one VAD pass per talk). "
+              f"Settings: {segmentations['settings']}.", ""]
+    header = ["system", "method"]
+    for lang in langs:
+        header += [f"{lang.upper()} BLEU", f"{lang.upper()} {METRIC_LABEL[CHRF_FOR[lang]]}",
+                   f"{lang.upper()} talks aligned / as is"]
+    header.append("wall s")
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    signatures = {}
+    for row in rows:
+        cells = [row["system"], row["method"]]
+        for lang in langs:
+            report = row["summary"]["languages"].get(lang)
+            if report is None:
+                cells += ["-", "-", "-"]
+                continue
+            metrics = report["metrics"]
+            for metric in ("bleu", CHRF_FOR[lang]):
+                cells.append(f"{metrics[metric]['value']:.2f}")
+                signatures[(lang, metric)] = metrics[metric]["signature"]
+            methods = report["resegmentation"].get("methods", {})
+            cells.append(f"{methods.get('mweralign', 0)} / {methods.get('as-is', 0)}")
+        cells.append(f"{row['seconds']:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Test set `{set_name}`: segment -> decode -> resegment (official rule, mweralign per talk) -> score.")
+    for (lang, metric), signature in sorted(signatures.items()):
+        lines.append(f"- {METRIC_LABEL[metric]} en-{lang}: `{signature}`")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from harness.evaluate import BUILD_ROOT, load_spec
+    from harness.report import write_report
+    from harness.testsets import LongFormSet
+    from harness.tracks import REPO, get_track
+
+    parser = argparse.ArgumentParser(prog="python -m harness longform",
+                                     description="Compare segmentations of a long-form set: gold, SHAS-style DAC, "
+                                                 "VAD only, fixed windows (segment, decode, resegment, score).")
+    parser.add_argument("--track", default="mini")
+    parser.add_argument("--testset", default="longform_test")
+    parser.add_argument("--system", action="append", help="a built system's name (repeatable; default: baseline)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=REPO / "testsets" / "longform-comparison.md")
+    args = parser.parse_args(argv)
+    try:
+        track = get_track(args.track)
+        spec = next((s for s in track.testsets if s.name == args.testset), None)
+        if spec is None:
+            raise ValueError(f"track {track.name} has no test set {args.testset!r}")
+        longform_set = load_spec(spec)
+        if not isinstance(longform_set, LongFormSet):
+            raise ValueError(f"{args.testset} is a segmented set; the comparison needs a long-form one")
+        systems = [BUILD_ROOT / track.name / name for name in (args.system or ["baseline"])]
+        settings = DecodeSettings(max_new_tokens=track.max_new_tokens, batch_size=args.batch_size)
+        rows, segmentations = compare(systems, track, spec, longform_set, settings, device=args.device,
+                                      results_root=BUILD_ROOT / track.name / "reports" / "longform")
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = (f"# Segmentations of `{spec.name}` compared ({track.name} track)\n\n"
+            f"Generated by `python -m harness longform --track {track.name} "
+            + " ".join(f"--system {s.name}" for s in systems) + "`; do not edit by hand.\n\n"
+            + render_comparison(rows, segmentations, spec.name, track.languages))
+    write_report(args.out, text, {"track": track.name, "testset": spec.name, "segmentations": segmentations,
+                                  "rows": [{k: v for k, v in row.items() if k != "summary"} |
+                                           {"languages": row["summary"]["languages"]} for row in rows]})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
