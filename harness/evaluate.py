@@ -10,6 +10,11 @@ results files with provenance (harness.results).
 
 A run killed midway resumes from the finished segments, reusing them only under the
 same model content hash, decode settings and test-set hash.
+
+Long-form sets (whole talks) go through harness.longform: segmented once per set
+(``--segmentation``, default SHAS-style divide-and-conquer), decoded, resegmented to the
+reference segments by the official rule, scored; the results file records the
+segmentation and the resegmentation.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ built system on a long-form set (harness.testsets.LongFormSet):
    probabilities by default; VAD-only, fixed windows or the gold segments.yaml on request),
    with the track's maximum segment length, never above the model's audio window;
 2. decode every segment with the harness's batched greedy decoding (harness.decode),
-   in talk order;
+   in talk order, reading one segment at a time from the talk's file (bounded memory);
 3. resegment each talk's hypotheses to its reference segments (harness.resegment);
 4. score the resegmented lines against the references with the track's metrics and
    signatures (harness.metrics), and flag degenerate outputs (harness.degeneration).
@@ -44,19 +44,22 @@ def segment(longform_set, track: Track, method: str = DEFAULT_METHOD, **override
 
 
 def decode_segments(system, longform_set, segmentation, lang: str, settings: DecodeSettings,
-                    progress: str | None = None) -> dict[str, list]:
-    """Every talk's segments decoded in order: {talk_id: [Hypothesis, ...]} (an empty list for a silent talk)."""
-    from harness.segment import cut
+                    progress: str | None = None, chunk: int = 256) -> dict[str, list]:
+    """Every talk's segments decoded in order: {talk_id: [Hypothesis, ...]} (an empty list for a silent talk).
 
-    clips, owners = [], []
+    Segments are read from the talk's file one at a time and decoded ``chunk`` at a time,
+    so an hours-long talk never sits in memory as a whole (harness.segment.iter_file_segments).
+    """
+    from itertools import islice
+
+    from harness.segment import iter_file_segments
+
+    by_talk: dict[str, list] = {}
     for talk in longform_set.talks:
-        pieces = cut(talk.audio(), segmentation.segments(talk.talk_id))
-        clips += pieces
-        owners += [talk.talk_id] * len(pieces)
-    output = decode(system, clips, lang, settings, progress=progress) if clips else None
-    by_talk: dict[str, list] = {talk.talk_id: [] for talk in longform_set.talks}
-    for owner, hypothesis in zip(owners, output.hypotheses if output else []):
-        by_talk[owner].append(hypothesis)
+        pieces = iter_file_segments(talk.wav_path, segmentation.segments(talk.talk_id))
+        by_talk[talk.talk_id] = []
+        while batch := list(islice(pieces, chunk)):
+            by_talk[talk.talk_id] += decode(system, batch, lang, settings, progress=progress).hypotheses
     return by_talk
 
 
