@@ -2,7 +2,9 @@
 # (the Python environment, espeak-ng), idempotently: nothing is installed by hand.
 #
 #   make build SUB=<name> [TRACK=mini] [LANG=de|zh]   reproduce a submission into build/<track>/<name>/
-#   make eval [SUB=] [TESTSET=] [TRACK=]  size check + decode + score built systems -> leaderboard/results/
+#   make eval [SUB=] [TESTSET=] [TRACK=] [SEGMENTATION=dac|vad|fixed|gold]
+#                 size check + decode + score built systems -> leaderboard/results/ (long-form sets:
+#                 segment -> decode -> resegment to the references -> score)
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
 #   make data     generate the mini-track test and training sets under testsets/mini/
 #   make mini-base   retrain the mini track's base model into models/mini-base/ (~70 min, 1 core)
@@ -26,6 +28,7 @@ BENCH_DEVICE ?= cpu
 TRACK ?= mini
 SUB ?=
 TESTSET ?=
+SEGMENTATION ?=
 # `make build SUB=modelA LANG=de` builds one direction. LANG is also the locale variable
 # (e.g. C.UTF-8), so only de, zh or both count as a direction.
 BUILD_LANG := $(filter de zh both,$(LANG))
@@ -92,7 +95,7 @@ build: $(VENV_STAMP)
 	$(PY) submissions/$(SUB)/build.py --track $(TRACK) $(if $(BUILD_LANG),--lang $(BUILD_LANG))
 
 eval: $(VENV_STAMP) $(TRACK_DATA)
-	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET))
+	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET)) $(if $(SEGMENTATION),--segmentation $(SEGMENTATION))
 
 check: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make check SUB=<name> [TRACK=mini]" >&2; exit 2; }
