@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -99,12 +98,8 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
         "decode": settings.as_dict(),
         "languages": summary_languages,
         "storage": storage_verdict,
-        "provenance": results.provenance(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    # Segments first: a summary on disk always has its segments beside it.
-    results.write_jsonl(paths.segments, segment_rows)
-    results.atomic_write_json(paths.summary, summary)
+    summary = results.write_results(paths, segment_rows, summary)
     for lang in languages:
         paths.partial_for(lang).unlink(missing_ok=True)
     return summary

@@ -132,11 +132,8 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
         "decode": settings.as_dict(),
         "languages": summary_languages,
         "storage": storage_verdict,
-        "provenance": results.provenance(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    results.write_jsonl(paths.segments, rows)
-    results.atomic_write_json(paths.summary, summary)
+    summary = results.write_results(paths, rows, summary)
     return summary
 
 
@@ -247,8 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             + " ".join(f"--system {s.name}" for s in systems) + "`; do not edit by hand.\n\n"
             + render_comparison(rows, segmentations, spec.name, track.languages))
     write_report(args.out, text, {"track": track.name, "testset": spec.name, "segmentations": segmentations,
-                                  "rows": [{k: v for k, v in row.items() if k != "summary"} |
-                                           {"languages": row["summary"]["languages"]} for row in rows]})
+                                  "rows": [{"system": row["system"], "method": row["method"],
+                                            "seconds": round(row["seconds"], 1),
+                                            "languages": {lang: {key: report[key] for key in
+                                                                 ("metrics", "resegmentation", "speed")}
+                                                          for lang, report in row["summary"]["languages"].items()}}
+                                           for row in rows]})
     print(f"wrote {args.out}")
     return 0
 

@@ -16,6 +16,7 @@ Every write goes to a temporary file beside the target and is renamed into place
 from __future__ import annotations
 
 import hashlib
+import time
 import json
 import os
 import platform
@@ -203,3 +204,13 @@ class Checkpoint:
             self._stream = None
         if remove:
             self.path.unlink(missing_ok=True)
+
+
+def write_results(paths: ResultPaths, rows: list[dict], summary: dict) -> dict:
+    """The per-segment rows, then the summary with provenance and a timestamp added, each atomically;
+    returns the summary as written. Segments first: a summary on disk always has its segments beside it.
+    """
+    write_jsonl(paths.segments, rows)
+    summary = {**summary, "provenance": provenance(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    atomic_write_json(paths.summary, summary)
+    return summary

@@ -284,3 +284,12 @@ def device_name(device: str) -> str:
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(torch.device(device))
     return platform.processor() or platform.machine()
+
+
+def one_line_error(excinfo, *fragments: str) -> str:
+    """The message of a raised error (pytest.raises' excinfo): one line, holding every fragment."""
+    message = str(excinfo.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message

@@ -167,19 +167,24 @@ def test_groups_of_the_tiny_decoder(tiny_model):
     assert len(awq.decoder_linears(tiny_model)) == 14
 
 
-def test_calibration_sees_the_decoders_own_inputs_without_padding(tiny_model, tiny_processor, tiny_clips, tiny_stats):
-    """Statistics equal those of a plain forward of the model on prompt + audio, padding dropped."""
+def inputs_of(model, module: str, inputs: dict) -> torch.Tensor:
+    """What ``module`` receives in a plain forward of ``inputs``, padding positions dropped (tokens x channels)."""
     captured = {}
-    group = next(g for g in tiny_stats if g.layer == 1 and g.kind == "down")
-    handle = tiny_model.get_submodule(group.linears[0]).register_forward_pre_hook(
-        lambda module, args: captured.setdefault("x", args[0]))
-    inputs = model_inputs(tiny_processor, tiny_clips)
+    handle = model.get_submodule(module).register_forward_pre_hook(
+        lambda _, args: captured.setdefault("x", args[0]))
     try:
         with torch.no_grad():
-            tiny_model(**inputs)
+            model(**inputs)
     finally:
         handle.remove()
-    x = captured["x"][inputs["attention_mask"].bool()]
+    return captured["x"][inputs["attention_mask"].bool()]
+
+
+def test_calibration_sees_the_decoders_own_inputs_without_padding(tiny_model, tiny_processor, tiny_clips, tiny_stats):
+    """Statistics equal those of a plain forward of the model on prompt + audio, padding dropped."""
+    group = next(g for g in tiny_stats if g.layer == 1 and g.kind == "down")
+    inputs = model_inputs(tiny_processor, tiny_clips)
+    x = inputs_of(tiny_model, group.linears[0], inputs)
     stats = tiny_stats[group]
     assert stats.tokens == int(inputs["attention_mask"].sum()) == x.shape[0]
     assert torch.allclose(stats.abs_sum, x.double().abs().sum(0), rtol=1e-5, atol=1e-6)
@@ -204,16 +209,8 @@ def test_tiny_layer_search_equals_brute_force_on_captured_activations(tiny_model
                                                                       tiny_stats):
     """One real layer (layer 0 down_proj): calibrate + search_details == the objective on raw activations."""
     group = next(g for g in tiny_stats if g.layer == 0 and g.kind == "down")
-    captured = {}
     linear = tiny_model.get_submodule(group.linears[0])
-    handle = linear.register_forward_pre_hook(lambda module, args: captured.setdefault("x", args[0]))
-    inputs = model_inputs(tiny_processor, tiny_clips)
-    try:
-        with torch.no_grad():
-            tiny_model(**inputs)
-    finally:
-        handle.remove()
-    x = captured["x"][inputs["attention_mask"].bool()]
+    x = inputs_of(tiny_model, group.linears[0], model_inputs(tiny_processor, tiny_clips))
     found = awq.search_details(tiny_model, {group: tiny_stats[group]}, 3, 32, round_zero=False)[group]
     alpha, losses = brute_force_search([linear.weight.detach()], x, 3, 32)
     assert found.alpha == alpha

@@ -21,6 +21,7 @@ import soundfile as sf
 import soxr
 import yaml
 
+from conftest import one_line_error
 import harness.segment as seg
 from harness.audio import SAMPLE_RATE, AudioError, decode_audio, write_wav
 from harness.segment import (
@@ -47,14 +48,6 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXED = ROOT / "tests" / "data" / "mini-base-fixed"
 LONGFORM = ROOT / "testsets" / "mini" / "longform_test"
 MINI = SegmentSettings(max_seconds=9.0, min_seconds=1.0)
-
-
-def one_line_error(excinfo: pytest.ExceptionInfo, *fragments: str) -> str:
-    message = str(excinfo.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 # ---------------------------------------------------------------- talks with known pauses

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+from conftest import one_line_error
 import harness.testsets as ts
 from harness.audio import SAMPLE_RATE, decode_audio
 from harness.testsets import (
@@ -78,14 +79,6 @@ def rehash(folder: Path, relative: str) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["files"][relative] = ts._sha256_file(folder / relative)
     (folder / "manifest.json").write_text(json.dumps(manifest))
-
-
-def one_line_error(excinfo: pytest.ExceptionInfo, *fragments: str) -> str:
-    message = str(excinfo.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 # ---------------------------------------------------------------- segmented sets
