@@ -5,6 +5,7 @@
 #   make eval [SUB=] [TESTSET=] [TRACK=] [SEGMENTATION=dac|vad|fixed|gold]
 #                 size check + decode + score built systems -> leaderboard/results/ (long-form sets:
 #                 segment -> decode -> resegment to the references -> score)
+#   make leaderboard  render leaderboard/ (README.md, index.html, results.csv, results.json) from leaderboard/results/
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
 #   make data     generate the mini-track test and training sets under testsets/mini/
 #   make mini-base   retrain the mini track's base model into models/mini-base/ (~70 min, 1 core)
@@ -47,7 +48,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 
-.PHONY: build eval check data mini-base test test-gpu bench clean clean-data lock comet-env
+.PHONY: build eval leaderboard check data mini-base test test-gpu bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -96,6 +97,10 @@ build: $(VENV_STAMP)
 
 eval: $(VENV_STAMP) $(TRACK_DATA)
 	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET)) $(if $(SEGMENTATION),--segmentation $(SEGMENTATION))
+	$(PY) -m harness leaderboard
+
+leaderboard: $(VENV_STAMP)
+	$(PY) -m harness leaderboard
 
 check: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make check SUB=<name> [TRACK=mini]" >&2; exit 2; }

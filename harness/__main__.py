@@ -16,6 +16,8 @@ COMMANDS = {
     "score": ("harness.score", "recompute metrics from a per-segment JSONL without the model"),
     "segment": ("harness.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
     "longform": ("harness.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
+    "leaderboard": ("harness.leaderboard", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
+    "import-hyps": ("harness.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),
 }
 
 

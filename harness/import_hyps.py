@@ -1,0 +1,398 @@
+"""`python -m harness import-hyps`: score an external team's hypotheses into the leaderboard's results files.
+
+  python -m harness import-hyps --track mini --testset talks_test --team T --system S
+        --hyps de=FILE_OR_FOLDER [--hyps zh=...] --declared-bytes N --declared-params N
+        [--model FOLDER] [--testset-folder PATH] [--results-root DIR]
+
+Hypotheses, per target language (``--hyps LANG=PATH``, repeatable):
+  segmented set   one text file, one line per reference segment, in the set's order
+                  (the task's plain-text format); the line count must match exactly.
+  long-form set   unsegmented per talk: a folder holding one file per talk, or the files
+                  themselves (``--hyps de=a.txt --hyps de=b.txt``); a file is named after its
+                  talk id (``<talk>``, ``<talk>.txt`` or ``<talk>.<lang>``). Each talk is
+                  resegmented to its reference segments by the official scoring rule
+                  (papers.md: as is when the line counts match, else mwerSegmenter per talk,
+                  Chinese by character; harness.resegment); a talk without a file is scored
+                  as empty lines and reported as "missing".
+
+Size: the team declares its system's bytes and parameter count. With ``--model`` the
+team's model folder is checked with harness.storage.check (headers only: nothing is
+imported, executed or unpickled); the verified size (the judged unit's bytes on disk,
+logical parameters from the safetensors headers) is what the results report, and a
+declared number more than 1 % away from the verified one is flagged. ``verification``
+says which: "hypotheses only" (nothing but the outputs was seen) or "size verified".
+Neither is "reproduced from a recipe": only systems built by ``make build`` are.
+
+Scoring is the track's metrics with their signatures (harness.metrics.score_all,
+sacreBLEU; COMET when the track configures it) and the degeneration flags, written as
+``<results>/<track>/<team>-<system>/<testset>.json`` and ``.segments.jsonl`` in the
+schema of ``make eval`` (harness.evaluate / harness.longform), plus ``team``,
+``declared``, ``verified``, ``verification`` and ``imported`` (the input files and their
+sha256). Nothing is decoded here, so speed is absent.
+
+Bad input (a line count that does not match, an unknown talk id, an unreadable or
+non-UTF-8 file, a negative size, an invalid model folder) is a one-line error and exit
+status 2, and nothing is written: every check runs before the first write, and each file
+is written to a temporary name and renamed into place (harness.results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from harness import results
+from harness.degeneration import flag_segments
+from harness.errors import one_line
+from harness.metrics import MetricError, score_all
+from harness.tracks import REPO, TestSetSpec, Track, get_track
+
+EXIT_BAD_INPUT = 2
+EVAL_SCHEMA = "iwslt-harness/eval"              # = harness.evaluate.EVAL_SCHEMA (not imported: it pulls in torch)
+LONGFORM_SCHEMA = "iwslt-harness/eval-longform"  # = harness.longform.LONGFORM_SCHEMA
+HYPOTHESES_ONLY = "hypotheses only"
+SIZE_VERIFIED = "size verified"
+SIZE_TOLERANCE = 0.01   # a declared size more than 1 % off the verified one is flagged
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class HypothesesError(Exception):
+    """Input this command cannot import; the message is the whole one-line error."""
+
+
+def _fail(message: str) -> HypothesesError:
+    return HypothesesError(one_line(message))
+
+
+# ---------------------------------------------------------------- reading hypotheses
+
+def read_lines(path: Path, *, allow_empty: bool) -> list[str]:
+    """The file's lines (UTF-8, "\\n" or "\\r\\n"); a final newline ends the last line, it adds none."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise _fail(f"{path}: is a directory, not a file") from None
+    except OSError as error:
+        raise _fail(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise _fail(f"{path}:{line}: not UTF-8 (byte 0x{raw[error.start]:02x})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is an editor's, not a hypothesis's
+    if not text:
+        if allow_empty:
+            return []
+        raise _fail(f"{path}: empty file, no hypotheses")
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _talk_of(path: Path, talks: set[str], lang: str) -> str:
+    name = path.name
+    for candidate in (name, name.removesuffix(".txt"), name.removesuffix(f".{lang}"),
+                      name.removesuffix(f".{lang}.txt")):
+        if candidate in talks:
+            return candidate
+    shown = ", ".join(sorted(talks)[:5]) + (" ..." if len(talks) > 5 else "")
+    raise _fail(f"{path}: unknown talk id {name!r} (the set's talks: {shown})")
+
+
+def _talk_files(paths: list[Path], talks: set[str], lang: str) -> dict[str, Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+            if not inside:
+                raise _fail(f"{path}: empty folder, no hypothesis files")
+            for p in inside:
+                if not p.is_file():
+                    raise _fail(f"{p}: not a regular file")
+            files.extend(inside)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise _fail(f"{path}: no such file or folder")
+    by_talk: dict[str, Path] = {}
+    for path in files:
+        talk = _talk_of(path, talks, lang)
+        if talk in by_talk:
+            raise _fail(f"{path}: a second file for talk {talk!r} (first: {by_talk[talk]})")
+        by_talk[talk] = path
+    return by_talk
+
+
+# ---------------------------------------------------------------- size
+
+def _parse_size(value: str, what: str) -> int:
+    try:
+        number = int(value.replace("_", ""))
+    except (ValueError, AttributeError):
+        raise _fail(f"{what} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise _fail(f"{what} must not be negative, got {number}")
+    return number
+
+
+def verify_size(model: Path, track: Track, declared_bytes: int, declared_params: int) -> tuple[dict, dict, list[str]]:
+    """(storage verdict, verified size, flags) for the team's model folder; invalid folders are an error."""
+    from harness import storage
+
+    try:
+        report = storage.check(model, track)
+    except storage.CheckError as error:
+        raise _fail(f"--model: {error}") from None
+    if report.status == "invalid":
+        raise _fail(f"--model {model}: {report.reason}")
+    data = storage.to_json(report)
+    verdict = {key: data[key] for key in ("status", "exit_code", "reason", "totals", "verdicts") if key in data}
+    verified = {"bytes": report.verdict.size_bytes, "params": report.verdict.logical_params,
+                "unit": report.verdict.unit, "folder": str(Path(model).resolve()),
+                "measure": "bytes on disk of the judged unit's weight files; logical parameters from safetensors headers"}
+    flags = []
+    for what, declared, measured in (("bytes", declared_bytes, verified["bytes"]),
+                                     ("params", declared_params, verified["params"])):
+        if measured is None:
+            flags.append(f"declared {what} {declared:,} not verifiable: the folder has weights outside safetensors")
+        elif measured == 0 or abs(declared - measured) / measured > SIZE_TOLERANCE:
+            off = "" if measured == 0 else f" ({100 * (declared - measured) / measured:+.1f} %)"
+            flags.append(f"declared {what} {declared:,} differ from the verified {measured:,}{off}, "
+                         f"more than {100 * SIZE_TOLERANCE:g} %")
+    return verdict, verified, flags
+
+
+# ---------------------------------------------------------------- test sets
+
+def load_set(track: Track, testset: str, folder: Path | None):
+    """(spec, loaded set): the track's test set by name, or a local folder given explicitly."""
+    from harness import testsets
+
+    try:
+        if folder is not None:
+            loaded = testsets.load_testset(folder)
+            return TestSetSpec(testset, "local", str(folder)), loaded
+        spec = next((s for s in track.testsets if s.name == testset), None)
+        if spec is None:
+            raise _fail(f"unknown test set {testset!r} for track {track.name}; "
+                        f"known: {', '.join(s.name for s in track.testsets)}")
+        if spec.source == "local":
+            return spec, testsets.load_testset(REPO / spec.location)
+        if spec.source == "acl6060":
+            return spec, testsets.load_acl6060(spec.languages, revision=spec.revision)["test"]
+        raise _fail(f"test set {spec.name}: unknown source {spec.source!r}")
+    except testsets.TestSetError as error:
+        raise _fail(str(error)) from None
+
+
+# ---------------------------------------------------------------- scoring
+
+def _score(track: Track, lang: str, hypotheses: list[str], references: list[str], sources: list[str] | None):
+    try:
+        scores = score_all(hypotheses, references, lang, list(track.metrics), sources=sources,
+                           comet_model=track.comet_model, track=track.name)
+    except MetricError as error:
+        raise _fail(str(error)) from None
+    degeneration = flag_segments(hypotheses, lang, references=references, sources=sources)
+    return scores, degeneration
+
+
+def _segment_scores(scores: dict, index: int) -> dict:
+    return {name: s.per_segment[index] for name, s in scores.items() if s.per_segment is not None}
+
+
+NO_SPEED = {"rtfx": None, "absent_reason": "hypotheses imported: nothing was decoded here"}
+
+
+def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
+    if len(paths) != 1 or paths[0].is_dir():
+        raise _fail(f"en-{lang}: a segmented set takes one text file, one line per segment "
+                    f"(got {len(paths)} path(s){', a folder' if paths and paths[0].is_dir() else ''})")
+    path = paths[0]
+    hypotheses = read_lines(path, allow_empty=False)
+    utterances = testset.utterances
+    if len(hypotheses) != len(utterances):
+        raise _fail(f"{path}: {len(hypotheses)} lines but test set {testset.name} has {len(utterances)} "
+                    f"segments: one line per segment")
+    references = [u.targets[lang] for u in utterances]
+    sources = [u.en for u in utterances]
+    scores, degeneration = _score(track, lang, hypotheses, references, sources)
+    rows = [{"id": u.id, "lang": lang, "audio_seconds": round(u.seconds, 4), "source": u.en,
+             "reference": references[i], "hypothesis": hypotheses[i], "flags": list(degeneration.flags[i]),
+             "scores": _segment_scores(scores, i)} for i, u in enumerate(utterances)]
+    report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
+              "speed": dict(NO_SPEED)}
+    files = [{"path": str(path.resolve()), "sha256": results.file_sha256(path), "lines": len(hypotheses)}]
+    return rows, report, {"files": files}
+
+
+def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
+    from harness.resegment import ResegmentError, references_by_talk, resegment_set, set_lines, set_report
+
+    references = references_by_talk(longform_set, lang)
+    by_talk = _talk_files(paths, set(references), lang)
+    hyps = {talk: read_lines(path, allow_empty=True) for talk, path in by_talk.items()}
+    try:
+        aligned = resegment_set(hyps, references, lang)
+    except ResegmentError as error:
+        raise _fail(str(error)) from None
+    lines = set_lines(aligned)
+    refs = [line for talk in references.values() for line in talk]
+    sources = longform_set.reference("en")
+    scores, degeneration = _score(track, lang, lines, refs, sources)
+    talk_of = [talk for talk, talk_refs in references.items() for _ in talk_refs]
+    rows = [{"talk": talk_of[i], "index": i, "lang": lang, "source": sources[i], "reference": refs[i],
+             "hypothesis": lines[i], "flags": list(degeneration.flags[i]), "scores": _segment_scores(scores, i)}
+            for i in range(len(refs))]
+    report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
+              "resegmentation": set_report(aligned), "speed": dict(NO_SPEED)}
+    files = [{"talk": talk, "path": str(path.resolve()), "sha256": results.file_sha256(path),
+              "lines": len(hyps[talk])} for talk, path in by_talk.items()]
+    return rows, report, {"files": files}
+
+
+# ---------------------------------------------------------------- the command
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m harness import-hyps",
+                                     description="Score an external team's hypotheses into results files.")
+    parser.add_argument("--track", default="mini")
+    parser.add_argument("--testset", required=True, help="the track's test set (the results file's name)")
+    parser.add_argument("--testset-folder", type=Path, default=None,
+                        help="load the test set from this folder instead of the track's")
+    parser.add_argument("--team", required=True)
+    parser.add_argument("--system", required=True, help="the team's system name; results go to <team>-<system>")
+    parser.add_argument("--hyps", action="append", required=True, metavar="LANG=PATH",
+                        help="hypotheses for one target language (repeatable; a long-form set: folder or per-talk files)")
+    parser.add_argument("--declared-bytes", required=True, help="the system's size on disk as the team declares it")
+    parser.add_argument("--declared-params", required=True, help="the system's parameter count as the team declares it")
+    parser.add_argument("--model", type=Path, default=None, help="the team's model folder: its size is verified")
+    parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
+    return parser.parse_args(argv)
+
+
+def _hyps_by_lang(values: list[str], allowed: tuple[str, ...]) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for value in values:
+        lang, sep, path = value.partition("=")
+        if not sep or not path:
+            raise _fail(f"--hyps {value!r}: expected LANG=PATH")
+        if lang not in allowed:
+            raise _fail(f"--hyps {value!r}: target language {lang!r} is not one of this set and track's "
+                        f"({', '.join(allowed)})")
+        out.setdefault(lang, []).append(Path(path))
+    return out
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[results.ResultPaths, dict, list[dict]]:
+    """Check, score and assemble everything; returns what to write (nothing is written here)."""
+    from harness.testsets import LongFormSet
+
+    for what, name in (("--team", args.team), ("--system", args.system)):
+        if not _SAFE_NAME.fullmatch(name):
+            raise _fail(f"{what} {name!r}: letters, digits, '.', '_' and '-' only, starting with a letter or digit")
+    declared_bytes = _parse_size(args.declared_bytes, "--declared-bytes")
+    declared_params = _parse_size(args.declared_params, "--declared-params")
+    try:
+        track = get_track(args.track)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    spec, testset = load_set(track, args.testset, args.testset_folder)
+    languages = tuple(lang for lang in track.languages if lang in testset.languages)
+    hyps = _hyps_by_lang(args.hyps, languages)
+
+    storage_verdict, verified, flags = None, None, []
+    if args.model is not None:
+        storage_verdict, verified, flags = verify_size(args.model, track, declared_bytes, declared_params)
+
+    longform = isinstance(testset, LongFormSet)
+    rows, summary_languages, inputs = [], {}, {}
+    for lang in languages:
+        if lang not in hyps:
+            continue
+        importer = import_longform if longform else import_segmented
+        lang_rows, report, files = importer(track, testset, lang, hyps[lang])
+        rows.extend(lang_rows)
+        summary_languages[lang] = report
+        inputs[lang] = files
+
+    name = f"{args.team}-{args.system}"
+    paths = results.ResultPaths.of(track.name, name, spec.name, args.results_root)
+    _refuse_overwriting_a_build(paths)
+    if longform:
+        info = {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
+                "talks": len(testset.talks), "reference_segments": len(testset.reference("en")),
+                "audio_seconds": testset.manifest.get("audio_seconds"),
+                "domain": testset.manifest.get("domain")}
+    else:
+        info = {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
+                "utterances": len(testset.utterances), "audio_seconds": round(testset.audio_seconds, 3),
+                "domain": testset.manifest.get("domain")}
+    summary = {
+        "schema": LONGFORM_SCHEMA if longform else EVAL_SCHEMA,
+        "schema_version": results.SCHEMA_VERSION,
+        "system": name,
+        "team": args.team,
+        "team_system": args.system,
+        "system_manifest": None,   # an imported system has no build manifest
+        "track": track.name,
+        "testset": info,
+        "verification": SIZE_VERIFIED if verified is not None else HYPOTHESES_ONLY,
+        "declared": {"bytes": declared_bytes, "params": declared_params},
+        "verified": verified,
+        "size": ({"bytes": verified["bytes"], "params": verified["params"], "source": "verified"}
+                 if verified is not None else
+                 {"bytes": declared_bytes, "params": declared_params, "source": "declared"}),
+        "size_flags": flags,
+        "decode": None,
+        "languages": summary_languages,
+        "storage": storage_verdict,
+        "imported": {"command": ["python", "-m", "harness", "import-hyps", *(argv or [])],
+                     "hypotheses": inputs, "model_folder": str(args.model.resolve()) if args.model else None,
+                     "resegmentation": "official rule (harness.resegment)" if longform else None},
+    }
+    return paths, summary, rows
+
+
+def _refuse_overwriting_a_build(paths: results.ResultPaths) -> None:
+    # An import must never replace the results of a system built and evaluated here.
+    if not paths.summary.exists():
+        return
+    import json
+
+    try:
+        existing = json.loads(paths.summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        existing = None
+    if not isinstance(existing, dict) or "imported" not in existing:
+        raise _fail(f"{paths.summary}: results of a system that was not imported already exist there; "
+                    "choose another --team/--system")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    try:
+        paths, summary, rows = run(args, argv)
+    except HypothesesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = results.write_results(paths, rows, summary)
+    for lang, report in summary["languages"].items():
+        shown = ", ".join(f"{metric} {m['value']:.2f}" if m["value"] is not None else f"{metric} absent"
+                          for metric, m in report["metrics"].items())
+        print(f"{summary['system']} / {summary['testset']['name']} / en-{lang}: {shown}")
+    for flag in summary["size_flags"]:
+        print(f"flag: {flag}")
+    print(f"{summary['verification']}: wrote {paths.summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""harness.leaderboard: groups by signature, Δ against the base, reported rows apart, deterministic pages.
+
+Every results file here is written by the test itself (a few hand-made summaries in the
+schema of harness.evaluate / harness.longform), so the expected numbers are known exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import leaderboard
+from harness.leaderboard import (CSV_COLUMNS, VERIFIED_NONE, VERIFIED_RECIPE, VERIFIED_SIZE, LeaderboardError,
+                                 build, main, pareto_front, read_results, render)
+
+BLEU_DE = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+BLEU_DE_INTL = "nrefs:1|case:mixed|eff:no|tok:intl|smooth:exp|version:2.6.0"
+BLEU_ZH = "nrefs:1|case:mixed|eff:no|tok:zh|smooth:exp|version:2.6.0"
+CHRF = "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0"
+CHRFPP = "nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0"
+HASH = "sha256:" + "ab" * 32
+LIMIT = 2_000_000
+
+
+def metrics(bleu: float, chrf: float, chrfpp: float, bleu_signature: str = BLEU_DE) -> dict:
+    return {"bleu": {"metric": "bleu", "value": bleu, "signature": bleu_signature, "absent_reason": None},
+            "chrf": {"metric": "chrf", "value": chrf, "signature": CHRF, "absent_reason": None},
+            "chrf++": {"metric": "chrf++", "value": chrfpp, "signature": CHRFPP, "absent_reason": None},
+            "comet": {"metric": "comet", "value": None, "signature": None,
+                      "absent_reason": "no COMET model configured for track mini"}}
+
+
+def storage(size: int, params: int = 1000) -> dict:
+    unit = {"files": ["model/model.safetensors"], "size_bytes": size, "logical_params": params,
+            "limit_2026": {"limit_bytes": LIMIT, "complies": size <= LIMIT, "margin_bytes": LIMIT - size},
+            "bin_2025": {"bin": "Bin1" if LIMIT // 2 <= size <= LIMIT else None, "lower_bytes": None,
+                         "upper_bytes": None},
+            "reduction": {"params": 0.0, "bytes": 1 - size / 8_000_000}}
+    return {"status": "compliant" if size <= LIMIT else "over_limit", "exit_code": 0, "reason": "fixture",
+            "totals": {"weight_file_bytes": size, "gb": size / 1e9, "logical_params": params},
+            "verdicts": {"track": "mini", "rule": {"limit_bytes": LIMIT}, "judged_by": "limit_2026",
+                         "judged_unit": "de", "compliant": size <= LIMIT, "units": {"de": unit}}}
+
+
+def summary(system: str, de: dict, *, built_by: str | None = None, store: dict | None = None,
+            created: str = "2026-01-01T00:00:00Z", manifest: dict | None = None, testset: str = "talks_test",
+            longform: str | None = None) -> dict:
+    manifest = dict(manifest or {"format": "hf", "languages": {"de": "model"}})
+    if built_by:
+        manifest["built_by"] = built_by
+    out = {"schema": "iwslt-harness/eval-longform" if longform else "iwslt-harness/eval", "schema_version": 1,
+           "system": system, "system_manifest": manifest, "track": "mini",
+           "testset": {"name": testset, "version": "1.0", "content_hash": HASH, "utterances": 10},
+           "languages": {"de": {"metrics": de,
+                                "degeneration": {"empty": {"count": 1, "rate": 0.1}, "any": {"count": 2, "rate": 0.2}},
+                                "speed": {"rtfx": 50.0, "peak_rss_bytes": 2**30, "gpu_peak_bytes": None,
+                                          "batch1_latency_mean_seconds": 0.25}}},
+           "storage": store, "created": created,
+           "provenance": {"git": {"commit": "0" * 40, "dirty": False}}}
+    if longform:
+        out["segmentation"] = {"method": longform}
+    return out
+
+
+def write(root: Path, data: dict, name: str = "talks_test") -> Path:
+    path = root / data["track"] / data["system"] / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """baseline (recipe), modelA (recipe, compliant), sizeonly (storage, no recipe), hyps (another BLEU
+    tokenizer, no storage: its own group)."""
+    root = tmp_path / "results"
+    write(root, summary("baseline", metrics(10.0, 30.0, 28.0), built_by="submissions/baseline/build.py",
+                        store=storage(8_000_000)))
+    write(root, summary("modelA", metrics(20.5, 41.25, 39.5), built_by="submissions/modelA/build.py",
+                        store=storage(1_500_000), created="2026-02-03T04:05:06Z"))
+    write(root, summary("sizeonly", metrics(15.0, 35.0, 33.0), store=storage(3_000_000),
+                        manifest={"format": "hf", "data_condition": "constrained"}))
+    write(root, summary("hyps", metrics(30.0, 50.0, 48.0, bleu_signature=BLEU_DE_INTL)))
+    return root
+
+
+def rows_by_system(board: dict) -> dict[str, dict]:
+    return {row["system"]: row for group in board["groups"] for row in group["rows"]}
+
+
+def test_same_results_give_byte_identical_pages(results: Path, tmp_path: Path):
+    # A second copy at another absolute path: no path of the machine may leak into the pages.
+    other = tmp_path / "elsewhere" / "results"
+    shutil.copytree(results, other)
+    render(results, tmp_path / "one")
+    render(other, tmp_path / "two")
+    render(results, tmp_path / "one")  # rendering over its own output changes nothing either
+    for name in ("README.md", "results.csv", "results.json", "index.html"):
+        first, second = (tmp_path / "one" / name).read_bytes(), (tmp_path / "two" / name).read_bytes()
+        assert first == second, name
+        assert str(tmp_path).encode() not in first
+    # The only time shown is the newest results file's own stamp.
+    assert "2026-02-03T04:05:06Z" in (tmp_path / "one" / "README.md").read_text()
+
+
+def test_delta_against_the_base_of_the_same_group(results: Path):
+    rows = rows_by_system(build(read_results(results)))
+    assert rows["modelA"]["deltas"]["chrf++"] == pytest.approx(39.5 - 28.0)
+    assert rows["modelA"]["deltas"]["bleu"] == pytest.approx(20.5 - 10.0)
+    assert rows["sizeonly"]["deltas"]["chrf"] == pytest.approx(35.0 - 30.0)
+    assert rows["baseline"]["deltas"]["bleu"] == 0.0
+    assert rows["modelA"]["deltas"]["comet"] is None  # absent metric: no difference made up
+
+
+def test_a_different_signature_is_its_own_group_never_ranked_with_the_others(results: Path, tmp_path: Path):
+    board = build(read_results(results))
+    assert len(board["groups"]) == 2
+    by_members = {tuple(sorted(r["system"] for r in g["rows"])): g for g in board["groups"]}
+    main_group, alone = by_members[("baseline", "modelA", "sizeonly")], by_members[("hyps",)]
+    assert main_group["signatures"]["bleu"] == BLEU_DE and alone["signatures"]["bleu"] == BLEU_DE_INTL
+    # ranks within a group only, by chrF++ (German, no COMET): hyps' higher scores do not push others down
+    assert [(r["system"], r["rank"]) for r in main_group["rows"]] == [("modelA", 1), ("sizeonly", 2), ("baseline", 3)]
+    assert alone["rows"][0]["rank"] == 1 and alone["base_system"] is None
+    assert all(d is None for d in alone["rows"][0]["deltas"].values())  # no base under these settings
+    render(results, tmp_path / "out")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert readme.count("## mini · talks_test · en-de") == 2
+    assert f"`{BLEU_DE}`" in readme and f"`{BLEU_DE_INTL}`" in readme
+
+
+def test_longform_segmentations_are_not_ranked_together(tmp_path: Path):
+    root = tmp_path / "results"
+    write(root, summary("baseline", metrics(10, 30, 28), longform="dac", testset="longform_test"), "longform_test")
+    write(root, summary("modelA", metrics(12, 32, 30), longform="fixed", testset="longform_test"), "longform_test")
+    board = build(read_results(root))
+    assert sorted(g["segmentation"] for g in board["groups"]) == ["dac", "fixed"]
+
+
+def test_reported_rows_stand_apart_with_their_own_test_set(results: Path, tmp_path: Path):
+    board = render(results, tmp_path / "out")
+    reported = board["reported"]
+    assert all(r["kind"] == "reported" and "rank" not in r for r in reported)
+    assert all(r["kind"] == "reproduced" for g in board["groups"] for r in g["rows"])
+    find = {(r["system"], r["lang"]): r for r in reported}
+    a_de = find[("System A (QLoRA + KD)", "de")]
+    assert a_de["metrics"]["bleu"]["value"] == 43.25 and a_de["metrics"]["chrf++"]["value"] == 68.02
+    assert a_de["metrics"]["comet"]["signature"] == "Unbabel/wmt20-comet-da x100"
+    assert a_de["size_gb"] == 9.64 and a_de["complies_2026"] is False and "Moslem" in a_de["source"]
+    diet = find[("Diet-KIT (HQQ 4/3/2-bit + AWQ)", "zh")]
+    assert diet["metrics"]["comet"]["value"] == 77.1 and diet["metrics"]["comet"]["signature"].startswith("Unbabel/wmt22")
+    assert diet["complies_2026"] is True and diet["bin_2025"] == "Bin1"
+    assert find[("Baseline (Qwen2-Audio-7B-Instruct)", "zh")]["metrics"]["chrf"]["value"] == 32.53
+    readme = (tmp_path / "out" / "README.md").read_text()
+    reproduced, _, published = readme.partition("## Reported in the papers")
+    assert "43.25" in published and "43.25" not in reproduced and "ACL 60/60" in published
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text())))
+    assert {r["rank"] for r in rows if r["kind"] == "reported"} == {""}
+    assert len([r for r in rows if r["kind"] == "reported"]) == len(leaderboard.REPORTED)
+
+
+def test_compliance_condition_and_verification(results: Path):
+    rows = rows_by_system(build(read_results(results)))
+    assert (rows["modelA"]["complies_2026"], rows["modelA"]["bin_2025"]) == (True, "Bin1")
+    assert (rows["baseline"]["complies_2026"], rows["baseline"]["bin_2025"]) == (False, None)
+    assert rows["hyps"]["complies_2026"] is None and rows["hyps"]["size_bytes"] is None
+    assert rows["modelA"]["size_bytes"] == 1_500_000 and rows["modelA"]["size_gb"] == 0.0015
+    assert [rows[s]["verification"] for s in ("baseline", "modelA", "sizeonly", "hyps")] == \
+        [VERIFIED_RECIPE, VERIFIED_RECIPE, VERIFIED_SIZE, VERIFIED_NONE]
+    # declared in the manifest wins; else the known submissions' table; else unknown
+    assert [rows[s]["data_condition"] for s in ("baseline", "modelA", "sizeonly", "hyps")] == \
+        ["n/a", "constrained", "constrained", "unknown"]
+    assert rows["modelA"]["rtfx"] == 50.0 and rows["modelA"]["peak_rss_bytes"] == 2**30
+    assert rows["modelA"]["degeneration"] == {"any": 0.2, "empty": 0.1}
+    # on the Pareto front: modelA (smallest and best of its group); baseline is beaten on both
+    assert rows["modelA"]["pareto"] and not rows["baseline"]["pareto"] and not rows["sizeonly"]["pareto"]
+
+
+@pytest.mark.parametrize("points, front", [
+    ([("a", 1, 10), ("b", 2, 5)], {"a"}),
+    ([("a", 1, 5), ("b", 2, 10)], {"a", "b"}),
+    ([("a", 1, 5), ("b", 1, 5)], {"a", "b"}),           # equal points dominate neither
+    ([("a", 1, 5), ("b", 2, 5), ("c", 3, 9)], {"a", "c"}),
+    ([], set()),
+])
+def test_pareto_front(points, front):
+    assert pareto_front(points) == front
+
+
+def test_the_page_is_self_contained(results: Path, tmp_path: Path):
+    render(results, tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert not re.search(r"<link\b|<script\s+src|@import|url\(", page, re.I)
+    for needle in ('id="filter-track"', 'id="filter-testset"', 'id="filter-lang"', 'id="groups"', 'id="detail"',
+                   'id="reported-table"', "drawPlot", '"class": "limit"', "<style>", "sorted-asc"):
+        assert needle in page, needle
+    embedded = re.search(r'<script type="application/json" id="leaderboard-data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(embedded) == json.loads((tmp_path / "out" / "results.json").read_text())
+
+
+def test_the_page_script_parses(results: Path, tmp_path: Path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    render(results, tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    script = page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
+    (tmp_path / "page.js").write_text(script)
+    subprocess.run([node, "--check", str(tmp_path / "page.js")], check=True, capture_output=True, timeout=60)
+
+
+def test_csv_and_json_columns(results: Path, tmp_path: Path):
+    render(results, tmp_path / "out")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    reproduced = {r["system"]: r for r in rows if r["kind"] == "reproduced"}
+    assert sorted(reproduced) == ["baseline", "hyps", "modelA", "sizeonly"]
+    a = reproduced["modelA"]
+    assert (a["rank"], a["lang_pair"], a["testset_hash"], a["size_bytes"], a["complies_2026"]) == \
+        ("1", "en-de", HASH, "1500000", "True")
+    assert float(a["chrf++_delta"]) == pytest.approx(11.5) and a["bleu_signature"] == BLEU_DE
+    assert a["source"] == "mini/modelA/talks_test.json"
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["schema"] == leaderboard.SCHEMA and data["generated_from_newest_result"] == "2026-02-03T04:05:06Z"
+    row = data["groups"][0]["rows"][0]
+    for key in ("system", "metrics", "deltas", "rank", "data_condition", "verification", "size_bytes", "size_gb",
+                "logical_params", "reduction_bytes", "complies_2026", "bin_2025", "rtfx", "peak_rss_bytes",
+                "degeneration", "storage", "pareto", "group"):
+        assert key in row, key
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("{not json", "not a readable JSON results file"),
+    ('{"schema": "something-else"}', "unknown schema"),
+    ('{"schema": "iwslt-harness/eval", "system": "x", "track": "mini", "testset": {"name": "t"}, "languages": {}}',
+     "content_hash"),
+    (None, "is not a number"),
+])
+def test_a_malformed_results_file_is_one_line_and_exit_2(results: Path, tmp_path: Path, capsys, text, fragment):
+    out = tmp_path / "out"
+    assert main(["--results", str(results), "--out", str(out)]) == 0
+    before = (out / "index.html").read_bytes()
+    bad = results / "mini" / "broken" / "talks_test.json"
+    bad.parent.mkdir(parents=True)
+    if text is None:
+        data = summary("broken", metrics(1, 2, 3))
+        data["languages"]["de"]["metrics"]["bleu"]["value"] = "12.3"
+        text = json.dumps(data)
+    bad.write_text(text)
+    capsys.readouterr()
+    assert main(["--results", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: mini/broken/talks_test.json: ") and fragment in err
+    assert (out / "index.html").read_bytes() == before  # nothing already written is lost
+    with pytest.raises(LeaderboardError):
+        read_results(results)
+
+
+def test_an_empty_results_folder_renders_a_page_saying_so(tmp_path: Path):
+    (tmp_path / "results").mkdir()
+    assert main(["--results", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
+    assert 'id="no-results"' in (tmp_path / "out" / "index.html").read_text()
+    assert "No results yet" in (tmp_path / "out" / "README.md").read_text()
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["groups"] == []
+
+
+def test_significance_hook_is_shown_beside_the_rank(results: Path):
+    calls = []
+
+    def clusters(rows, metric):
+        calls.append((tuple(r["system"] for r in rows), metric))
+        return {r["system"]: 1 for r in rows}
+
+    rows = rows_by_system(build(read_results(results), significance=clusters))
+    assert (("modelA", "sizeonly", "baseline"), "chrf++") in calls
+    assert rows["modelA"]["cluster"] == 1
+
+
+# A minimal DOM, enough for the page's script: elements with children, attributes, classes,
+# listeners and text. It runs the script in node (no browser here) and drives it: sort by a
+# column, open a row's details, filter to one group. The lead's Chromium test checks the rest.
+_FAKE_DOM = r"""
+function El(tag, id) { this.tagName = tag; this.id = id || ""; this.children = []; this.attrs = {};
+  this.listeners = {}; this._text = ""; this.value = ""; this.style = {}; this.className = "";
+  var self = this; this.classList = {add: function (c) { self.className += " " + c; },
+                                     remove: function (c) { self.className = self.className.replace(c, ""); }}; }
+El.prototype.appendChild = function (c) { this.children.push(c); return c; };
+El.prototype.setAttribute = function (k, v) { this.attrs[k] = String(v); if (k === "class") this.className = String(v); };
+El.prototype.addEventListener = function (e, f) { (this.listeners[e] = this.listeners[e] || []).push(f); };
+El.prototype.fire = function (e) { (this.listeners[e] || []).forEach(function (f) { f(); }); };
+El.prototype.all = function (tag) { var out = []; (function walk(n) { n.children.forEach(function (c) {
+  if (c.tagName === tag) out.push(c); walk(c); }); })(this); return out; };
+El.prototype.querySelectorAll = function (sel) { var m = /^(\w+)(?:\.(\w+))?$/.exec(sel); var all = this.all(m[1]);
+  return m[2] ? all.filter(function (c) { return c.className.indexOf(m[2]) >= 0; }) : all; };
+Object.defineProperty(El.prototype, "textContent", {
+  get: function () { return this._text + this.children.map(function (c) { return c.textContent; }).join(""); },
+  set: function (t) { this._text = String(t); this.children = []; }});
+var nodes = {};
+["groups", "detail", "filter-track", "filter-testset", "filter-lang"].forEach(function (id) { nodes[id] = new El("div", id); });
+nodes["leaderboard-data"] = new El("script", "leaderboard-data");
+nodes["leaderboard-data"].textContent = require("fs").readFileSync(process.argv[2], "utf8");
+var root = new El("html");
+root.children = [nodes.groups, nodes.detail];
+global.document = {getElementById: function (id) { return nodes[id]; },
+  createElement: function (t) { return new El(t); }, createElementNS: function (ns, t) { return new El(t); },
+  createTextNode: function (t) { var e = new El("#text"); e._text = String(t); return e; },
+  querySelectorAll: function (sel) { return root.querySelectorAll(sel); }};
+"""
+
+_DRIVE = r"""
+var out = {};
+var tables = nodes.groups.all("table");
+out.tables = tables.length;
+out.plots = nodes.groups.all("svg").length;
+out.limit_lines = nodes.groups.all("line").filter(function (l) { return l.attrs["class"] === "limit"; }).length;
+var first = tables[0], heads = first.all("th");
+out.headers = heads.map(function (h) { return h.textContent; });
+function systems(t) { return t.all("tbody")[0].children.map(function (r) { return r.children[1].textContent; }); }
+out.order = systems(first);
+heads[out.headers.indexOf("bytes")].fire("click");
+out.by_bytes = systems(first);
+first.all("tbody")[0].children[0].fire("click");
+out.detail = nodes.detail.textContent;
+nodes["filter-track"].value = "mini";
+nodes["filter-lang"].value = "en-zh";
+nodes["filter-lang"].fire("change");
+out.filtered = nodes.groups.textContent;
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_page_script_runs_sorts_shows_details_and_filters(results: Path, tmp_path: Path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    render(results, tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    data = re.search(r'<script type="application/json" id="leaderboard-data">(.*?)</script>', page, re.S).group(1)
+    (tmp_path / "data.json").write_text(data)
+    script = page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
+    (tmp_path / "run.js").write_text(_FAKE_DOM + script + _DRIVE)
+    done = subprocess.run([node, str(tmp_path / "run.js"), str(tmp_path / "data.json")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    # hyps' group has no verified size: a table, no plot
+    assert out["tables"] == 2 and out["plots"] == 1 and out["limit_lines"] == 1
+    assert out["headers"][:6] == ["#", "system", "data", "verified", "BLEU", "Δ BLEU"] and "COMET" not in out["headers"]
+    assert out["order"] == ["modelA ★", "sizeonly", "baseline"]
+    assert out["by_bytes"] == ["baseline", "sizeonly", "modelA ★"]  # first click on a number: largest first
+    assert "baseline" in out["detail"] and "8,000,000" in out["detail"] and "Size (storage verdict)" in out["detail"]
+    assert out["filtered"] == "No group matches these filters."
+
+
+def test_the_command_adds_significance_clusters_from_the_segments_files(results: Path, tmp_path: Path):
+    # baseline's and modelA's hypotheses: modelA right on every segment, baseline on none
+    refs = [f"der Satz Nummer {i} ist hier" for i in range(12)]
+    for system, hyps in (("baseline", ["etwas anderes"] * 12), ("modelA", refs)):
+        lines = [json.dumps({"id": str(i), "lang": "de", "reference": r, "hypothesis": h})
+                 for i, (r, h) in enumerate(zip(refs, hyps))]
+        (results / "mini" / system / "talks_test.segments.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["--results", str(results), "--out", str(tmp_path / "with")]) == 0
+    assert main(["--results", str(results), "--out", str(tmp_path / "without"), "--no-significance"]) == 0
+    with_ = rows_by_system(json.loads((tmp_path / "with" / "results.json").read_text()))
+    without = rows_by_system(json.loads((tmp_path / "without" / "results.json").read_text()))
+    if importlib.util.find_spec("harness.significance") is not None:
+        assert (with_["modelA"]["cluster"], with_["baseline"]["cluster"]) == (1, 2)
+        assert with_["sizeonly"]["cluster"] is None  # no segments file: not tested, no cluster
+    assert all(row["cluster"] is None for row in without.values())
