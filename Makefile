@@ -80,6 +80,15 @@ ifeq ($(ESPEAK),)
 endif
 .PHONY: espeak-ng
 
+# Debian's chromium: the leaderboard page's browser test (tests/test_leaderboard_browser.py).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+chromium:
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+endif
+.PHONY: chromium
+
 # ---- targets --------------------------------------------------------------
 data: $(VENV_STAMP) espeak-ng
 	$(PY) -m testsets.miniworld --out $(MINI) --jobs $(JOBS)
@@ -109,7 +118,7 @@ check: $(VENV_STAMP)
 bench: $(VENV_STAMP)
 	$(TEST_ENV) BENCH_DEVICE=$(BENCH_DEVICE) $(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)
 
-test: $(VENV_STAMP) espeak-ng
+test: $(VENV_STAMP) espeak-ng chromium
 	$(TEST_ENV) $(PY) -m pytest -m "not slow and not gpu and not bench" $(PYTEST_ARGS)
 
 # The CUDA path (tests marked gpu; they skip without a CUDA device) and the benchmarks on

@@ -637,6 +637,12 @@ results.csv and results.json beside it.</noscript></section>
   var LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"};
   var METRICS = ["bleu", "chrf", "chrf++", "comet"];
   var groupsEl = document.getElementById("groups"), detailEl = document.getElementById("detail");
+  // The view is addressable: #track=..&testset=..&lang=..&sort=<column>&dir=asc|desc&detail=<system>
+  // (shareable links, and how the browser test drives the page without a driver).
+  var hash = {};
+  location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
+    var i = kv.indexOf("="); if (i > 0) hash[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+  });
   var filters = {track: document.getElementById("filter-track"), testset: document.getElementById("filter-testset"),
                  lang: document.getElementById("filter-lang")};
 
@@ -706,6 +712,7 @@ results.csv and results.json beside it.</noscript></section>
 
   function drawTable(group, card) {
     var cols = columns(group), state = {col: 0, dir: 1};
+    cols.forEach(function (c, i) { if (c.key === hash.sort) { state.col = i; state.dir = hash.dir === "asc" ? 1 : -1; } });
     var table = el("table", {"class": "board", "data-group": group.id});
     var thead = el("thead"), tr = el("tr"), tbody = el("tbody");
     cols.forEach(function (c, i) {
@@ -873,8 +880,17 @@ results.csv and results.json beside it.</noscript></section>
       groupsEl.appendChild(card);
     });
   }
-  Object.keys(filters).forEach(function (k) { filters[k].addEventListener("change", render); });
+  Object.keys(filters).forEach(function (k) {
+    if (hash[k] !== undefined) filters[k].value = hash[k];
+    filters[k].addEventListener("change", render);
+  });
   render();
+  if (hash.detail) {
+    var first = board.groups.filter(function (g) { return document.querySelector('[data-group="' + g.id + '"]'); })
+      .map(function (g) { return [g, g.rows.filter(function (r) { return r.system === hash.detail; })[0]]; })
+      .filter(function (pair) { return pair[1]; })[0];
+    if (first) showDetail(first[0], first[1]);
+  }
 })();
 </script>
 </body>

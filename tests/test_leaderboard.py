@@ -313,6 +313,7 @@ global.document = {getElementById: function (id) { return nodes[id]; },
   createElement: function (t) { return new El(t); }, createElementNS: function (ns, t) { return new El(t); },
   createTextNode: function (t) { var e = new El("#text"); e._text = String(t); return e; },
   querySelectorAll: function (sel) { return root.querySelectorAll(sel); }};
+global.location = {hash: ""};
 """
 
 _DRIVE = r"""

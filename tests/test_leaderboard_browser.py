@@ -1,0 +1,77 @@
+"""The leaderboard page in a real headless Chromium (Debian's chromium; the Makefile installs it).
+
+The page is opened from disk with every host name unresolvable (it must need no network),
+its DOM read after the scripts ran (``--dump-dom``), and its view driven through the URL
+fragment the page reads (``#sort=..&dir=..&lang=..&detail=..``): sorting, filtering and the
+detail view, without a browser driver. A screenshot of the real mini-track page (or of
+the fixture's, where no results exist) is written to ``build/screenshots/leaderboard.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.leaderboard import render
+from test_leaderboard import results  # noqa: F401  (fixture: fake results files)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "build" / "screenshots" / "leaderboard.png"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+
+
+def chromium(*args: str, timeout: int = 90) -> str:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def dom(page: Path, fragment: str = "") -> str:
+    return chromium("--dump-dom", page.as_uri() + (f"#{fragment}" if fragment else ""))
+
+
+def first_column(html: str, cell: int = 1) -> list[str]:
+    """The ``cell``-th cell of every body row of the first table (the system column by default)."""
+    body = re.search(r"<tbody>(.*?)</tbody>", html, re.S).group(1)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[cell] for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+@pytest.fixture
+def page(results, tmp_path):  # noqa: F811
+    render(results, tmp_path / "out")
+    return tmp_path / "out" / "index.html"
+
+
+def test_the_page_loads_from_disk_without_network_and_draws_tables_and_plots(page):
+    html = dom(page)
+    assert html.count('<table class="board"') == 2  # the scripts ran: one table per group
+    assert "<svg" in html and "<circle" in html and 'class="limit"' in html  # the Pareto plot with the limit
+    assert re.sub(r"<[^>]+>", "", first_column(html)[0]).strip() == "modelA ★"  # ranked by the primary metric
+
+
+def test_sorting_filtering_and_details_through_the_fragment(page):
+    by_bytes = [re.sub(r"<[^>]+>", "", c).strip() for c in first_column(dom(page, "sort=bytes&dir=asc"))]
+    assert by_bytes == ["modelA ★", "sizeonly", "baseline"]  # smallest first
+    descending = [re.sub(r"<[^>]+>", "", c).strip() for c in first_column(dom(page, "sort=bytes&dir=desc"))]
+    assert descending == ["baseline", "sizeonly", "modelA ★"]
+    assert "No group matches these filters." in dom(page, "lang=en-zh")
+    detail = dom(page, "detail=baseline")
+    assert "Size (storage verdict)" in detail and "8,000,000" in detail
+
+
+def test_a_screenshot_of_the_page(page):
+    real = ROOT / "leaderboard" / "index.html"
+    shown = real if real.is_file() else page
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    chromium(f"--screenshot={SCREENSHOT}", "--window-size=1400,1800", shown.as_uri())
+    data = SCREENSHOT.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
