@@ -17,6 +17,7 @@ COMMANDS = {
     "segment": ("harness.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
     "longform": ("harness.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
     "leaderboard": ("harness.leaderboard", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
+    "plan": ("harness.plan", "what a build or eval will do on a track: stages, model/data ids, GPU memory and disk, fits"),
     "import-hyps": ("harness.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),
 }
 
