@@ -2,7 +2,7 @@
 # (the Python environment, espeak-ng), idempotently: nothing is installed by hand.
 #
 #   make build SUB=<name> [TRACK=mini] [LANG=de|zh]   reproduce a submission into build/<track>/<name>/
-#   make eval [SUB=] [TESTSET=] [TRACK=] [SEGMENTATION=dac|vad|fixed|gold]
+#   make eval [SUB=] [TESTSET=] [TRACK=] [SEGMENTATION=dac|vad|fixed|gold] [NPROC=N]
 #                 size check + decode + score built systems -> leaderboard/results/ (long-form sets:
 #                 segment -> decode -> resegment to the references -> score)
 #   make leaderboard  render leaderboard/ (README.md, index.html, results.csv, results.json) from leaderboard/results/
@@ -105,7 +105,7 @@ build: $(VENV_STAMP)
 	$(PY) submissions/$(SUB)/build.py --track $(TRACK) $(if $(BUILD_LANG),--lang $(BUILD_LANG))
 
 eval: $(VENV_STAMP) $(TRACK_DATA)
-	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET)) $(if $(SEGMENTATION),--segmentation $(SEGMENTATION))
+	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET)) $(if $(SEGMENTATION),--segmentation $(SEGMENTATION)) $(if $(NPROC),--nproc $(NPROC))
 	$(PY) -m harness leaderboard
 
 leaderboard: $(VENV_STAMP)

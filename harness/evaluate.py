@@ -20,6 +20,7 @@ segmentation and the resegmentation.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,6 +33,7 @@ from harness.metrics import MetricError, score_all
 from harness.models import SYSTEM_FILE, ModelLoadError, load_system, read_manifest
 from harness.testsets import LongFormSet, TestSet, TestSetError, load_acl6060, load_testset
 from harness.tracks import REPO, TestSetSpec, Track, get_track
+from harness.vllm_backend import BackendError
 
 EVAL_SCHEMA = "iwslt-harness/eval"
 BUILD_ROOT = REPO / "build"
@@ -66,7 +68,7 @@ def load_spec(spec: TestSetSpec) -> TestSet | LongFormSet:
 def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
              *, results_root: Path, device: str = "cpu", latency_sample: int = 8,
              storage_verdict: dict | None = None, name: str | None = None,
-             only: Sequence[str] | None = None) -> dict:
+             only: Sequence[str] | None = None, backend: str = "transformers") -> dict:
     """Decode and score one system on one segmented test set; writes and returns the summary.
 
     ``name`` is the system's name in the results (default: its folder's name); ``only``
@@ -82,7 +84,7 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
     summary_languages, segment_rows = {}, []
     for lang in languages:
         rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, latency_sample,
-                                          name)
+                                          name, backend)
         summary_languages[lang] = report
         segment_rows.extend(rows)
     summary = {
@@ -107,8 +109,13 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
 
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
                        paths: results.ResultPaths, device: str, latency_sample: int,
-                       name: str) -> tuple[list[dict], dict]:
-    system = load_system(system_dir, lang, device=device)
+                       name: str, backend: str = "transformers") -> tuple[list[dict], dict]:
+    if backend == "vllm":
+        from harness import vllm_backend
+
+        system, decoder, latency_sample = vllm_backend.VllmSystem(system_dir, lang), vllm_backend.decode, 0
+    else:
+        system, decoder = load_system(system_dir, lang, device=device), decode
     settings = settings.resolved(system)
     key = results.cache_key(model=system.content_hash, decode=settings.as_dict(),
                             testset=testset.content_hash, lang=lang)
@@ -126,7 +133,7 @@ def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: s
     stats = None
     try:
         if todo:
-            output = decode(system, [utterances[i].audio() for i in todo], lang, settings,
+            output = decoder(system, [utterances[i].audio() for i in todo], lang, settings,
                             progress=f"{name} {testset.name} {lang}", on_result=keep)
             stats = output.stats
     finally:
@@ -196,9 +203,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="utterances decoded at batch 1 to measure latency (0: skip)")
     parser.add_argument("--segmentation", default=longform.DEFAULT_METHOD, choices=("dac", "vad", "fixed", "gold"),
                         help="how long-form sets are segmented (default: SHAS-style divide-and-conquer)")
+    parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
+                        help="decoding backend; vllm (hf systems, where vLLM is installed) never falls back silently")
     parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
     parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="data-parallel decoding processes (relaunches through torchrun; see harness.distributed)")
     args = parser.parse_args(argv)
+    # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
+    if args.nproc != 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from harness import distributed
+
+        return distributed.eval_entry(argv, args.device, args.nproc, lambda: _run(args))
+    # --- end of the distributed hook ---
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         track = get_track(args.track)
         settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
@@ -227,16 +248,16 @@ def main(argv: list[str] | None = None) -> int:
                     summary = longform.evaluate_longform(system_dir, track, spec, testset, settings,
                                                          results_root=args.results_root, device=args.device,
                                                          segmentation=segmentations[spec.name],
-                                                         storage_verdict=verdict)
+                                                         storage_verdict=verdict, backend=args.backend)
                 else:
                     summary = evaluate(system_dir, track, spec, testset, settings, results_root=args.results_root,
                                        device=args.device, latency_sample=args.latency_sample,
-                                       storage_verdict=verdict)
+                                       storage_verdict=verdict, backend=args.backend)
                 for lang, report in summary["languages"].items():
                     shown = ", ".join(f"{name} {m['value']:.2f}" if m["value"] is not None else f"{name} absent"
                                       for name, m in report["metrics"].items())
                     print(f"{system_dir.name} / {spec.name} / en-{lang}: {shown}; RTFx {report['speed']['rtfx']}")
-    except (EvalError, ModelLoadError, TestSetError, MetricError, ValueError) as error:
+    except (EvalError, ModelLoadError, TestSetError, MetricError, ValueError, BackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -44,7 +44,7 @@ def segment(longform_set, track: Track, method: str = DEFAULT_METHOD, **override
 
 
 def decode_segments(system, longform_set, segmentation, lang: str, settings: DecodeSettings,
-                    progress: str | None = None, chunk: int = 256) -> dict[str, list]:
+                    progress: str | None = None, chunk: int = 256, decoder=decode) -> dict[str, list]:
     """Every talk's segments decoded in order: {talk_id: [Hypothesis, ...]} (an empty list for a silent talk).
 
     Segments are read from the talk's file one at a time and decoded ``chunk`` at a time,
@@ -59,14 +59,14 @@ def decode_segments(system, longform_set, segmentation, lang: str, settings: Dec
         pieces = iter_file_segments(talk.wav_path, segmentation.segments(talk.talk_id))
         by_talk[talk.talk_id] = []
         while batch := list(islice(pieces, chunk)):
-            by_talk[talk.talk_id] += decode(system, batch, lang, settings, progress=progress).hypotheses
+            by_talk[talk.talk_id] += decoder(system, batch, lang, settings, progress=progress).hypotheses
     return by_talk
 
 
 def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longform_set, settings: DecodeSettings, *,
                       results_root: Path, method: str = DEFAULT_METHOD, segmentation=None, device: str = "cpu",
                       name: str | None = None, testset_name: str | None = None,
-                      storage_verdict: dict | None = None) -> dict:
+                      storage_verdict: dict | None = None, backend: str = "transformers") -> dict:
     """Segment, decode, resegment and score one system on one long-form set; writes and returns the summary.
 
     ``segmentation`` (a harness.segment.SegmentationResult) is reused when given, so
@@ -85,11 +85,16 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
     sources = longform_set.reference("en")
     summary_languages, rows = {}, []
     for lang in languages:
-        system = load_system(system_dir, lang, device=device)
+        if backend == "vllm":
+            from harness import vllm_backend
+
+            system, decoder = vllm_backend.VllmSystem(system_dir, lang), vllm_backend.decode
+        else:
+            system, decoder = load_system(system_dir, lang, device=device), decode
         resolved = settings.resolved(system)
         started = time.perf_counter()
         hypotheses = decode_segments(system, longform_set, segmentation, lang, resolved,
-                                     progress=f"{name} {testset_name} {lang}")
+                                     progress=f"{name} {testset_name} {lang}", decoder=decoder)
         decode_seconds = time.perf_counter() - started
         references = references_by_talk(longform_set, lang)
         aligned = resegment_set({talk: [h.text for h in hyps] for talk, hyps in hypotheses.items()}, references, lang)

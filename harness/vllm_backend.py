@@ -47,7 +47,7 @@ class VllmSystem:
 
     def __init__(self, folder, lang: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
                  max_model_len: int = 4096) -> None:
-        from harness.models import load_processor, read_manifest
+        from harness.models import content_hash, load_processor, read_manifest
 
         vllm = _import_vllm()
         manifest = read_manifest(folder)
@@ -56,13 +56,21 @@ class VllmSystem:
                                f"{manifest.format!r} (use the transformers backend)")
         if lang not in manifest.languages:
             raise BackendError(f"{folder}: no model for {lang}")
+        self.folder, self.lang, self.manifest = folder, lang, manifest
         self.model_folder = (folder / manifest.languages[lang]).resolve()
         self.processor = load_processor(self.model_folder)
         self.prompt_style = manifest.prompt
+        self.content_hash = content_hash(self.model_folder)
         self.engine = vllm.LLM(model=str(self.model_folder), dtype=dtype, max_model_len=max_model_len,
                                limit_mm_per_prompt={"audio": 1}, gpu_memory_utilization=gpu_memory_utilization,
                                trust_remote_code=False, seed=0)
         self.sampling = vllm.SamplingParams
+
+    def provenance(self) -> dict:
+        """What a results file records about the model (as LoadedSystem.provenance, backend named)."""
+        return {"folder": str(self.folder), "model_folder": str(self.model_folder), "lang": self.lang, "format": "hf",
+                "prompt": self.prompt_style, "content_hash": self.content_hash, "dtype": "auto", "device": "vllm",
+                "backend": "vllm", "manifest": self.manifest.as_dict()}
 
 
 def decode(system: VllmSystem, audios: Sequence[np.ndarray], lang: str, settings: DecodeSettings, *,

@@ -76,3 +76,24 @@ def test_only_full_precision_systems(fake_vllm, tmp_path):
     (folder / "system.json").write_text(json.dumps(manifest))
     with pytest.raises(vllm_backend.BackendError, match="full-precision"):
         vllm_backend.VllmSystem(folder, "de")
+
+
+def test_make_eval_with_the_vllm_backend_is_one_line_without_vllm(monkeypatch, tmp_path, capsys):
+    import dataclasses
+
+    from harness import evaluate
+    from harness.testsets import write_segmented_set
+    from harness.tracks import TestSetSpec, get_track
+
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    shutil.copytree(BASE, tmp_path / "build" / "mini" / "base")
+    write_segmented_set(tmp_path / "one", name="one", version="1", domain="talks", generator={"name": "test"},
+                        rows=[{"id": "u0", "audio": np.zeros(16000, np.float32), "en": "Hi.", "de": "Hallo.",
+                               "zh": "你好。"}])
+    track = dataclasses.replace(get_track("mini"), testsets=(TestSetSpec("one", "local", str(tmp_path / "one")),))
+    monkeypatch.setattr(evaluate, "get_track", lambda name: track)
+    code = evaluate.main(["--track", "mini", "--build-root", str(tmp_path / "build"), "--results-root",
+                          str(tmp_path / "results"), "--backend", "vllm"])
+    err = capsys.readouterr().err
+    assert code == 2 and "vLLM is not installed" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()

@@ -371,6 +371,8 @@ def unwrapped(model):
     whose ``.model`` holds the audio tower, so the trimmed audio path and the frozen
     position table are found for a QLoRA model too (harness.stages.qlora).
     """
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):  # distributed hook: DDP's model
+        model = model.module
     get_base_model = getattr(model, "get_base_model", None)
     return get_base_model() if callable(get_base_model) else model
 
@@ -538,6 +540,16 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     _freeze_fixed_positions(model)
+    # --- distributed hook (issue 11): in a multi-process launch, accelerate's DDP/FSDP (harness/distributed.py) ---
+    dist = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from harness.distributed import TrainContext
+
+        dist = TrainContext(model, settings)
+        settings = dist.settings(settings)
+    forward_model = model if dist is None else dist.wrapped
+    main_process = dist is None or dist.is_main
+    # --- end of the distributed hook ---
     device = next(model.parameters()).device
     total = settings.total_steps(len(examples))
     last = total if settings.stop_after is None else min(total, settings.stop_after)
@@ -547,10 +559,12 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
         groups += _decay_groups(ctc.head, settings.weight_decay)
     parameters = [p for group in groups for p in group["params"]]
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, betas=settings.betas, eps=1e-8)
+    if dist is not None:  # distributed hook
+        optimizer = dist.optimizer(optimizer)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16)
 
     bar = None
-    if progress is not None:
+    if progress is not None and main_process:
         from tqdm import tqdm
 
         bar = tqdm(total=last, desc=progress, unit="step", mininterval=5.0)
@@ -570,23 +584,28 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
                                                settings.bucket_batches):
                 if step >= last:
                     break
-                batch = collate([examples[i] for i in batch_indices], store, pad_id, ctc)
+                share, weights = batch_indices, None
+                if dist is not None:  # distributed hook: this process's share of the global batch
+                    share, *weights = dist.share(examples, batch_indices)
+                batch = collate([examples[i] for i in share], store, pad_id, ctc)
                 batch = {name: tensor.to(device) for name, tensor in batch.items()}
                 rate = lr_at(step, total, settings)
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 with autocast:
-                    parts = forward_losses(model, batch, settings.trim_audio, ctc, settings.encoder_only)
+                    parts = forward_losses(forward_model, batch, settings.trim_audio, ctc, settings.encoder_only)
+                if weights is not None:  # distributed hook: weight by the share's tokens / examples
+                    parts = {k: v * (weights[0] if k == "lm" else weights[1]) for k, v in parts.items()}
                 if settings.encoder_only:
                     loss = parts["ctc"]
                 else:
                     loss = parts["lm"] + settings.ctc_weight * parts["ctc"] if "ctc" in parts else parts["lm"]
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                reduced = loss.backward() if dist is None else dist.backward(loss, parameters)
                 if settings.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+                    (torch.nn.utils.clip_grad_norm_ if dist is None else dist.clip)(parameters, settings.grad_clip)
                 optimizer.step()
-                value = float(loss.detach())
+                value = float(loss.detach()) if dist is None else reduced
                 if not math.isfinite(value):
                     raise FloatingPointError(f"loss became {value} at step {step}")
                 losses.append(value)
@@ -599,17 +618,20 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
                     bar.update(1)
                     bar.set_postfix(loss=f"{np.mean(losses[-settings.log_every:]):.3f}", lr=f"{rate:.2e}",
                                     refresh=False)
-                if log is not None and (step % settings.log_every == 0 or step == last):
+                if log is not None and main_process and (step % settings.log_every == 0 or step == last):
                     ctc_part = f" (ctc {np.mean(ctc_losses[-settings.log_every:]):.4f})" if ctc_losses else ""
                     log(f"step {step}/{total} epoch {seen / len(examples):.2f} "
                         f"loss {np.mean(losses[-settings.log_every:]):.4f}{ctc_part} lr {rate:.3e} "
                         f"{seen / elapsed:.1f} ex/s {elapsed / 60:.1f} min")
-                if on_checkpoint is not None and settings.checkpoint_every and step % settings.checkpoint_every == 0 \
-                        and step < last:
+                if on_checkpoint is not None and main_process and settings.checkpoint_every \
+                        and step % settings.checkpoint_every == 0 and step < last:
                     model.eval()
                     on_checkpoint(step, model)
                     model.train()
-                if settings.time_limit_s is not None and elapsed > settings.time_limit_s and step < last:
+                over = settings.time_limit_s is not None and elapsed > settings.time_limit_s and step < last
+                if dist is not None and settings.time_limit_s is not None:  # distributed hook: stop together
+                    over = dist.any(over)
+                if over:
                     stopped_early = True
                     if log is not None:
                         log(f"time limit {settings.time_limit_s:.0f} s reached at step {step}/{total}: stopping early")
@@ -692,6 +714,8 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
                                  features_root=features_root, log=log)
     if lora is not None:
         model = model.merge_and_unload()
+    if int(os.environ.get("RANK", "0")) != 0:  # distributed hook: rank 0 alone saves (DDP: same weights)
+        return {"training": result.summary()}
     out = Path(out)
     save_base(model, processor, out)
     write_manifest(out, format="hf", languages={lang: "." for lang in langs}, prompt=style,

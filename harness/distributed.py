@@ -1,0 +1,395 @@
+"""Data-parallel evaluation and multi-process training (issue 11, items 2 and 3).
+
+Launching
+  ``python -m harness eval --nproc N`` (``make eval NPROC=N``) relaunches itself as N
+  processes with ``python -m torch.distributed.run --standalone --nproc_per_node N``
+  (torchrun: the launcher ``accelerate launch --multi_gpu`` itself calls). Each process
+  sets up its process group with ``accelerate.PartialState``: gloo on the CPU, nccl on
+  GPUs, one GPU per process. torchrun rather than ``accelerate launch``, because
+  ``accelerate launch --cpu --num_processes N`` starts ONE process unless an MPI hostfile
+  is given (its simple launcher), so it cannot run N CPU workers; torchrun works the same
+  on CPUs and GPUs, finds a free port itself (``--standalone``) and kills the other
+  workers when one fails. A run started by ``accelerate launch --multi_gpu`` or torchrun
+  directly (WORLD_SIZE > 1 in the environment) takes the same worker path.
+
+Evaluation (``eval_entry``)
+  Rank 0 runs the ordinary evaluation (checkpoint, scoring, results files, latency
+  sample, long-form sets) with one change: its ``decode`` is ``Coordinator.decode``,
+  which shards the utterances across the processes and gathers the hypotheses back
+  in input order. The other ranks only serve decoding jobs (``follow``).
+
+  Sharding keeps every batch exactly as the single-process run builds it: the
+  utterances are sorted longest first (ties in input order) and cut into batches of
+  ``batch_size`` as ``harness.decode.decode`` does, and whole batches are dealt out,
+  batch k to rank k mod N (round k // N). A left-padded batch can in principle change
+  a row's float results, so an utterance must see the same batch companions and the
+  same row order as single-process: with whole batches it does, and the hypotheses
+  (token ids, text) are identical, not just close. Whole batches are dealt round-robin
+  rather than in one contiguous run per rank, because the order is longest first: a
+  contiguous split would give rank 0 all the long utterances. After each round rank 0
+  gathers the round's hypotheses and checkpoints them, so a killed run resumes as before.
+
+  What differs from a single-process run: timings only (``decode_seconds`` per segment,
+  ``speed.rtfx`` / ``decode_seconds`` (each batch's own wall time, so RTFx is per
+  process, not the aggregate throughput), ``speed.peak_rss_bytes`` (rank 0's process),
+  the batch-1 latency fields) and the provenance (``created``, ``provenance.hardware``
+  e.g. torch_threads). Hypotheses, per-segment flags and scores, metrics and
+  signatures are identical (tests/test_distributed.py). Long-form sets are not sharded:
+  rank 0 decodes them alone while the others wait.
+
+Training (``TrainContext``)
+  ``harness.stages.finetune.train`` takes the accelerate path when it runs in a
+  multi-process launch (WORLD_SIZE > 1): ``Accelerator`` wraps the model (DDP, or FSDP
+  when launched with ``accelerate launch --use_fsdp`` / ``HARNESS_FSDP=1``) and the
+  optimizer. ``TrainSettings`` is unchanged: ``batch_size`` is the GLOBAL batch; every
+  process builds the same seeded global batch and takes its contiguous share, each
+  share's loss is weighted by its share of the global batch's target tokens (times N,
+  as DDP averages gradients over processes), so the averaged gradient is the
+  single-process gradient of the whole batch up to float reduction order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+# What a relaunch runs (a wrapper script may set it to [its own path]).
+ENTRY: list[str] = ["-m", "harness", "eval"]
+TIMEOUT = timedelta(hours=12)  # idle ranks wait in a collective while rank 0 scores or decodes a long-form set
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def launched() -> bool:
+    """True inside a multi-process launch (torchrun / accelerate launch set WORLD_SIZE)."""
+    return world_size() > 1
+
+
+def launch_command(entry: list[str], nproc: int) -> list[str]:
+    """The torchrun command running ``entry`` (``-m module args`` or ``script args``) as ``nproc`` processes."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *entry]
+
+
+def without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` less ``--nproc N`` / ``--nproc=N``: a worker knows its count from WORLD_SIZE, and torchrun's
+    own parser would read ``--nproc`` as an ambiguous abbreviation of its ``--nproc-per-node``."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def relaunch(argv: list[str], nproc: int) -> int:
+    """Run ``ENTRY argv`` as ``nproc`` processes; their exit status (non-zero if any failed)."""
+    if nproc < 1:
+        print(f"error: --nproc must be at least 1, got {nproc}", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env.setdefault("OMP_NUM_THREADS", "1")  # N processes share the cores; torchrun would set 1 too
+    return subprocess.run(launch_command([*ENTRY, *argv], nproc), env=env).returncode
+
+
+def init_state(device: str = "cpu"):
+    """The process group (accelerate's PartialState): gloo on the CPU, nccl on GPUs."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=torch.device(device).type == "cpu", timeout=TIMEOUT)
+
+
+def rank_device(device: str, state) -> str:
+    """This process's device: the CPU, or its own GPU (cuda:LOCAL_RANK)."""
+    return "cpu" if torch.device(device).type == "cpu" else str(state.device)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def eval_entry(argv: list[str] | None, device: str, nproc: int, run) -> int:
+    """The ``--nproc`` hook of ``harness.evaluate.main``: relaunch, or be one of the workers.
+
+    ``run()`` is the ordinary evaluation; rank 0 calls it with decoding sharded.
+    """
+    if not launched():
+        if nproc <= 1:
+            return run()
+        return relaunch(without_nproc(list(sys.argv[1:] if argv is None else argv)), nproc)
+    if nproc > 1 and nproc != world_size():
+        print(f"error: --nproc {nproc} but launched with {world_size()} processes", file=sys.stderr)
+    state = init_state(device)
+    if state.process_index != 0:
+        return follow(state, device)
+    import harness.evaluate as evaluate_module
+
+    coordinator = Coordinator(state, device)
+    original = evaluate_module.decode
+    evaluate_module.decode = coordinator.decode
+    try:
+        return run()
+    finally:
+        evaluate_module.decode = original
+        coordinator.stop()
+
+
+def _broadcast(value=None):
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _scatter(values: list | None):
+    box = [None]
+    torch.distributed.scatter_object_list(box, values, src=0)
+    return box[0]
+
+
+def _gather(value) -> list | None:
+    rank0 = torch.distributed.get_rank() == 0
+    out = [None] * torch.distributed.get_world_size() if rank0 else None
+    torch.distributed.gather_object(value, out, dst=0)
+    return out
+
+
+def shard_batches(lengths: list[int], batch_size: int, world: int) -> list[list[list[int]]]:
+    """Rounds of whole batches: round r holds batch r*world + k for rank k (an empty list past the end).
+
+    The batches are ``harness.decode.decode``'s: longest first, ties in input order.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    rounds = []
+    for start in range(0, len(batches), world):
+        part = batches[start:start + world]
+        rounds.append(part + [[] for _ in range(world - len(part))])
+    return rounds
+
+
+def _decode_part(system, audios, lang, settings):
+    """One rank's batch of a round: (hypotheses, peak rss, gpu peak); None for an empty share."""
+    if not audios:
+        return None
+    from harness.decode import decode
+
+    output = decode(system, audios, lang, settings)
+    return output.hypotheses, output.stats.peak_rss_bytes, output.stats.gpu_peak_bytes
+
+
+class Coordinator:
+    """Rank 0's ``decode``: same signature and result as ``harness.decode.decode``, sharded."""
+
+    def __init__(self, state, device: str) -> None:
+        self.state = state
+        self.device = device
+        self.world = state.num_processes
+
+    def decode(self, system, audios, lang, settings, progress=None, on_result=None):
+        from harness.audio import SAMPLE_RATE
+        from harness.decode import DecodeOutput, DecodeStats, check_audio, configure_threads
+
+        settings = settings.resolved(system)
+        extractor = system.processor.feature_extractor
+        clips = [check_audio(i, audio, extractor.hop_length) for i, audio in enumerate(audios)]
+        rounds = shard_batches([len(c) for c in clips], settings.batch_size, self.world)
+        _broadcast({"folder": str(system.folder), "lang": lang, "content_hash": system.content_hash,
+                    "settings": settings.as_dict(), "rounds": len(rounds)})
+        results = [None] * len(clips)
+        peaks, gpu_peaks = [], []
+        bar = None
+        if progress is not None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(clips), desc=f"{progress} x{self.world}", unit="utt")
+        started = time.perf_counter()
+        try:
+            for batches in rounds:
+                mine = _scatter([[clips[i] for i in batch] for batch in batches])
+                parts = _gather(_decode_part(system, mine, lang, settings))
+                for batch, part in zip(batches, parts):
+                    if part is None:
+                        continue
+                    hypotheses, rss, gpu = part
+                    peaks.append(rss)
+                    if gpu is not None:
+                        gpu_peaks.append(gpu)
+                    for index, hypothesis in zip(batch, hypotheses):
+                        results[index] = hypothesis
+                    if on_result is not None:
+                        for index in sorted(batch):
+                            on_result(index, results[index])
+                    if bar is not None:
+                        bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
+        wall = time.perf_counter() - started
+        window = int(extractor.n_samples)
+        audio_total = sum(len(c) for c in clips) / SAMPLE_RATE
+        new_tokens = sum(h.new_tokens for h in results)
+        too_long = [len(c) for c in clips if len(c) > window]
+        stats = DecodeStats(
+            utterances=len(clips), audio_seconds=audio_total, wall_seconds=wall,
+            rtfx=audio_total / wall if wall > 0 else math.inf,
+            seconds_per_utterance=wall / len(clips) if clips else 0.0, new_tokens=new_tokens,
+            tokens_per_second=new_tokens / wall if wall > 0 else math.inf, batch_size=settings.batch_size,
+            batches=sum(1 for r in rounds for b in r if b), truncated=len(too_long),
+            longest_truncated_seconds=max(too_long) / SAMPLE_RATE if too_long else None,
+            unfinished=sum(not h.finished for h in results), peak_rss_bytes=max(peaks, default=0),
+            gpu_peak_bytes=max(gpu_peaks) if gpu_peaks else None, device=str(self.device),
+            dtype=str(system.dtype).removeprefix("torch."), torch_threads=configure_threads(),
+            window_seconds=window / SAMPLE_RATE)
+        return DecodeOutput(hypotheses=results, stats=stats, settings=settings)
+
+    def stop(self) -> None:
+        """Release the other ranks; all leave the process group together (a peer vanishing
+        mid-teardown can abort gloo)."""
+        _broadcast(None)
+        _close()
+
+
+def _close() -> None:
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
+def follow(state, device: str) -> int:
+    """A rank other than 0: load the system each job names, decode this rank's batches, until told to stop."""
+    from harness.decode import DecodeSettings
+    from harness.models import load_system
+
+    mine = rank_device(device, state)
+    loaded = {}
+    while True:
+        job = _broadcast()
+        if job is None:
+            _close()
+            return 0
+        key = (job["folder"], job["lang"])
+        if key not in loaded:
+            loaded.clear()  # one system at a time
+            loaded[key] = load_system(job["folder"], job["lang"], device=mine)
+        system = loaded[key]
+        if system.content_hash != job["content_hash"]:
+            raise RuntimeError(f"rank {state.process_index}: {job['folder']} changed during the run "
+                               f"({system.content_hash} != {job['content_hash']})")
+        settings = DecodeSettings(**job["settings"])
+        for _ in range(job["rounds"]):
+            audios = _scatter(None)
+            _gather(_decode_part(system, audios, job["lang"], settings))
+
+
+# ---------------------------------------------------------------- training
+
+
+def fsdp_wanted() -> bool:
+    """FSDP: launched with ``accelerate launch --use_fsdp`` (ACCELERATE_USE_FSDP) or HARNESS_FSDP=1."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" or os.environ.get("HARNESS_FSDP") == "1"
+
+
+def fsdp_plugin(bf16: bool = True):
+    """FSDP for a full fine-tune of Qwen2-Audio-7B whose weights + AdamW state do not fit one 80 GB GPU.
+
+    Full sharding of parameters, gradients and optimizer state; one FSDP unit per
+    decoder layer and per audio-encoder layer; bf16 compute and communication; a full
+    (unsharded) state dict gathered on rank 0 for saving. Untested here (no GPUs).
+    """
+    from accelerate import FullyShardedDataParallelPlugin
+    from torch.distributed.fsdp import MixedPrecision
+
+    policy = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.bfloat16,
+                            buffer_dtype=torch.bfloat16) if bf16 else None
+    return FullyShardedDataParallelPlugin(
+        sharding_strategy="FULL_SHARD", auto_wrap_policy="transformer_based_wrap",
+        transformer_cls_names_to_wrap=["Qwen2DecoderLayer", "Qwen2AudioEncoderLayer"],
+        mixed_precision_policy=policy, state_dict_type="FULL_STATE_DICT", use_orig_params=True,
+        sync_module_states=True, cpu_ram_efficient_loading=True, activation_checkpointing=False)
+
+
+class TrainContext:
+    """``finetune.train``'s accelerate path: one global batch shared by the processes, gradients averaged.
+
+    Every process computes the same seeded global batch (``epoch_batches``) and takes a
+    contiguous share (``share``). The LM loss is a mean over the global batch's target
+    tokens, so a share's loss is weighted by (its tokens / the global batch's tokens) x N
+    (DDP divides the summed gradients by N); the CTC loss, a per-example mean, by
+    (its examples / the global batch's) x N. A process whose share is empty (a last
+    batch smaller than N) runs one example at weight 0, since every DDP process must
+    take part in every backward.
+    """
+
+    def __init__(self, model, settings) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        device = next(model.parameters()).device
+        self.fsdp = fsdp_wanted()
+        kwargs = {}
+        if self.fsdp and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true":
+            kwargs["fsdp_plugin"] = fsdp_plugin(settings.bf16)
+        # encoder_only leaves the language model without gradients: DDP must be told.
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=bool(settings.encoder_only))
+        self.accelerator = Accelerator(cpu=device.type == "cpu", kwargs_handlers=[ddp], **kwargs)
+        self.world = self.accelerator.num_processes
+        self.rank = self.accelerator.process_index
+        self.is_main = self.accelerator.is_main_process
+        self.device = self.accelerator.device
+        self.inner = model
+        self.wrapped = self.accelerator.prepare_model(model)
+        self._wrapped_ids = {id(p) for p in self.wrapped.parameters()}
+
+    def settings(self, settings):
+        """FSDP runs the model's own forward (its sharded weights exist only inside it): no trimmed audio path."""
+        from dataclasses import replace
+
+        if self.fsdp and (settings.ctc_weight > 0 or settings.encoder_only):
+            raise ValueError("the CTC objective is not supported with FSDP")
+        return replace(settings, trim_audio=False) if self.fsdp and settings.trim_audio else settings
+
+    def optimizer(self, optimizer):
+        return self.accelerator.prepare_optimizer(optimizer)
+
+    def share(self, examples, batch_indices: list[int]) -> tuple[list[int], float, float]:
+        """This process's contiguous share of a global batch, and its (lm, ctc) loss weights."""
+        bounds = np.linspace(0, len(batch_indices), self.world + 1).round().astype(int)
+        mine = list(batch_indices[bounds[self.rank]:bounds[self.rank + 1]])
+        if not mine:
+            return [batch_indices[0]], 0.0, 0.0
+        tokens = sum(len(examples[i].target) for i in batch_indices)
+        lm = sum(len(examples[i].target) for i in mine) / tokens * self.world
+        return mine, lm, len(mine) / len(batch_indices) * self.world
+
+    def backward(self, loss: torch.Tensor, parameters) -> float:
+        """Backward through DDP/FSDP, average any gradient outside the wrapped model; the global loss."""
+        self.accelerator.backward(loss)
+        for parameter in parameters:  # e.g. a CTC head: not inside the DDP module
+            if id(parameter) not in self._wrapped_ids and parameter.grad is not None:
+                torch.distributed.all_reduce(parameter.grad)
+                parameter.grad /= self.world
+        total = loss.detach().float().clone() / self.world
+        torch.distributed.all_reduce(total)
+        return float(total)
+
+    def clip(self, parameters, max_norm: float) -> None:
+        self.accelerator.clip_grad_norm_(parameters, max_norm)
+
+    def any(self, flag: bool) -> bool:
+        """True on every process when it is True on one (a time limit must stop all of them at the same step)."""
+        value = torch.tensor([1.0 if flag else 0.0])
+        torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+        return bool(value.item())
