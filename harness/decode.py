@@ -348,20 +348,30 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
     wall = time.perf_counter() - started
 
     hypotheses: list[Hypothesis] = results  # type: ignore[assignment]  # every slot is filled above
+    stats = decode_stats(hypotheses, clips, wall, batch_size=settings.batch_size, batches=len(batches),
+                         window_samples=window_samples, peak_rss_bytes=_peak_rss_bytes(),
+                         gpu_peak_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
+                         device=str(device), dtype=str(system.dtype).removeprefix("torch."), threads=threads)
+    return DecodeOutput(hypotheses=hypotheses, stats=stats, settings=settings)
+
+
+def decode_stats(hypotheses: Sequence[Hypothesis], clips: Sequence[np.ndarray], wall: float, *, batch_size: int,
+                 batches: int, window_samples: int, peak_rss_bytes: int, gpu_peak_bytes: int | None, device: str,
+                 dtype: str, threads: int) -> DecodeStats:
+    """The statistics of one decoding call (every backend and the data-parallel coordinator report these)."""
     audio_total = sum(len(clip) for clip in clips) / SAMPLE_RATE
     new_tokens = sum(h.new_tokens for h in hypotheses)
-    stats = DecodeStats(
+    too_long = [len(clip) for clip in clips if len(clip) > window_samples]
+    return DecodeStats(
         utterances=len(clips), audio_seconds=audio_total, wall_seconds=wall,
         rtfx=audio_total / wall if wall > 0 else math.inf,
         seconds_per_utterance=wall / len(clips) if clips else 0.0,
         new_tokens=new_tokens, tokens_per_second=new_tokens / wall if wall > 0 else math.inf,
-        batch_size=settings.batch_size, batches=len(batches), truncated=len(too_long),
+        batch_size=batch_size, batches=batches, truncated=len(too_long),
         longest_truncated_seconds=max(too_long) / SAMPLE_RATE if too_long else None,
-        unfinished=sum(not h.finished for h in hypotheses), peak_rss_bytes=_peak_rss_bytes(),
-        gpu_peak_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
-        device=str(device), dtype=str(system.dtype).removeprefix("torch."), torch_threads=threads,
+        unfinished=sum(not h.finished for h in hypotheses), peak_rss_bytes=peak_rss_bytes,
+        gpu_peak_bytes=gpu_peak_bytes, device=device, dtype=dtype, torch_threads=threads,
         window_seconds=window_samples / SAMPLE_RATE)
-    return DecodeOutput(hypotheses=hypotheses, stats=stats, settings=settings)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ class Coordinator:
 
     def decode(self, system, audios, lang, settings, progress=None, on_result=None):
         from harness.audio import SAMPLE_RATE
-        from harness.decode import DecodeOutput, DecodeStats, check_audio, configure_threads
+        from harness.decode import DecodeOutput, check_audio, configure_threads, decode_stats
 
         settings = settings.resolved(system)
         extractor = system.processor.feature_extractor
@@ -239,21 +239,11 @@ class Coordinator:
             if bar is not None:
                 bar.close()
         wall = time.perf_counter() - started
-        window = int(extractor.n_samples)
-        audio_total = sum(len(c) for c in clips) / SAMPLE_RATE
-        new_tokens = sum(h.new_tokens for h in results)
-        too_long = [len(c) for c in clips if len(c) > window]
-        stats = DecodeStats(
-            utterances=len(clips), audio_seconds=audio_total, wall_seconds=wall,
-            rtfx=audio_total / wall if wall > 0 else math.inf,
-            seconds_per_utterance=wall / len(clips) if clips else 0.0, new_tokens=new_tokens,
-            tokens_per_second=new_tokens / wall if wall > 0 else math.inf, batch_size=settings.batch_size,
-            batches=sum(1 for r in rounds for b in r if b), truncated=len(too_long),
-            longest_truncated_seconds=max(too_long) / SAMPLE_RATE if too_long else None,
-            unfinished=sum(not h.finished for h in results), peak_rss_bytes=max(peaks, default=0),
-            gpu_peak_bytes=max(gpu_peaks) if gpu_peaks else None, device=str(self.device),
-            dtype=str(system.dtype).removeprefix("torch."), torch_threads=configure_threads(),
-            window_seconds=window / SAMPLE_RATE)
+        stats = decode_stats(results, clips, wall, batch_size=settings.batch_size,
+                             batches=sum(1 for r in rounds for b in r if b), window_samples=int(extractor.n_samples),
+                             peak_rss_bytes=max(peaks, default=0), gpu_peak_bytes=max(gpu_peaks) if gpu_peaks else None,
+                             device=str(self.device), dtype=str(system.dtype).removeprefix("torch."),
+                             threads=configure_threads())
         return DecodeOutput(hypotheses=results, stats=stats, settings=settings)
 
     def stop(self) -> None:

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from harness.audio import SAMPLE_RATE
-from harness.decode import DecodeOutput, DecodeSettings, DecodeStats, Hypothesis, build_prompt, cut_at_eos
+from harness.decode import DecodeOutput, DecodeSettings, Hypothesis, build_prompt, cut_at_eos, decode_stats
 
 BACKENDS = ("transformers", "vllm")
 
@@ -104,14 +104,7 @@ def decode(system: VllmSystem, audios: Sequence[np.ndarray], lang: str, settings
         hypotheses.append(hypothesis)
         if on_result is not None:
             on_result(index, hypothesis)
-    audio_seconds = sum(h.audio_seconds for h in hypotheses)
-    new_tokens = sum(h.new_tokens for h in hypotheses)
-    truncated = [h.audio_seconds for h in hypotheses if h.truncated_audio]
-    stats = DecodeStats(utterances=len(hypotheses), audio_seconds=audio_seconds, wall_seconds=wall,
-                        rtfx=audio_seconds / wall if wall > 0 else 0.0,
-                        seconds_per_utterance=wall / max(len(hypotheses), 1), new_tokens=new_tokens,
-                        tokens_per_second=new_tokens / wall if wall > 0 else 0.0, batch_size=settings.batch_size,
-                        batches=1, truncated=len(truncated), longest_truncated_seconds=max(truncated, default=None),
-                        unfinished=sum(not h.finished for h in hypotheses), peak_rss_bytes=0, gpu_peak_bytes=None,
-                        device="vllm", dtype="auto", torch_threads=0, window_seconds=window)
+    stats = decode_stats(hypotheses, audios, wall, batch_size=settings.batch_size, batches=1,
+                         window_samples=int(system.processor.feature_extractor.n_samples), peak_rss_bytes=0,
+                         gpu_peak_bytes=None, device="vllm", dtype="auto", threads=0)
     return DecodeOutput(hypotheses=hypotheses, stats=stats, settings=settings)
