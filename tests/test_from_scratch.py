@@ -266,3 +266,21 @@ def test_save_base_round_trip_offline(processor, tiny_config, tmp_path, monkeypa
     assert generation.do_sample is False and generation.num_beams == 1
     assert sorted(generation.eos_token_id) == sorted(
         [tokenizer.convert_tokens_to_ids(fs.IM_END), tokenizer.convert_tokens_to_ids(fs.ENDOFTEXT)])
+
+
+def test_a_loaded_model_keeps_its_generation_config_when_saved(tiny_base_dir, tmp_path):
+    """A stage's output keeps its input's generation config (a 7B's own); a model built here gets ours."""
+    import copy
+
+    from harness.models import load_system
+
+    system = load_system(tiny_base_dir, "de")
+    system.model.generation_config.max_new_tokens = 77
+    fs.save_base(system.model, system.processor, tmp_path / "kept")
+    assert json.loads((tmp_path / "kept" / "generation_config.json").read_text())["max_new_tokens"] == 77
+    config = copy.deepcopy(system.model.config)
+    config._name_or_path = ""  # as model_config builds it: not loaded from anywhere
+    fs.save_base(fs.init_model(config, seed=0), system.processor, tmp_path / "fresh")
+    saved = json.loads((tmp_path / "fresh" / "generation_config.json").read_text())
+    assert saved.get("max_new_tokens") != 77
+    assert saved["eos_token_id"] == fs.generation_config(system.processor.tokenizer).eos_token_id

@@ -357,14 +357,16 @@ def save_base(model: Qwen2AudioForConditionalGeneration, processor: Qwen2AudioPr
 
     Written into a temporary sibling and renamed into place, so a reader never sees a
     half-written base; an existing folder is replaced only once the new one is complete.
-    Sets `model.generation_config` to `generation_config(processor.tokenizer)`, so the
-    model in memory decodes as the saved one will.
+    A model built here from scratch gets `generation_config(processor.tokenizer)`, so the
+    model in memory decodes as the saved one will; a model loaded from a folder (a stage's
+    input, e.g. Qwen2-Audio-7B) keeps the generation config it came with.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
     try:
-        model.generation_config = generation_config(processor.tokenizer)
+        if not getattr(model.config, "_name_or_path", ""):  # built from a config, not loaded
+            model.generation_config = generation_config(processor.tokenizer)
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         from harness.models import check_no_pickles
