@@ -162,24 +162,24 @@ class Quantization:
 
 
 def read_quantization(model_dir: Path) -> Quantization:
-    from harness.models import _error, _read_json
+    from harness.models import model_error, read_json
 
     path = Path(model_dir) / QUANTIZATION_FILE
     if not path.is_file():
-        raise _error(model_dir, f"format {FORMAT!r} but no {QUANTIZATION_FILE}")
-    raw = _read_json(path)
+        raise model_error(model_dir, f"format {FORMAT!r} but no {QUANTIZATION_FILE}")
+    raw = read_json(path)
     if raw.get("method") != METHOD:
-        raise _error(path, f"method {raw.get('method')!r} is not {METHOD!r}")
+        raise model_error(path, f"method {raw.get('method')!r} is not {METHOD!r}")
     dtype = COMPUTE_DTYPES.get(raw.get("compute_dtype"))
     if dtype is None:
-        raise _error(path, f"compute_dtype {raw.get('compute_dtype')!r} is not one of {', '.join(COMPUTE_DTYPES)}")
+        raise model_error(path, f"compute_dtype {raw.get('compute_dtype')!r} is not one of {', '.join(COMPUTE_DTYPES)}")
     modules = raw.get("modules")
     if not isinstance(modules, dict) or not modules:
-        raise _error(path, "'modules' must map each quantized module to {bits, group_size}")
+        raise model_error(path, "'modules' must map each quantized module to {bits, group_size}")
     for name, spec in modules.items():
         if not isinstance(spec, dict) or spec.get("bits") not in BITS or not _positive_int(spec.get("group_size")) \
                 or spec.get("axis", 1) not in (0, 1):
-            raise _error(path, f"module {name}: expected {{bits in {BITS}, group_size > 0, axis 0 or 1}}, got {spec!r}")
+            raise model_error(path, f"module {name}: expected {{bits in {BITS}, group_size > 0, axis 0 or 1}}, got {spec!r}")
     return Quantization(dtype, {name: {"bits": s["bits"], "group_size": s["group_size"], "axis": s.get("axis", 1)}
                                 for name, s in modules.items()})
 
@@ -204,12 +204,12 @@ def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype |
     ``dtype`` (default: the manifest's compute dtype) is the HQQ compute dtype and the
     dtype of the full-precision tensors.
     """
-    from harness.models import _check_config, _error, weight_files
+    from harness.models import check_config, model_error, weight_files
 
     model_dir = Path(model_dir)
-    config = _check_config(model_dir)
+    config = check_config(model_dir)
     if "quantization_config" in config:
-        raise _error(model_dir / "config.json", f"format {FORMAT!r} keeps its quantization in {QUANTIZATION_FILE}, "
+        raise model_error(model_dir / "config.json", f"format {FORMAT!r} keeps its quantization in {QUANTIZATION_FILE}, "
                                                 f"but the config has a quantization_config")
     quantization = read_quantization(model_dir)
     dtype = dtype or quantization.compute_dtype
@@ -231,7 +231,7 @@ def _empty_model(model_dir: Path, *, dtype: torch.dtype):
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
     from transformers.initialization import no_init_weights
 
-    from harness.models import _error
+    from harness.models import model_error
 
     try:
         config = Qwen2AudioConfig.from_pretrained(str(model_dir.resolve()), local_files_only=True)
@@ -242,7 +242,7 @@ def _empty_model(model_dir: Path, *, dtype: torch.dtype):
         with no_init_weights(), torch.device("cpu"):
             return Qwen2AudioForConditionalGeneration._from_config(config, dtype=dtype)
     except Exception as err:
-        raise _error(model_dir, f"cannot build the model from its config ({type(err).__name__}: {err})") from err
+        raise model_error(model_dir, f"cannot build the model from its config ({type(err).__name__}: {err})") from err
 
 
 def _read_tensors(model, files: list[Path]) -> dict[str, _Stored]:
@@ -250,26 +250,26 @@ def _read_tensors(model, files: list[Path]) -> dict[str, _Stored]:
     from safetensors.torch import load_file
     from transformers.core_model_loading import rename_source_key
 
-    from harness.models import _error, _renamings
+    from harness.models import model_error, key_renamings
 
-    renamings = _renamings(model)
+    renamings = key_renamings(model)
     state = model.state_dict()
     stored: dict[str, _Stored] = {}
     for path in files:
         try:
             tensors = load_file(str(path))
         except Exception as err:
-            raise _error(path, f"cannot read tensors ({err})") from err
+            raise model_error(path, f"cannot read tensors ({err})") from err
         for key, tensor in tensors.items():
             name, _ = rename_source_key(key, renamings, [], model.base_model_prefix, state)
             if name in stored:
-                raise _error(path, f"tensor {key} is stored twice")
+                raise model_error(path, f"tensor {key} is stored twice")
             stored[name] = _Stored(key, path, tensor)
     return stored
 
 
 def _check_untied(model, quantization: Quantization, model_dir: Path) -> None:
-    from harness.models import _error
+    from harness.models import model_error
     from harness.storage import canonical_module
 
     embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
@@ -277,42 +277,42 @@ def _check_untied(model, quantization: Quantization, model_dir: Path) -> None:
         return
     names = {canonical_module(name) for name, module in model.named_modules() if module is embedding or module is head}
     if names & {canonical_module(name) for name in quantization.modules}:
-        raise _error(model_dir / "config.json", "the config ties the LM head to the input embedding, but "
+        raise model_error(model_dir / "config.json", "the config ties the LM head to the input embedding, but "
                                                 f"{QUANTIZATION_FILE} quantizes them separately")
 
 
 def _place(model, model_dir: Path, name: str, spec: dict, stored: dict[str, _Stored], *, device: str,
            dtype: torch.dtype) -> str:
     """Replace the manifest's module ``name`` by an HQQ module holding its stored state; its model name."""
-    from harness.models import _error, _listing
+    from harness.models import model_error, key_listing
     from harness.storage import canonical_module
 
     where = model_dir / QUANTIZATION_FILE
     targets = {canonical_module(n): n for n, _ in model.named_modules()}
     target = targets.get(canonical_module(name))
     if target is None:
-        raise _error(where, f"module {name} is not a module of the model")
+        raise model_error(where, f"module {name} is not a module of the model")
     original = model.get_submodule(target)
     if not isinstance(original, (nn.Linear, nn.Embedding)):
-        raise _error(where, f"module {name} is a {type(original).__name__}; only Linear and Embedding are quantized")
+        raise model_error(where, f"module {name} is a {type(original).__name__}; only Linear and Embedding are quantized")
     expected = set(PACKED_KEYS) | ({"bias"} if getattr(original, "bias", None) is not None else set())
     prefix = target + "."
     own = {key[len(prefix):]: key for key in stored if key.startswith(prefix)}
     path = stored[own["W_q"]].path if "W_q" in own else model_dir
     missing = expected - set(own)
     if missing:
-        raise _error(path, f"missing tensor(s) {_listing(missing)} of the HQQ module {name}")
+        raise model_error(path, f"missing tensor(s) {key_listing(missing)} of the HQQ module {name}")
     extra = set(own) - expected
     if extra:
-        extra_keys = _listing(stored[own[k]].key for k in extra)
-        raise _error(path, f"tensor(s) {extra_keys} are not part of the HQQ module {name}")
+        extra_keys = key_listing(stored[own[k]].key for k in extra)
+        raise model_error(path, f"tensor(s) {extra_keys} are not part of the HQQ module {name}")
     state = {key: stored.pop(own[key]).tensor for key in expected}
     _check_packed(path, name, state, spec, weight_shape(original))
     module = empty_module(original, spec, device=device, dtype=dtype)
     try:
         module.load_state_dict(state)
     except Exception as err:
-        raise _error(path, f"HQQ module {name} does not load ({type(err).__name__}: {err})") from err
+        raise model_error(path, f"HQQ module {name} does not load ({type(err).__name__}: {err})") from err
     parent, _, child = target.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
     return target
@@ -333,10 +333,10 @@ def _integer(tensor: torch.Tensor) -> int | None:
 def _check_packed(path: Path, name: str, state: dict, spec: dict, shape: tuple[int, int]) -> None:
     """The stored HQQ state must be the manifest's bits and group size, the module's shape,
     and a layout HQQ's loader handles safely, before HQQ's own load_state_dict sees it."""
-    from harness.models import _error
+    from harness.models import model_error
 
     def fail(problem: str):
-        return _error(path, f"HQQ module {name}: {problem}")
+        return model_error(path, f"HQQ module {name}: {problem}")
 
     bits, group, axis = (_integer(state[k]) for k in ("nbits", "group_size", "axis"))
     if bits != spec["bits"]:
@@ -372,7 +372,7 @@ def _load_plain(model, stored: dict[str, _Stored], replaced: list[str], files: l
     """Copy the full-precision tensors: exactly the model's persistent tensors, none left over."""
     from transformers.modeling_utils import remove_tied_weights_from_state_dict
 
-    from harness.models import _error, _listing, _renamings, _stored_name
+    from harness.models import model_error, key_listing, key_renamings, stored_name
 
     prefixes = tuple(name + "." for name in replaced)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith(prefixes)}
@@ -380,19 +380,19 @@ def _load_plain(model, stored: dict[str, _Stored], replaced: list[str], files: l
     for name, item in sorted(stored.items()):
         if name not in expected:
             hint = f" (HQQ-packed, but {QUANTIZATION_FILE} does not list its module)" if name.endswith(".W_q") else ""
-            raise _error(item.path, f"tensor {item.key} is not a parameter of the model (unexpected){hint}")
+            raise model_error(item.path, f"tensor {item.key} is not a parameter of the model (unexpected){hint}")
     missing = set(expected) - set(stored)
     if missing:
-        renamings = _renamings(model)
+        renamings = key_renamings(model)
         where = files[0] if len(files) == 1 else files[0].parent
-        raise _error(where, f"missing tensor(s) {_listing(_stored_name(n, renamings) for n in missing)} "
+        raise model_error(where, f"missing tensor(s) {key_listing(stored_name(n, renamings) for n in missing)} "
                             f"(the model would keep uninitialised memory)")
     with torch.no_grad():
         for name in expected:
             item, target = stored[name], model.get_parameter_or_buffer(name)
             if tuple(item.tensor.shape) != tuple(target.shape) \
                     or item.tensor.is_floating_point() != target.is_floating_point():
-                raise _error(item.path, f"tensor {item.key} is {item.tensor.dtype} {tuple(item.tensor.shape)}, "
+                raise model_error(item.path, f"tensor {item.key} is {item.tensor.dtype} {tuple(item.tensor.shape)}, "
                                         f"the model's {target.dtype} {tuple(target.shape)}")
             target.copy_(item.tensor)
 
@@ -400,12 +400,12 @@ def _load_plain(model, stored: dict[str, _Stored], replaced: list[str], files: l
 def _load_generation_config(model, model_dir: Path) -> None:
     from transformers import GenerationConfig
 
-    from harness.models import _error
+    from harness.models import model_error
 
     if not (model_dir / "generation_config.json").is_file():
         return
     try:
         model.generation_config = GenerationConfig.from_pretrained(str(model_dir.resolve()), local_files_only=True)
     except Exception as err:
-        raise _error(model_dir / "generation_config.json", f"unreadable ({type(err).__name__}: {err})") from err
+        raise model_error(model_dir / "generation_config.json", f"unreadable ({type(err).__name__}: {err})") from err
 

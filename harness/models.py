@@ -79,11 +79,11 @@ class ModelLoadError(ValueError):
     """A system folder that cannot be loaded as declared; the message is one line naming the file."""
 
 
-def _error(where: object, problem: object) -> ModelLoadError:
+def model_error(where: object, problem: object) -> ModelLoadError:
     return ModelLoadError(one_line(f"{where}: {problem}"))
 
 
-def _listing(keys) -> str:
+def key_listing(keys) -> str:
     keys = sorted(keys)
     shown = ", ".join(keys[:_SHOWN_KEYS])
     return shown + (f" (and {len(keys) - _SHOWN_KEYS} more)" if len(keys) > _SHOWN_KEYS else "")
@@ -117,46 +117,46 @@ def read_manifest(folder: str | os.PathLike) -> SystemManifest:
     folder = Path(folder)
     path = folder / SYSTEM_FILE
     if not path.is_file():
-        raise _error(path, "no system manifest (a built system names its format in system.json)")
+        raise model_error(path, "no system manifest (a built system names its format in system.json)")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _error(path, f"unreadable JSON ({err})") from err
+        raise model_error(path, f"unreadable JSON ({err})") from err
     if not isinstance(raw, dict):
-        raise _error(path, "must hold a JSON object")
+        raise model_error(path, "must hold a JSON object")
     for key in ("format", "languages", "prompt"):
         if key not in raw:
-            raise _error(path, f"missing key {key!r}")
+            raise model_error(path, f"missing key {key!r}")
     fmt = raw["format"]
     if fmt not in LOADERS:
-        raise _error(path, f"unknown format {fmt!r}; known: {', '.join(LOADERS)}")
+        raise model_error(path, f"unknown format {fmt!r}; known: {', '.join(LOADERS)}")
     prompt = raw["prompt"]
     if prompt not in PROMPT_STYLES:
-        raise _error(path, f"unknown prompt {prompt!r}; known: {', '.join(PROMPT_STYLES)}")
+        raise model_error(path, f"unknown prompt {prompt!r}; known: {', '.join(PROMPT_STYLES)}")
     languages = raw["languages"]
     if not isinstance(languages, dict) or not languages:
-        raise _error(path, "'languages' must map each language to a model folder")
+        raise model_error(path, "'languages' must map each language to a model folder")
     root = folder.resolve()
     resolved: dict[str, Path] = {}
     for lang, sub in languages.items():
         if lang not in LANGUAGES:
-            raise _error(path, f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+            raise model_error(path, f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
         if not isinstance(sub, str) or not sub or Path(sub).is_absolute():
-            raise _error(path, f"languages.{lang} must be a relative folder ('.' for this folder), got {sub!r}")
+            raise model_error(path, f"languages.{lang} must be a relative folder ('.' for this folder), got {sub!r}")
         target = (folder / sub).resolve()
         if not _inside(target, root):
-            raise _error(path, f"languages.{lang} points outside the system folder: {sub!r}")
+            raise model_error(path, f"languages.{lang} points outside the system folder: {sub!r}")
         if not target.is_dir():
-            raise _error(folder / sub, f"model folder for {lang!r} does not exist")
+            raise model_error(folder / sub, f"model folder for {lang!r} does not exist")
         resolved[lang] = target
     # A model folder inside another one would hash (and count) the other's files as its own.
     for lang, target in resolved.items():
         for other, other_target in resolved.items():
             if other_target != target and _inside(other_target, target):
-                raise _error(path, f"model folder of {other!r} lies inside the model folder of {lang!r}")
+                raise model_error(path, f"model folder of {other!r} lies inside the model folder of {lang!r}")
     for key in ("base_model", "built_by"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise _error(path, f"{key!r} must be a string or null")
+            raise model_error(path, f"{key!r} must be a string or null")
     known = {"format", "languages", "prompt", "base_model", "built_by"}
     return SystemManifest(format=fmt, languages=dict(languages), prompt=prompt, base_model=raw.get("base_model"),
                           built_by=raw.get("built_by"), extra={k: v for k, v in raw.items() if k not in known})
@@ -214,13 +214,13 @@ def content_hash(folder: str | os.PathLike) -> str:
 # ---------------------------------------------------------------- folder checks
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _error(path, f"unreadable JSON ({err})") from err
+        raise model_error(path, f"unreadable JSON ({err})") from err
     if not isinstance(value, dict):
-        raise _error(path, "must hold a JSON object")
+        raise model_error(path, "must hold a JSON object")
     return value
 
 
@@ -232,7 +232,7 @@ def _safetensors_keys(path: Path) -> list[str]:
         with safe_open(str(path), framework="pt") as handle:
             return list(handle.keys())
     except Exception as err:  # safetensors raises its own SafetensorError, OSError, ValueError...
-        raise _error(path, f"not a readable safetensors file ({err})") from err
+        raise model_error(path, f"not a readable safetensors file ({err})") from err
 
 
 def weight_files(model_dir: Path) -> list[Path]:
@@ -240,21 +240,21 @@ def weight_files(model_dir: Path) -> list[Path]:
     index = model_dir / WEIGHTS_INDEX_FILE
     single = model_dir / WEIGHTS_FILE
     if index.is_file():
-        weight_map = _read_json(index).get("weight_map")
+        weight_map = read_json(index).get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
-            raise _error(index, "has no weight_map")
+            raise model_error(index, "has no weight_map")
         names = sorted(set(weight_map.values()))
         for name in names:
             if Path(name).name != name or not name.endswith(".safetensors"):
-                raise _error(index, f"names a shard outside the folder or not in safetensors: {name!r}")
+                raise model_error(index, f"names a shard outside the folder or not in safetensors: {name!r}")
         files = [model_dir / name for name in names]
         for path in files:
             if not path.is_file():
-                raise _error(path, "shard named in the index is missing")
+                raise model_error(path, "shard named in the index is missing")
     elif single.is_file():
         files = [single]
     else:
-        raise _error(model_dir, f"no weights ({WEIGHTS_FILE} or {WEIGHTS_INDEX_FILE})")
+        raise model_error(model_dir, f"no weights ({WEIGHTS_FILE} or {WEIGHTS_INDEX_FILE})")
     for path in files:
         _safetensors_keys(path)
     return files
@@ -280,20 +280,20 @@ def check_bnb_4bit_groups(files: list[Path], double_quant: bool) -> None:
     for weight, parts in sorted(groups.items()):
         path = keys.get(weight) or keys[f"{weight}.{sorted(parts)[0]}"]
         if weight not in keys:
-            raise _error(path, f"quantization state without its weight: tensor {weight} is missing")
+            raise model_error(path, f"quantization state without its weight: tensor {weight} is missing")
         required = {f"{weight}.{part}" for part in _BNB_STATE + (_BNB_NESTED if double_quant else ())}
         if not any(part.startswith(_BNB_PACKED) for part in parts):
             required.add(f"{weight}.{_BNB_PACKED}nf4")
         missing = sorted(required - set(keys))
         if missing:
-            raise _error(path, f"missing tensor(s) {_listing(missing)} of the 4-bit weight {weight}")
+            raise model_error(path, f"missing tensor(s) {key_listing(missing)} of the 4-bit weight {weight}")
 
 
 def check_no_pickles(model_dir: Path) -> None:
     """Refuse a folder holding a pickle-based file: loading one runs code (also checked after every save)."""
     for path in sorted(Path(model_dir).rglob("*")):
         if path.is_file() and path.suffix in PICKLE_SUFFIXES:
-            raise _error(path, "pickle weight file refused (unpickling runs code); save with safetensors")
+            raise model_error(path, "pickle weight file refused (unpickling runs code); save with safetensors")
 
 
 def single_model_dir(system: str | os.PathLike, langs: Sequence[str], *, action: str) -> Path:
@@ -316,44 +316,44 @@ def single_model_dir(system: str | os.PathLike, langs: Sequence[str], *, action:
     return folders.pop()
 
 
-def _check_config(model_dir: Path) -> dict:
+def check_config(model_dir: Path) -> dict:
     path = model_dir / CONFIG_FILE
     if not path.is_file():
-        raise _error(model_dir, f"no {CONFIG_FILE}")
-    config = _read_json(path)
+        raise model_error(model_dir, f"no {CONFIG_FILE}")
+    config = read_json(path)
     if config.get("model_type") != "qwen2_audio":
-        raise _error(path, f"model_type {config.get('model_type')!r} is not qwen2_audio")
+        raise model_error(path, f"model_type {config.get('model_type')!r} is not qwen2_audio")
     if "auto_map" in config:
-        raise _error(path, "auto_map asks for remote code, which is never run")
+        raise model_error(path, "auto_map asks for remote code, which is never run")
     return config
 
 
-def _check_quantization(model_dir: Path, fmt: str) -> dict | None:
+def check_quantization(model_dir: Path, fmt: str) -> dict | None:
     """The config's quantization_config: absent for "hf", bitsandbytes 4-bit for the bnb formats."""
     path = model_dir / CONFIG_FILE
-    quantization = _check_config(model_dir).get("quantization_config")
+    quantization = check_config(model_dir).get("quantization_config")
     if fmt == "hf":
         if quantization is not None:
-            raise _error(path, f"format 'hf' but the config has a quantization_config "
+            raise model_error(path, f"format 'hf' but the config has a quantization_config "
                                f"({quantization.get('quant_method')!r})")
         return None
     if not isinstance(quantization, dict) or quantization.get("quant_method") != "bitsandbytes" \
             or not quantization.get("load_in_4bit"):
-        raise _error(path, f"format {fmt!r} needs a bitsandbytes 4-bit quantization_config")
+        raise model_error(path, f"format {fmt!r} needs a bitsandbytes 4-bit quantization_config")
     return quantization
 
 
 def _check_processor_files(model_dir: Path) -> None:
     for name in ("preprocessor_config.json", "processor_config.json", "tokenizer_config.json"):
         path = model_dir / name
-        if path.is_file() and "auto_map" in _read_json(path):
-            raise _error(path, "auto_map asks for remote code, which is never run")
+        if path.is_file() and "auto_map" in read_json(path):
+            raise model_error(path, "auto_map asks for remote code, which is never run")
 
 
 # ---------------------------------------------------------------- strict verification
 
 
-def _renamings(model) -> list:
+def key_renamings(model) -> list:
     from transformers.core_model_loading import WeightRenaming
     from transformers.conversion_mapping import get_model_conversion_mapping
 
@@ -378,7 +378,7 @@ def verify_weights(model, files: list[Path]) -> None:
 
     state = model.state_dict()
     expected = remove_tied_weights_from_state_dict(dict(state), model)
-    renamings = _renamings(model)
+    renamings = key_renamings(model)
     seen: set[str] = set()
     for path in files:
         try:
@@ -386,30 +386,30 @@ def verify_weights(model, files: list[Path]) -> None:
                 for key in handle.keys():
                     name, _ = rename_source_key(key, renamings, [], model.base_model_prefix, state)
                     if name not in expected:
-                        raise _error(path, f"tensor {key} is not a parameter of the model (unexpected)")
+                        raise model_error(path, f"tensor {key} is not a parameter of the model (unexpected)")
                     if name in seen:
-                        raise _error(path, f"tensor {key} is stored twice")
+                        raise model_error(path, f"tensor {key} is stored twice")
                     seen.add(name)
                     stored = handle.get_tensor(key)
                     loaded = expected[name]
                     if tuple(stored.shape) != tuple(loaded.shape):
-                        raise _error(path, f"tensor {key} has shape {tuple(stored.shape)}, "
+                        raise model_error(path, f"tensor {key} has shape {tuple(stored.shape)}, "
                                            f"the model {tuple(loaded.shape)}")
                     same = stored.dtype == loaded.dtype or (stored.is_floating_point() and loaded.is_floating_point())
                     if not same or not torch.equal(stored.to(loaded.device, loaded.dtype), loaded):
-                        raise _error(path, f"tensor {key} differs from the loaded model's {name}")
+                        raise model_error(path, f"tensor {key} differs from the loaded model's {name}")
         except ModelLoadError:
             raise
         except Exception as err:
-            raise _error(path, f"cannot read tensors ({err})") from err
+            raise model_error(path, f"cannot read tensors ({err})") from err
     missing = set(expected) - seen
     if missing:
         where = files[0] if len(files) == 1 else files[0].parent
-        names = [_stored_name(name, renamings) for name in missing]
-        raise _error(where, f"missing tensor(s) {_listing(names)} (the model would keep random weights)")
+        names = [stored_name(name, renamings) for name in missing]
+        raise model_error(where, f"missing tensor(s) {key_listing(names)} (the model would keep random weights)")
 
 
-def _stored_name(model_key: str, renamings: list) -> str:
+def stored_name(model_key: str, renamings: list) -> str:
     """The name a model tensor has in a checkpoint, by transformers' renamings run backwards."""
     from transformers.core_model_loading import rename_source_key
 
@@ -420,17 +420,17 @@ def _stored_name(model_key: str, renamings: list) -> str:
         return model_key
 
 
-def _check_loading_info(model_dir: Path, info: dict) -> None:
+def check_loading_info(model_dir: Path, info: dict) -> None:
     problems = []
     for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
         keys = info.get(kind) or ()
         if keys:
             names = [k if isinstance(k, str) else str(k[0]) for k in keys]
-            problems.append(f"{kind.replace('_', ' ')}: {_listing(names)}")
+            problems.append(f"{kind.replace('_', ' ')}: {key_listing(names)}")
     if info.get("error_msgs"):
         problems.append(f"errors: {one_line(info['error_msgs'][0])}")
     if problems:
-        raise _error(model_dir, "; ".join(problems))
+        raise model_error(model_dir, "; ".join(problems))
 
 
 # ---------------------------------------------------------------- loaders
@@ -439,7 +439,7 @@ def _check_loading_info(model_dir: Path, info: dict) -> None:
 # the adapter into the base by itself (and with peft < 0.22 only half supported).
 # Pointing its adapter lookup at a subfolder that cannot exist keeps the base plain,
 # so that the adapter is loaded once, by PEFT, and verified here.
-_NO_ADAPTER = {"subfolder": ".no-adapter-lookup"}
+NO_ADAPTER = {"subfolder": ".no-adapter-lookup"}
 
 
 def _from_pretrained(model_dir: Path, *, device: str, dtype: torch.dtype | None):
@@ -449,29 +449,29 @@ def _from_pretrained(model_dir: Path, *, device: str, dtype: torch.dtype | None)
         model, info = Qwen2AudioForConditionalGeneration.from_pretrained(
             str(model_dir.resolve()), dtype=dtype if dtype is not None else "auto", device_map={"": device},
             local_files_only=True, use_safetensors=True, trust_remote_code=False, output_loading_info=True,
-            adapter_kwargs=dict(_NO_ADAPTER))
+            adapter_kwargs=dict(NO_ADAPTER))
     except ModelLoadError:
         raise
     except Exception as err:
-        raise _error(model_dir, f"cannot load the model ({type(err).__name__}: {err})") from err
+        raise model_error(model_dir, f"cannot load the model ({type(err).__name__}: {err})") from err
     return model, info
 
 
 def load_hf(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype | None = None):
     """Full-precision weights, in the saved dtype unless ``dtype`` is given."""
     if (model_dir / ADAPTER_CONFIG_FILE).exists():
-        raise _error(model_dir / ADAPTER_CONFIG_FILE, "format 'hf' but the folder holds an adapter")
-    _check_quantization(model_dir, "hf")
+        raise model_error(model_dir / ADAPTER_CONFIG_FILE, "format 'hf' but the folder holds an adapter")
+    check_quantization(model_dir, "hf")
     files = weight_files(model_dir)
     model, info = _from_pretrained(model_dir, device=device, dtype=dtype)
     # Our check first: it names the file and the tensor as stored; transformers' report
     # then catches anything else it noticed (e.g. conversion errors).
     verify_weights(model, files)
-    _check_loading_info(model_dir, info)
+    check_loading_info(model_dir, info)
     return model
 
 
-def _prepare_4bit(model, dtype: torch.dtype | None) -> None:
+def prepare_4bit(model, dtype: torch.dtype | None) -> None:
     """Keep bitsandbytes' 4-bit layers as saved: no CPU repacking, optional compute dtype.
 
     On CPUs with AVX512-BF16, bitsandbytes 0.50 repacks each 4-bit weight in place on
@@ -498,16 +498,16 @@ def _prepare_4bit(model, dtype: torch.dtype | None) -> None:
 def load_bnb_4bit(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype | None = None):
     """bitsandbytes 4-bit weights as saved; ``dtype`` sets the unquantized tensors' and the compute dtype."""
     if (model_dir / ADAPTER_CONFIG_FILE).exists():
-        raise _error(model_dir / ADAPTER_CONFIG_FILE, "format 'bnb-4bit' but the folder holds an adapter")
-    quantization = _check_quantization(model_dir, "bnb-4bit")
+        raise model_error(model_dir / ADAPTER_CONFIG_FILE, "format 'bnb-4bit' but the folder holds an adapter")
+    quantization = check_quantization(model_dir, "bnb-4bit")
     files = weight_files(model_dir)
     check_bnb_4bit_groups(files, bool(quantization.get("bnb_4bit_use_double_quant")))
     model, info = _from_pretrained(model_dir, device=device, dtype=dtype)
     # Our check first: it names the file and the tensor as stored; transformers' report
     # then catches anything else it noticed (e.g. conversion errors).
     verify_weights(model, files)
-    _check_loading_info(model_dir, info)
-    _prepare_4bit(model, dtype)
+    check_loading_info(model_dir, info)
+    prepare_4bit(model, dtype)
     return model
 
 
@@ -515,11 +515,11 @@ def _adapter_base_dir(model_dir: Path, adapter_config: dict) -> Path:
     path = model_dir / ADAPTER_CONFIG_FILE
     named = adapter_config.get("base_model_name_or_path")
     if not isinstance(named, str) or not named:
-        raise _error(path, "base_model_name_or_path must name the base inside the model folder ('.')")
+        raise model_error(path, "base_model_name_or_path must name the base inside the model folder ('.')")
     base = Path(named) if Path(named).is_absolute() else model_dir / named
     base = base.resolve()
     if not _inside(base, model_dir.resolve()) or not base.is_dir():
-        raise _error(path, f"base_model_name_or_path {named!r} does not point inside the model folder "
+        raise model_error(path, f"base_model_name_or_path {named!r} does not point inside the model folder "
                            f"(a hub id or an outside path is never loaded)")
     return base
 
@@ -532,27 +532,27 @@ def load_bnb_4bit_lora(model_dir: Path, *, device: str = "cpu", dtype: torch.dty
     config_path = model_dir / ADAPTER_CONFIG_FILE
     adapter_path = model_dir / ADAPTER_WEIGHTS_FILE
     if not config_path.is_file():
-        raise _error(model_dir, f"format 'bnb-4bit+lora' but no {ADAPTER_CONFIG_FILE}")
+        raise model_error(model_dir, f"format 'bnb-4bit+lora' but no {ADAPTER_CONFIG_FILE}")
     if not adapter_path.is_file():
-        raise _error(model_dir, f"no {ADAPTER_WEIGHTS_FILE} (adapters are loaded from safetensors only)")
-    adapter_config = _read_json(config_path)
+        raise model_error(model_dir, f"no {ADAPTER_WEIGHTS_FILE} (adapters are loaded from safetensors only)")
+    adapter_config = read_json(config_path)
     if adapter_config.get("peft_type") != "LORA":
-        raise _error(config_path, f"peft_type {adapter_config.get('peft_type')!r} is not LORA")
+        raise model_error(config_path, f"peft_type {adapter_config.get('peft_type')!r} is not LORA")
     base_dir = _adapter_base_dir(model_dir, adapter_config)
-    quantization = _check_quantization(base_dir, "bnb-4bit+lora")
+    quantization = check_quantization(base_dir, "bnb-4bit+lora")
     files = weight_files(base_dir)
     check_bnb_4bit_groups(files, bool(quantization.get("bnb_4bit_use_double_quant")))
     adapter_keys = _safetensors_keys(adapter_path)
 
     base, info = _from_pretrained(base_dir, device=device, dtype=dtype)
     verify_weights(base, files)
-    _check_loading_info(base_dir, info)
-    _prepare_4bit(base, dtype)
+    check_loading_info(base_dir, info)
+    prepare_4bit(base, dtype)
     try:
         model = PeftModel.from_pretrained(base, str(model_dir.resolve()), is_trainable=False,
                                           local_files_only=True)
     except Exception as err:
-        raise _error(model_dir, f"cannot load the adapter ({type(err).__name__}: {err})") from err
+        raise model_error(model_dir, f"cannot load the adapter ({type(err).__name__}: {err})") from err
 
     # PEFT only warns about adapter tensors it could not place; check both directions.
     # save_embedding_layers=False: "auto" would look for the base's config.json at
@@ -560,16 +560,16 @@ def load_bnb_4bit_lora(model_dir: Path, *, device: str = "cpu", dtype: torch.dty
     loaded = get_peft_model_state_dict(model, save_embedding_layers=False)
     unexpected = set(adapter_keys) - set(loaded)
     if unexpected:
-        raise _error(adapter_path, f"tensor(s) not used by the model: {_listing(unexpected)}")
+        raise model_error(adapter_path, f"tensor(s) not used by the model: {key_listing(unexpected)}")
     missing = set(loaded) - set(adapter_keys)
     if missing:
-        raise _error(adapter_path, f"missing adapter tensor(s) {_listing(missing)}")
+        raise model_error(adapter_path, f"missing adapter tensor(s) {key_listing(missing)}")
     with safe_open(str(adapter_path), framework="pt") as handle:
         for key in adapter_keys:
             stored = handle.get_tensor(key)
             mine = loaded[key]
             if tuple(stored.shape) != tuple(mine.shape) or not torch.equal(stored.to(mine.device, mine.dtype), mine):
-                raise _error(adapter_path, f"tensor {key} differs from the loaded adapter")
+                raise model_error(adapter_path, f"tensor {key} differs from the loaded adapter")
     model.eval()
     return model
 
@@ -611,19 +611,19 @@ def load_processor(model_dir: Path, model=None):
         processor = Qwen2AudioProcessor.from_pretrained(str(model_dir.resolve()), local_files_only=True,
                                                         trust_remote_code=False)
     except Exception as err:
-        raise _error(model_dir, f"cannot load the processor ({type(err).__name__}: {err})") from err
+        raise model_error(model_dir, f"cannot load the processor ({type(err).__name__}: {err})") from err
     if model is not None:
         config = model.config
         audio_id = processor.tokenizer.convert_tokens_to_ids(processor.audio_token)
         if audio_id != config.audio_token_id:
-            raise _error(model_dir, f"the tokenizer's {processor.audio_token} is id {audio_id}, "
+            raise model_error(model_dir, f"the tokenizer's {processor.audio_token} is id {audio_id}, "
                                     f"the model's audio_token_id {config.audio_token_id}")
         if len(processor.tokenizer) > config.text_config.vocab_size:
-            raise _error(model_dir, f"the tokenizer has {len(processor.tokenizer)} tokens, "
+            raise model_error(model_dir, f"the tokenizer has {len(processor.tokenizer)} tokens, "
                                     f"the model's vocabulary {config.text_config.vocab_size}")
         frames = processor.feature_extractor.nb_max_frames
         if frames != 2 * config.audio_config.max_source_positions:
-            raise _error(model_dir, f"the feature extractor gives {frames} frames, the audio encoder "
+            raise model_error(model_dir, f"the feature extractor gives {frames} frames, the audio encoder "
                                     f"takes {2 * config.audio_config.max_source_positions}")
     return processor
 
@@ -666,13 +666,13 @@ def load_system(folder: str | os.PathLike, lang: str, device: str = "cpu",
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise _error(folder, "system folder does not exist")
+        raise model_error(folder, "system folder does not exist")
     manifest = read_manifest(folder)
     if lang not in manifest.languages:
-        raise _error(folder / SYSTEM_FILE, f"no model for language {lang!r} (has {', '.join(manifest.languages)})")
+        raise model_error(folder / SYSTEM_FILE, f"no model for language {lang!r} (has {', '.join(manifest.languages)})")
     model_dir = (folder / manifest.languages[lang]).resolve()
     check_no_pickles(model_dir)
-    _check_config(model_dir)
+    check_config(model_dir)
     model = LOADERS[manifest.format](model_dir, device=device, dtype=dtype)
     model.eval()
     processor = load_processor(model_dir, model)

@@ -276,9 +276,9 @@ def untied_config(config):
 def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Every tensor of the model under its checkpoint name (transformers' renamings run
     backwards, as ``save_pretrained`` writes Qwen2-Audio: ``language_model.model.layers...``)."""
-    from harness.models import _renamings, _stored_name
+    from harness.models import key_renamings, stored_name
 
-    renamings = _renamings(model)
+    renamings = key_renamings(model)
     out: dict[str, torch.Tensor] = {}
     storages: set[tuple[str, int]] = set()
     for name, tensor in model.state_dict().items():
@@ -287,7 +287,7 @@ def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
         if tensor.numel() and storage in storages:
             tensor = tensor.clone()  # safetensors refuses aliases (a head tied to the embedding)
         storages.add(storage)
-        out[_stored_name(name, renamings)] = tensor
+        out[stored_name(name, renamings)] = tensor
     return out
 
 

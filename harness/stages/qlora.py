@@ -124,12 +124,12 @@ def load_4bit(model_dir: str | os.PathLike, *, device: str = "cpu", dtype: torch
     tensors' dtype.
     """
     from harness.models import (
-        _NO_ADAPTER,
-        _check_loading_info,
-        _check_quantization,
+        NO_ADAPTER,
+        check_loading_info,
         check_no_pickles,
-        _error,
-        _prepare_4bit,
+        check_quantization,
+        model_error,
+        prepare_4bit,
         weight_files,
     )
     from transformers import Qwen2AudioForConditionalGeneration
@@ -137,17 +137,17 @@ def load_4bit(model_dir: str | os.PathLike, *, device: str = "cpu", dtype: torch
     model_dir = Path(model_dir).resolve()
     dtype = dtype or compute_dtype(device)
     check_no_pickles(model_dir)
-    _check_quantization(model_dir, "hf")
+    check_quantization(model_dir, "hf")
     weight_files(model_dir)
     try:
         model, info = Qwen2AudioForConditionalGeneration.from_pretrained(
             str(model_dir), quantization_config=quantization_config(dtype), dtype=dtype, device_map={"": device},
             local_files_only=True, use_safetensors=True, trust_remote_code=False, output_loading_info=True,
-            adapter_kwargs=dict(_NO_ADAPTER))
+            adapter_kwargs=dict(NO_ADAPTER))
     except Exception as err:
-        raise _error(model_dir, f"cannot load the model in 4 bit ({type(err).__name__}: {err})") from err
-    _check_loading_info(model_dir, info)
-    _prepare_4bit(model, None)  # no CPU repacking: the in-memory model computes as the saved one will
+        raise model_error(model_dir, f"cannot load the model in 4 bit ({type(err).__name__}: {err})") from err
+    check_loading_info(model_dir, info)
+    prepare_4bit(model, None)  # no CPU repacking: the in-memory model computes as the saved one will
     return model
 
 
