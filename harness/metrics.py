@@ -73,7 +73,7 @@ def absent(metric: str, reason: str) -> Score:
     return Score(metric=metric, value=None, signature=None, absent_reason=reason, per_segment=None)
 
 
-def _one_line(text: str) -> str:
+def single_line(text: str) -> str:
     # sacreBLEU's command line reads one segment per line (universal newlines), so a
     # line break inside a segment is scored as a space; do the same in memory.
     return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
@@ -84,7 +84,7 @@ def _check_pair(hypotheses: list[str], references: list[str]) -> tuple[list[str]
         raise MetricError(f"{len(hypotheses)} hypotheses but {len(references)} references: counts must match")
     if not references:
         raise MetricError("no segments to score")
-    return [_one_line(h) for h in hypotheses], [_one_line(r) for r in references]
+    return [single_line(h) for h in hypotheses], [single_line(r) for r in references]
 
 
 def _bleu_tokenizer(lang: str) -> str:
@@ -161,7 +161,7 @@ def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
         output = Path(work) / "scores.json"
         with open(segments, "w", encoding="utf-8") as stream:
             for src, mt, ref in zip(sources, hyps, refs):
-                stream.write(json.dumps({"src": _one_line(src), "mt": mt, "ref": ref}, ensure_ascii=False) + "\n")
+                stream.write(json.dumps({"src": single_line(src), "mt": mt, "ref": ref}, ensure_ascii=False) + "\n")
         command = [str(python), str(COMET_RUNNER), "--model", comet_model, "--input", str(segments),
                    "--output", str(output)]
         if batch_size is not None:

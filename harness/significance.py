@@ -62,7 +62,7 @@ import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import PairedTest
 
-from harness.metrics import BLEU_TOKENIZERS, _one_line
+from harness.metrics import BLEU_TOKENIZERS, single_line
 
 DEFAULT_SAMPLES = 1000   # sacreBLEU's default for the paired bootstrap
 DEFAULT_SEED = 12345     # sacreBLEU's default SACREBLEU_SEED
@@ -178,17 +178,17 @@ def compare(systems: Mapping[str, tuple[Sequence[str], Sequence[str]]], lang: st
     if not systems:
         return []
     names = list(systems)
-    references = [_one_line(r) for r in systems[names[0]][1]]
+    references = [single_line(r) for r in systems[names[0]][1]]
     if not references:
         raise SignificanceError("no segments to compare")
     hypotheses: dict[str, list[str]] = {}
     for name in names:
         hyps, refs = systems[name]
-        if [_one_line(r) for r in refs] != references:
+        if [single_line(r) for r in refs] != references:
             raise SignificanceError(f"system {name!r} has other references than {names[0]!r}: not comparable")
         if len(hyps) != len(references):
             raise SignificanceError(f"system {name!r}: {len(hyps)} hypotheses but {len(references)} references")
-        hypotheses[name] = [_one_line(h) for h in hyps]
+        hypotheses[name] = [single_line(h) for h in hyps]
 
     if metric == "comet":
         if segment_scores is None or any(segment_scores.get(name) is None for name in names):
