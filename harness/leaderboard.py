@@ -49,6 +49,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from harness.errors import one_line
 from harness.results import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,7 +143,7 @@ def read_results(root: Path) -> list[tuple[str, dict]]:
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as error:
-            raise LeaderboardError(f"{relative}: not a readable JSON results file ({single_line(error)})") from None
+            raise LeaderboardError(f"{relative}: not a readable JSON results file ({one_line(error)})") from None
         _validate(relative, summary)
         out.append((relative, summary))
     return out
@@ -169,10 +170,6 @@ def _validate(relative: str, summary) -> None:
             value = metric["value"]
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise LeaderboardError(f"{relative}: metric {name!r} of {lang!r} is not a number: {value!r}")
-
-
-def single_line(error: Exception) -> str:
-    return " ".join(str(error).split())
 
 
 # ---------------------------------------------------------------- rows
@@ -939,7 +936,7 @@ def main(argv: list[str] | None = None) -> int:
         significance = None if args.no_significance else default_significance(args.results)
         board = render(args.results, args.out, base_system=args.base_system, significance=significance)
     except (LeaderboardError, OSError, ValueError) as error:
-        print(f"error: {single_line(error)}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     rows = sum(len(group["rows"]) for group in board["groups"])
     print(f"leaderboard: {rows} rows in {len(board['groups'])} groups -> {args.out} "
