@@ -45,7 +45,7 @@ from pathlib import Path
 
 from harness import results
 from harness.degeneration import flag_segments
-from harness.errors import one_line
+from harness.errors import one_line, read_input_bytes
 from harness.metrics import MetricError, score_all
 from harness.tracks import REPO, TestSetSpec, Track, get_track
 
@@ -71,13 +71,9 @@ def _fail(message: str) -> HypothesesError:
 def read_lines(path: Path, *, allow_empty: bool) -> list[str]:
     """The file's lines (UTF-8, "\\n" or "\\r\\n"); a final newline ends the last line, it adds none."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise _fail(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise _fail(f"{path}: is a directory, not a file") from None
-    except OSError as error:
-        raise _fail(f"{path}: cannot read: {error.strerror or error}") from None
+        raw = read_input_bytes(path)
+    except ValueError as error:
+        raise _fail(str(error)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -27,6 +27,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.degeneration import flag_segments
+from harness.errors import read_input_bytes
 from harness.metrics import METRICS, MetricError, absent, score_all
 from harness.results import atomic_write_json
 
@@ -45,13 +46,9 @@ def _lines(path: Path, blank_is_empty: bool = True) -> list[tuple[int, str]]:
     output may legitimately be all empty hypotheses.
     """
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a file") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+        raw = read_input_bytes(path)
+    except ValueError as error:
+        raise InputError(str(error)) from None
     lines = []
     for number, line in enumerate(raw.split(b"\n"), 1):
         try:
