@@ -50,12 +50,10 @@ Training (``TrainContext``)
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -200,7 +198,6 @@ class Coordinator:
         self.world = state.num_processes
 
     def decode(self, system, audios, lang, settings, progress=None, on_result=None):
-        from harness.audio import SAMPLE_RATE
         from harness.decode import DecodeOutput, check_audio, configure_threads, decode_stats
 
         settings = settings.resolved(system)

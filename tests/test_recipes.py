@@ -218,7 +218,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
 def test_missing_base_and_missing_data(tiny_recipe, tmp_path, capsys):
     root, config = tiny_recipe
     text = config("base").read_text()
-    for old, new, message in [(f'base = "', 'base = "/nonexistent', "is missing"),
+    for old, new, message in [('base = "', 'base = "/nonexistent', "is missing"),
                               ('train = "', 'train = "/nonexistent', "data set is missing"),
                               ('general = "', 'general = "hub:covost2/en_de" #', "hub:covost2/en_de")]:
         path = tmp_path / "bad.toml"

@@ -30,7 +30,6 @@ from harness.stages.cache import StageOutput
 from harness.stages.recipe import MODEL, SET, Recipe, lora_settings, train_settings
 
 SENSITIVITY_FILE = "sensitivity.json"
-PLAN_FILE = "plan.json"
 
 
 def _langs_label(recipe: Recipe) -> str:
@@ -54,16 +53,6 @@ def _compute_dtype(recipe: Recipe):
     return getattr(torch, name)
 
 
-def _meta_model(model_dir: Path):
-    """The model of a folder built on the meta device: shapes without weights."""
-    import torch
-    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
-
-    config = Qwen2AudioConfig.from_pretrained(str(model_dir), local_files_only=True)
-    with torch.device("meta"):
-        return Qwen2AudioForConditionalGeneration(config)
-
-
 # ---------------------------------------------------------------- step 0
 
 
@@ -72,6 +61,7 @@ def lora_general(recipe: Recipe, base: StageOutput) -> StageOutput:
     from dataclasses import replace
 
     from harness.stages.finetune import finetune_system
+    from harness.stages.hqq import meta_model
     from harness.stages.qlora import rank_for_share
 
     table = _table(recipe, "lora")
@@ -89,7 +79,7 @@ def lora_general(recipe: Recipe, base: StageOutput) -> StageOutput:
     def produce(folder: Path) -> dict:
         chosen = lora
         if share is not None:
-            rank = rank_for_share(_meta_model(_model_dir(base.path)), share)
+            rank = rank_for_share(meta_model(_model_dir(base.path)), share)
             chosen = replace(lora, rank=rank, alpha=2 * rank)
         return finetune_system(base.path, sample.path / SET, folder / MODEL, settings, langs=recipe.langs,
                                device=recipe.device, lora=chosen, prompt=prompt, log=None)
@@ -142,11 +132,17 @@ def hqq(recipe: Recipe, system: StageOutput, plan, name: str) -> StageOutput:
 def stored_bytes(folder: Path, track) -> tuple[int, int | None]:
     """(weight bytes of the largest unit, the track's limit) from the headers (harness.storage)."""
     from harness import storage
-    from harness.tracks import REPO
 
-    report = storage.check(folder, track)
-    rule, _ = storage.rule_for_track(track, REPO)
-    return report.verdict.size_bytes, None if rule is None else rule.limit_bytes
+    verdict = storage.check(folder, track).verdict
+    return verdict.size_bytes, None if verdict.rule is None else verdict.rule.limit_bytes
+
+
+def size_limit(recipe: Recipe, track_limit: int | None) -> int | None:
+    """The bytes to fit: the track's limit, or ``[sensitivity] target_bytes`` where that is tighter (never looser)."""
+    target = _table(recipe, "sensitivity").get("target_bytes")
+    if target is None:
+        return track_limit
+    return int(target) if track_limit is None else min(track_limit, int(target))
 
 
 # ---------------------------------------------------------------- step 4
@@ -155,7 +151,7 @@ def stored_bytes(folder: Path, track) -> tuple[int, int | None]:
 def dev_batches(recipe: Recipe, system: StageOutput, batch_size: int, limit: int | None):
     """The dev set's utterances in every direction, collated for teacher forcing (with features cached)."""
     from harness.models import load_system
-    from harness.stages.finetune import cached_features, collate, testset_examples
+    from harness.stages.finetune import cached_features, collate, padding_id, testset_examples
 
     dev = recipe.dataset("dev", recipe.langs[0]).testset
     loaded = load_system(system.path / MODEL, recipe.langs[0], device=recipe.device, dtype=_compute_dtype(recipe))
@@ -164,9 +160,7 @@ def dev_batches(recipe: Recipe, system: StageOutput, batch_size: int, limit: int
     if limit:
         per_lang = len(dev.utterances)
         examples = [e for i, e in enumerate(examples) if i % per_lang < limit]
-    pad_id = loaded.processor.tokenizer.pad_token_id
-    if pad_id is None:
-        pad_id = loaded.processor.tokenizer.eos_token_id
+    pad_id = padding_id(loaded.processor)
     batches = [collate(examples[i:i + batch_size], store, pad_id) for i in range(0, len(examples), batch_size)]
     return loaded, batches
 
@@ -229,10 +223,10 @@ def move_saving(model_dir: Path, kind: str, layer: int, from_spec, to_bits: int,
     import torch
     from safetensors.torch import save
 
-    from harness.stages.hqq import quantize_linear
+    from harness.stages.hqq import meta_model, quantize_linear
     from harness.stages.sensitivity import KINDS
 
-    block = _meta_model(model_dir).model.language_model.layers[layer]
+    block = meta_model(model_dir).model.language_model.layers[layer]
     saved = 0
     for path in KINDS[kind]:
         shape = block.get_submodule(path).weight.shape
@@ -269,11 +263,8 @@ def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, rungs:
     from harness.stages.sensitivity import KINDS, smallest_fitting
 
     plan = base_plan(recipe)
-    table = _table(recipe, "sensitivity")
-    size, limit = stored_bytes(step3.path / MODEL, recipe.track)
-    target = table.get("target_bytes")  # a tighter budget than the track's (never a looser one)
-    if target is not None:
-        limit = int(target) if limit is None else min(limit, int(target))
+    size, track_limit = stored_bytes(step3.path / MODEL, recipe.track)
+    limit = size_limit(recipe, track_limit)
     if limit is None:
         raise StageError(f"track {recipe.track.name} has no size limit to fit")
     model_dir, dtype = _model_dir(system.path / MODEL), _compute_dtype(recipe)
@@ -351,11 +342,9 @@ def require_under_limit(recipe: Recipe, final: StageOutput) -> int:
 
     The limit is the track's, or ``[sensitivity] target_bytes`` where that is tighter.
     """
-    size, limit = stored_bytes(final.path / MODEL, recipe.track)
-    target = _table(recipe, "sensitivity").get("target_bytes")
-    if target is not None:
-        limit = int(target) if limit is None else min(limit, int(target))
+    size, track_limit = stored_bytes(final.path / MODEL, recipe.track)
+    limit = size_limit(recipe, track_limit)
     if limit is not None and size > limit:
-        where = f"the {recipe.track.name} track's" if target is None else "the configured (target_bytes)"
+        where = f"the {recipe.track.name} track's" if limit == track_limit else "the configured (target_bytes)"
         raise StageError(f"the system is {size:,} bytes, over {where} limit of {limit:,} bytes")
     return size

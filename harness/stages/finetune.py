@@ -651,16 +651,19 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
                        stopped_early=stopped_early, settings=settings.as_dict())
 
 
+def padding_id(processor) -> int:
+    """The id batches are padded with: the tokenizer's pad token, else its end of text (Qwen2 has both)."""
+    pad_id = processor.tokenizer.pad_token_id
+    return processor.tokenizer.eos_token_id if pad_id is None else pad_id
+
+
 def finetune_on_testset(model, processor, testset, settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"),
                         style: str = "instruct", features_root: str | os.PathLike | None = None,
                         **train_kwargs) -> TrainResult:
     """Full fine-tuning on every utterance of ``testset`` in every direction of ``langs``."""
     store = cached_features(testset, processor.feature_extractor, features_root)
     examples = testset_examples(processor, testset, langs, style)
-    pad_id = processor.tokenizer.pad_token_id
-    if pad_id is None:
-        pad_id = processor.tokenizer.eos_token_id
-    return train(model, examples, store, settings, pad_id=pad_id, **train_kwargs)
+    return train(model, examples, store, settings, pad_id=padding_id(processor), **train_kwargs)
 
 
 def with_overrides(settings: TrainSettings, **overrides) -> TrainSettings:

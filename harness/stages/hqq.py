@@ -380,15 +380,19 @@ def quantize_system(system: str | os.PathLike, out: str | os.PathLike, plan: Pla
     return HqqOutput(folder=out, manifest=payload, model=loaded.model, processor=loaded.processor)
 
 
-def check_plan(model_dir: Path, plan: Plan) -> dict[str, QuantSpec]:
-    """``plan_modules`` on the model of ``model_dir`` built without weights (meta device):
-    a plan that does not fit fails before the full model is loaded."""
+def meta_model(model_dir: Path) -> nn.Module:
+    """The model of ``model_dir`` built on the meta device: its modules and shapes, no weights."""
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
     config = Qwen2AudioConfig.from_pretrained(str(model_dir), local_files_only=True)
     with torch.device("meta"):
-        model = Qwen2AudioForConditionalGeneration(config)
-    return plan_modules(model, plan)
+        return Qwen2AudioForConditionalGeneration(config)
+
+
+def check_plan(model_dir: Path, plan: Plan) -> dict[str, QuantSpec]:
+    """``plan_modules`` on the model of ``model_dir`` built without weights: a plan that does
+    not fit fails before the full model is loaded."""
+    return plan_modules(meta_model(model_dir), plan)
 
 
 def _check_out(system: Path, out: Path) -> None:

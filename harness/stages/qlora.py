@@ -49,7 +49,7 @@ from pathlib import Path
 import torch
 
 from harness.results import replace_folder
-from harness.stages.finetune import FeatureStore, TrainResult, TrainSettings, train
+from harness.stages.finetune import FeatureStore, TrainResult, TrainSettings, padding_id, train
 
 # Moslem (IWSLT 2025): "2.41 % trainable" with rank 64 on the 7B.
 PAPER_SHARE = 0.0241
@@ -292,10 +292,8 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
         if log is not None:
             log(f"LoRA rank {lora.rank} alpha {lora.alpha:g}: {counts['trainable']:,} trainable of "
                 f"{counts['total']:,} parameters ({100 * counts['share']:.2f} %)")
-        pad_id = processor.tokenizer.pad_token_id
-        if pad_id is None:
-            pad_id = processor.tokenizer.eos_token_id
-        result = train(peft_model, examples, store, settings, pad_id=pad_id, progress=progress, log=log)
+        result = train(peft_model, examples, store, settings, pad_id=padding_id(processor), progress=progress,
+                       log=log)
         _save_adapter(peft_model, staging)
         processor.save_pretrained(str(staging))
         check_no_pickles(staging)

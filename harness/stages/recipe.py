@@ -343,7 +343,7 @@ class Recipe:
         import json
 
         from harness.models import load_system, write_manifest
-        from harness.stages.finetune import train
+        from harness.stages.finetune import padding_id, train
         from harness.stages.from_scratch import save_base
 
         settings = train_settings(self.config["finetune_pruned"])
@@ -351,9 +351,8 @@ class Recipe:
         def produce(folder: Path) -> dict:
             loaded = load_system(system.path / MODEL, lang, device=self.device)
             examples, store, rows = self._kd_examples(loaded.processor, loaded.prompt_style, lang, kd, 1)
-            pad_id = loaded.processor.tokenizer.pad_token_id
-            pad_id = loaded.processor.tokenizer.eos_token_id if pad_id is None else pad_id
-            result = train(loaded.model, examples, store, settings, pad_id=pad_id, progress=f"finetune {lang}")
+            result = train(loaded.model, examples, store, settings, pad_id=padding_id(loaded.processor),
+                           progress=f"finetune {lang}")
             save_base(loaded.model, loaded.processor, folder / MODEL)
             write_manifest(folder / MODEL, format="hf", languages={lang: "."}, prompt=loaded.prompt_style,
                            base_model=loaded.manifest.base_model, built_by="harness/stages/recipe.py",
