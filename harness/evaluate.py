@@ -31,11 +31,11 @@ from harness.decode import DecodeSettings, decode, measure_speed
 from harness.degeneration import flag_segments
 from harness.metrics import MetricError, score_all
 from harness.models import SYSTEM_FILE, ModelLoadError, load_system, read_manifest
+from harness.results import EVAL_SCHEMA
 from harness.testsets import LongFormSet, TestSet, TestSetError, load_acl6060, load_testset
 from harness.tracks import REPO, TestSetSpec, Track, get_track
 from harness.vllm_backend import BackendError
 
-EVAL_SCHEMA = "iwslt-harness/eval"
 BUILD_ROOT = REPO / "build"
 
 

@@ -50,8 +50,6 @@ from harness.metrics import MetricError, score_all
 from harness.tracks import REPO, TestSetSpec, Track, get_track
 
 EXIT_BAD_INPUT = 2
-EVAL_SCHEMA = "iwslt-harness/eval"              # = harness.evaluate.EVAL_SCHEMA (not imported: it pulls in torch)
-LONGFORM_SCHEMA = "iwslt-harness/eval-longform"  # = harness.longform.LONGFORM_SCHEMA
 HYPOTHESES_ONLY = "hypotheses only"
 SIZE_VERIFIED = "size verified"
 SIZE_TOLERANCE = 0.01   # a declared size more than 1 % off the verified one is flagged
@@ -331,7 +329,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[result
                 "utterances": len(testset.utterances), "audio_seconds": round(testset.audio_seconds, 3),
                 "domain": testset.manifest.get("domain")}
     summary = {
-        "schema": LONGFORM_SCHEMA if longform else EVAL_SCHEMA,
+        "schema": results.LONGFORM_SCHEMA if longform else results.EVAL_SCHEMA,
         "schema_version": results.SCHEMA_VERSION,
         "system": name,
         "team": args.team,

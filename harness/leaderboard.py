@@ -50,13 +50,13 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.errors import one_line
-from harness.results import atomic_write_text
+from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = REPO / "leaderboard" / "results"
 DEFAULT_OUT = REPO / "leaderboard"
 SCHEMA = "iwslt-harness/leaderboard"
-RESULT_SCHEMAS = ("iwslt-harness/eval", "iwslt-harness/eval-longform")
+RESULT_SCHEMAS = (EVAL_SCHEMA, LONGFORM_SCHEMA)
 METRICS = ("bleu", "chrf", "chrf++", "comet")
 LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"}
 BASE_SYSTEM = "baseline"

@@ -30,9 +30,9 @@ from harness.decode import DecodeSettings, decode
 from harness.degeneration import flag_segments
 from harness.metrics import score_all
 from harness.models import load_system, read_manifest
+from harness.results import LONGFORM_SCHEMA
 from harness.tracks import TestSetSpec, Track
 
-LONGFORM_SCHEMA = "iwslt-harness/eval-longform"
 DEFAULT_METHOD = "dac"
 
 

@@ -28,6 +28,9 @@ from importlib import metadata
 from pathlib import Path
 
 SCHEMA_VERSION = 1
+# The results files' schemas: a segmented set's eval, and a long-form set's (segment, decode, resegment, score).
+EVAL_SCHEMA = "iwslt-harness/eval"
+LONGFORM_SCHEMA = "iwslt-harness/eval-longform"
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_ROOT = REPO / "leaderboard" / "results"
 PACKAGES = ("harness", "iwslt-compression-harness", "torch", "transformers", "peft", "bitsandbytes", "hqq",
