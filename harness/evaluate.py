@@ -30,11 +30,11 @@ from harness import longform, results, storage
 from harness.decode import DecodeSettings, decode, measure_speed
 from harness.degeneration import flag_segments
 from harness.metrics import MetricError, score_all
-from harness.models import SYSTEM_FILE, ModelLoadError, load_system, read_manifest
+from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
 from harness.testsets import LongFormSet, TestSet, TestSetError, load_acl6060, load_testset
 from harness.tracks import REPO, TestSetSpec, Track, get_track
-from harness.vllm_backend import BackendError
+from harness.vllm_backend import BackendError, open_backend
 
 BUILD_ROOT = REPO / "build"
 
@@ -110,12 +110,9 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
                        paths: results.ResultPaths, device: str, latency_sample: int,
                        name: str, backend: str = "transformers") -> tuple[list[dict], dict]:
+    system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
     if backend == "vllm":
-        from harness import vllm_backend
-
-        system, decoder, latency_sample = vllm_backend.VllmSystem(system_dir, lang), vllm_backend.decode, 0
-    else:
-        system, decoder = load_system(system_dir, lang, device=device), decode
+        latency_sample = 0  # measure_speed times harness.decode's batches; vLLM schedules its own
     settings = settings.resolved(system)
     key = results.cache_key(model=system.content_hash, decode=settings.as_dict(),
                             testset=testset.content_hash, lang=lang)

@@ -29,9 +29,10 @@ from harness import results
 from harness.decode import DecodeSettings, decode
 from harness.degeneration import flag_segments
 from harness.metrics import score_all
-from harness.models import load_system, read_manifest
+from harness.models import read_manifest
 from harness.results import LONGFORM_SCHEMA
 from harness.tracks import TestSetSpec, Track
+from harness.vllm_backend import open_backend
 
 DEFAULT_METHOD = "dac"
 
@@ -85,12 +86,7 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
     sources = longform_set.reference("en")
     summary_languages, rows = {}, []
     for lang in languages:
-        if backend == "vllm":
-            from harness import vllm_backend
-
-            system, decoder = vllm_backend.VllmSystem(system_dir, lang), vllm_backend.decode
-        else:
-            system, decoder = load_system(system_dir, lang, device=device), decode
+        system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
         resolved = settings.resolved(system)
         started = time.perf_counter()
         hypotheses = decode_segments(system, longform_set, segmentation, lang, resolved,

@@ -73,6 +73,21 @@ class VllmSystem:
                 "backend": "vllm", "manifest": self.manifest.as_dict()}
 
 
+def open_backend(system_dir, lang: str, backend: str, *, device: str, transformers_decode):
+    """(system, its decode function) for ``backend``; "vllm" never falls back to transformers.
+
+    ``transformers_decode`` is the caller's own ``decode`` (harness.decode.decode, or the
+    data-parallel coordinator's stand-in for it).
+    """
+    if backend == "vllm":
+        return VllmSystem(system_dir, lang), decode
+    if backend != "transformers":
+        raise BackendError(f"unknown decoding backend {backend!r}; known: {', '.join(BACKENDS)}")
+    from harness.models import load_system
+
+    return load_system(system_dir, lang, device=device), transformers_decode
+
+
 def decode(system: VllmSystem, audios: Sequence[np.ndarray], lang: str, settings: DecodeSettings, *,
            progress: str | None = None, on_result: Callable[[int, Hypothesis], None] | None = None) -> DecodeOutput:
     """Greedy translations of ``audios`` by vLLM, in input order, as harness.decode.decode returns them."""
