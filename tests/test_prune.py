@@ -414,10 +414,11 @@ def test_given_layers_skip_the_search(six, tiny_processor, tiny_clips, tmp_path)
     fs.save_base(copy.deepcopy(six), tiny_processor, system)
     write_system_json(system, "hf")
     dev = _write_set(tmp_path / "tiny_dev", tiny_clips[:2], "tiny_dev")
-    result = prune.prune_system(system, dev, tmp_path / "pruned", lang="de", remove=2, layers=[4, 1])
+    result = prune.prune_system(system, None, tmp_path / "pruned", lang="de", remove=2, layers=[4, 1])
     assert result.removed == (4, 1) and result.rounds == ()
     record = json.loads((tmp_path / "pruned" / prune.PRUNING_FILE).read_text())
     assert record["removed"] == [4, 1] and record["search"] == "none: layers given" and record["rounds"] == []
+    assert record["selection"] is None  # no selection set is read when the layers are given
     loaded = load_system(tmp_path / "pruned", "de")
     assert len(loaded.model.model.language_model.layers) == LAYERS - 2
     kept = [i for i in range(LAYERS) if i not in (1, 4)]

@@ -475,7 +475,7 @@ def fixed_pruning(num_layers: int, layers: Sequence[int], lang: str) -> PruningR
                          exclude_first_last=False, seconds=0.0, extra={"search": "none: layers given"})
 
 
-def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike | None, out_dir: str | os.PathLike, *,
                  lang: str, remove: int, metric: str | None = None, exclude_first_last: bool = True,
                  settings: DecodeSettings | None = None, device: str = "cpu", dtype: torch.dtype | None = None,
                  limit: int | None = None, progress: str | None = "pruning",
@@ -483,7 +483,8 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike, o
     """Search on a dev set, prune, and save the pruned system (safetensors) with ``pruning.json``.
 
     ``layers`` skips the search and removes exactly those (original indices): the
-    middle-layer ablation. ``remove`` must then equal their count.
+    middle-layer ablation. ``remove`` must then equal their count, and no selection set
+    is read (``select_dir`` may be None).
     """
     from harness.models import load_system, write_manifest
     from harness.results import atomic_write_json
@@ -491,25 +492,27 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike, o
     from harness.stages.from_scratch import save_base
     from harness.testsets import TestSet, load_testset
 
-    select_dir, out_dir = Path(select_dir), Path(out_dir)
-    _refuse_test_split(select_dir)
+    out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise StageError(f"{out_dir}: output folder exists and is not empty; choose another or remove it")
-    selection = load_testset(select_dir)
-    if not isinstance(selection, TestSet):
-        raise StageError(f"{select_dir}: a long-form set; the selection set must be segmented")
-    _refuse_test_split(select_dir, selection.name)
+    if layers is not None and len(set(layers)) != remove:
+        raise StageError(f"remove={remove} but {len(set(layers))} layers given: {list(layers)}")
+    selection = None
+    if layers is None:
+        select_dir = Path(select_dir)
+        _refuse_test_split(select_dir)
+        selection = load_testset(select_dir)
+        if not isinstance(selection, TestSet):
+            raise StageError(f"{select_dir}: a long-form set; the selection set must be segmented")
+        _refuse_test_split(select_dir, selection.name)
     system = load_system(system_dir, lang, device=device, dtype=dtype)
     if system.format != "hf":
         raise StageError(f"{system_dir}: format {system.format!r}; pruning needs full-precision weights ('hf')")
-    utterances = list(selection.utterances)[:limit] if limit else list(selection.utterances)
-    settings = settings or DecodeSettings(max_new_tokens=256)
-    settings = settings.resolved(system)
-    if layers is not None:
-        if len(set(layers)) != remove:
-            raise StageError(f"remove={remove} but {len(set(layers))} layers given: {list(layers)}")
+    if selection is None:
         result = fixed_pruning(num_decoder_layers(system.model), layers, lang)
     else:
+        utterances = list(selection.utterances)[:limit] if limit else list(selection.utterances)
+        settings = (settings or DecodeSettings(max_new_tokens=256)).resolved(system)
         result = layer_importance_search(
             system.model, system.processor, [u.audio() for u in utterances], [u.targets[lang] for u in utterances],
             lang, target_layers=remove, metric=metric, exclude_first_last=exclude_first_last, settings=settings,
@@ -522,8 +525,9 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike, o
                    pruned_from=Path(system_dir).name, pruned_layers=list(result.removed))
     record = result.as_dict()
     record.update(system=str(Path(system_dir)), source_content_hash=system.content_hash,
-                  selection={"folder": str(select_dir), "name": selection.name, "version": selection.version,
-                             "content_hash": selection.content_hash, "utterances": len(utterances)})
+                  selection=None if selection is None else {
+                      "folder": str(select_dir), "name": selection.name, "version": selection.version,
+                      "content_hash": selection.content_hash, "utterances": len(utterances)})
     atomic_write_json(out_dir / PRUNING_FILE, record)
     return result
 

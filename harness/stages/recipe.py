@@ -308,7 +308,8 @@ class Recipe:
             if expected is not None and count != expected:
                 raise StageError(f"the config prunes {remove} of {expected} decoder layers; the teacher has {count}")
             chosen = middle_layers(count, remove) if fixed == "middle" else fixed
-            result = prune_system(teacher.path / MODEL, select.testset.folder, folder / MODEL, lang=lang,
+            selection = None if chosen is not None else select.testset.folder  # given layers need no selection set
+            result = prune_system(teacher.path / MODEL, selection, folder / MODEL, lang=lang,
                                   remove=remove, metric=metric, exclude_first_last=exclude, settings=settings,
                                   device=self.device, limit=limit, progress=f"prune {lang}", layers=chosen)
             return {"removed": list(result.removed), "metric": result.metric, "baseline": result.baseline,
