@@ -16,13 +16,15 @@ Every write goes to a temporary file beside the target and is renamed into place
 from __future__ import annotations
 
 import hashlib
-import time
 import json
 import os
 import platform
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +67,21 @@ def replace_folder(staging: Path, folder: Path) -> None:
     folder.rename(retired)
     staging.rename(folder)
     shutil.rmtree(retired)
+
+
+@contextmanager
+def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """A temporary sibling of ``folder`` to fill; put in place by ``replace_folder`` when the
+    block ends without error, removed otherwise, so a reader never sees a half-written folder."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
+    try:
+        yield staging
+        replace_folder(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def atomic_write_json(path: Path, payload: dict) -> None:

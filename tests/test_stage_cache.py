@@ -90,3 +90,18 @@ def test_duplicate_input_names_are_refused():
     a = StageOutput(name="x", key="1", path=None)
     with pytest.raises(ValueError, match="input names"):
         stage_key("s", {}, [a, a])
+
+
+def test_staged_folder_puts_a_finished_folder_in_place_and_nothing_else(tmp_path):
+    from harness.results import staged_folder
+
+    target = tmp_path / "system"
+    with staged_folder(target) as staging:
+        (staging / "a.txt").write_text("new")
+        assert not target.exists()  # a reader never sees a half-written folder
+    assert (target / "a.txt").read_text() == "new"
+    with pytest.raises(RuntimeError, match="boom"), staged_folder(target) as staging:
+        (staging / "a.txt").write_text("broken")
+        raise RuntimeError("boom")
+    assert (target / "a.txt").read_text() == "new"  # the old folder stays; no staging folder is left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["system"]

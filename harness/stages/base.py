@@ -8,10 +8,9 @@ safetensors, configs, tokenizer and processor files only: never pickles, never c
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
-from harness.results import replace_folder
+from harness.results import staged_folder
 from harness.tracks import REPO, Track
 
 # What a model folder needs; *.py (remote code) and pickled weights are never fetched.
@@ -29,17 +28,11 @@ def materialize_base(track: Track, out: Path, model: str | None = None, revision
     model = model or track.base_model
     revision = revision if model != track.base_model else (revision or track.base_revision)
     local = REPO / model
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+    with staged_folder(out) as staging:
         if local.is_dir():
             shutil.copytree(local, staging, dirs_exist_ok=True)
         else:
             _download(model, revision, staging)
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

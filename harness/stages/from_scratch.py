@@ -34,10 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
@@ -361,23 +358,15 @@ def save_base(model: Qwen2AudioForConditionalGeneration, processor: Qwen2AudioPr
     model in memory decodes as the saved one will; a model loaded from a folder (a stage's
     input, e.g. Qwen2-Audio-7B) keeps the generation config it came with.
     """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
-    try:
+    from harness.models import check_no_pickles
+    from harness.results import staged_folder
+
+    with staged_folder(folder) as staging:
         if not getattr(model.config, "_name_or_path", ""):  # built from a config, not loaded
             model.generation_config = generation_config(processor.tokenizer)
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
-        from harness.models import check_no_pickles
-        from harness.results import replace_folder
-
         check_no_pickles(staging)  # pickles execute code when loaded; a shipped base must not contain any
-
-        replace_folder(staging, folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
 
 
 def _print_sizes(vocab_size: int, window_seconds: float) -> None:

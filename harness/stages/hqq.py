@@ -43,9 +43,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -311,12 +309,10 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
     from safetensors.torch import save_file
 
     from harness.models import WEIGHTS_FILE, check_no_pickles, write_manifest
-    from harness.results import atomic_write_json, replace_folder
+    from harness.results import atomic_write_json, staged_folder
 
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
-    try:
+    with staged_folder(folder) as staging:
         save_file(stored_state(model), str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         untied_config(model.config).save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
@@ -325,10 +321,6 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
         write_manifest(staging, format=FORMAT, languages={lang: "." for lang in languages}, prompt=prompt,
                        base_model=base_model, built_by="harness/stages/hqq.py")
         check_no_pickles(staging)
-        replace_folder(staging, folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 

@@ -40,15 +40,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
-from harness.results import replace_folder
+from harness.results import staged_folder
 from harness.stages.finetune import FeatureStore, TrainResult, TrainSettings, padding_id, train
 
 # Moslem (IWSLT 2025): "2.41 % trainable" with rank 64 on the 7B.
@@ -280,9 +278,7 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
     input_hash = content_hash(model_dir)
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         model = prepare_base(model, gradient_checkpointing=gradient_checkpointing)
         # The frozen 4-bit base as it is trained on (after the preparation's casts), saved
         # before the adapter's layers are inserted into it; training never changes it.
@@ -307,10 +303,6 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
                    "parameters": counts, "train_data": train_data, "examples": len(examples),
                    "training": result.summary()}
         atomic_write_json(staging / "qlora.json", summary)
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return QLoraOutput(folder=out, summary=summary, model=peft_model, processor=processor, result=result)
 
 
@@ -329,18 +321,11 @@ def nf4_system(system_folder: str | os.PathLike, out: str | os.PathLike, *, lang
         raise ValueError(f"{system_folder}: no model for {lang}")
     model_dir = (system_folder / manifest.languages[lang]).resolve()
     model = load_4bit(model_dir, device=device, dtype=dtype)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         model.save_pretrained(str(staging))
         load_processor(model_dir).save_pretrained(str(staging))
         write_manifest(staging, format="bnb-4bit", languages={lang: "."}, prompt=manifest.prompt,
                        base_model=str(system_folder), built_by="harness/stages/qlora.py (nf4, no adapter)")
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return {"input_system": str(system_folder), "quantization": {"quant_type": "nf4", "double_quant": True}}
 
 

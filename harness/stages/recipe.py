@@ -35,13 +35,12 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from harness.results import replace_folder
+from harness.results import staged_folder
 from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
 from harness.tracks import REPO, Track, get_track
@@ -452,9 +451,7 @@ def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extr
     if len(formats) != 1 or len(prompts) != 1:
         raise StageError(f"the directions' systems differ in format or prompt: {sorted(formats | prompts)}")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         if len({stage.path for stage in finals.values()}) == 1:  # one model serves every direction
             shutil.copytree(next(iter(finals.values())).path / MODEL, staging / MODEL)
             folders = {lang: MODEL for lang in finals}
@@ -466,10 +463,6 @@ def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extr
         write_manifest(staging, format=formats.pop(), languages=folders,
                        prompt=prompts.pop(), base_model=first.base_model, built_by=built_by,
                        stages={lang: str(stage.path) for lang, stage in finals.items()}, **extra)
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
