@@ -270,6 +270,17 @@ def generation_config_for(model, settings: DecodeSettings, eos: list[int], pad_i
     return config
 
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices in batches of ``batch_size``, longest first; ties keep input order so a run is reproducible.
+
+    Every path that must give ``decode``'s hypotheses batches this way (the pruning search's
+    cached embeddings, the data-parallel coordinator), since left padding makes a
+    hypothesis depend on its batch.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settings: DecodeSettings,
            progress: str | None = None,
            on_result: Callable[[int, Hypothesis], None] | None = None) -> DecodeOutput:
@@ -303,9 +314,7 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
                     len(too_long), len(clips), window_samples / SAMPLE_RATE, max(too_long) / SAMPLE_RATE,
                     window_samples / SAMPLE_RATE)
 
-    # Longest first; ties keep input order so a run is reproducible.
-    order = sorted(range(len(clips)), key=lambda i: (-len(clips[i]), i))
-    batches = [order[start:start + settings.batch_size] for start in range(0, len(order), settings.batch_size)]
+    batches = length_batches([len(clip) for clip in clips], settings.batch_size)
     results: list[Hypothesis | None] = [None] * len(clips)
     cuda = device.type == "cuda"
     if cuda:

@@ -170,8 +170,9 @@ def shard_batches(lengths: list[int], batch_size: int, world: int) -> list[list[
 
     The batches are ``harness.decode.decode``'s: longest first, ties in input order.
     """
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    from harness.decode import length_batches
+
+    batches = length_batches(lengths, batch_size)
     rounds = []
     for start in range(0, len(batches), world):
         part = batches[start:start + world]

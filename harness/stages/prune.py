@@ -60,6 +60,7 @@ from harness.decode import (
     cut_at_eos,
     eos_ids,
     generation_config_for,
+    length_batches,
     model_device,
     prepare_batch,
 )
@@ -257,12 +258,9 @@ def encode_selection(model, processor, audios: Sequence[np.ndarray], lang: str,
     eos = eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     device = model_device(model)
-    # harness.decode.decode's order and batching: longest first, ties in input order.
-    order = sorted(range(len(clips)), key=lambda i: (-len(clips[i]), i))
     batches = []
     with torch.inference_mode():
-        for start in range(0, len(order), settings.batch_size):
-            chosen = order[start:start + settings.batch_size]
+        for chosen in length_batches([len(clip) for clip in clips], settings.batch_size):  # decode's batches
             inputs = prepare_batch(processor, prompt, [clips[i] for i in chosen], pad_id)
             inputs = {name: tensor.to(device) for name, tensor in inputs.items()}
             embeds = _prompt_embeddings(model, inputs)
