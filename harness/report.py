@@ -15,6 +15,7 @@ harness cannot compute (COMET without its model) is shown absent with the reason
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class RowResult:
                 "metrics": self.metrics, "size": self.size}
 
 
+@functools.lru_cache(maxsize=None)  # stage folders never change, and a report sizes one folder per direction and set
 def _size(folder: Path, track: Track) -> dict:
     from harness import storage
 
