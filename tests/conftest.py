@@ -293,3 +293,16 @@ def one_line_error(excinfo, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in message, (fragment, message)
     return message
+
+
+def qwen2_audio_7b_on_meta():
+    """Qwen2-Audio-7B's architecture (harness.plan's built-in config.json shapes) on the meta device: no weights."""
+    import torch
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
+
+    from harness.plan import QWEN2_AUDIO_7B_CONFIG as cfg
+
+    config = Qwen2AudioConfig(audio_config=cfg["audio_config"], text_config=cfg["text_config"],
+                              audio_token_index=cfg["audio_token_index"])
+    with torch.device("meta"):
+        return Qwen2AudioForConditionalGeneration(config)

@@ -64,16 +64,10 @@ def test_7b_parameter_count_and_bf16_size():
 
 def test_counts_match_the_meta_model():
     """The closed-form count and LoRA width equal transformers' model built on the meta device."""
-    import torch
-    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
-
+    from conftest import qwen2_audio_7b_on_meta
     from harness.stages import qlora
 
-    cfg = P.QWEN2_AUDIO_7B_CONFIG
-    config = Qwen2AudioConfig(audio_config=cfg["audio_config"], text_config=cfg["text_config"],
-                              audio_token_index=cfg["audio_token_index"])
-    with torch.device("meta"):
-        model = Qwen2AudioForConditionalGeneration(config)
+    model = qwen2_audio_7b_on_meta()
     assert qlora.parameter_count(model) == SEVEN_B.total()
     assert qlora.lora_width(model) == SEVEN_B.lora_width()
 

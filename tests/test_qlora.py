@@ -78,18 +78,9 @@ def test_rank_for_share_picks_the_nearest_rank(tiny_base_dir, tiny_model, share)
 def test_the_papers_share_from_the_7b_shapes():
     """Qwen2-Audio-7B(-Instruct)'s shapes, built on the meta device: rank 64 on all linear
     modules trains 2.41 % (Moslem, IWSLT 2025), and 2.41 % gives back rank 64."""
-    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
+    from conftest import qwen2_audio_7b_on_meta
 
-    config = Qwen2AudioConfig(
-        audio_config=dict(model_type="qwen2_audio_encoder", d_model=1280, encoder_layers=32,
-                          encoder_attention_heads=20, encoder_ffn_dim=5120, num_mel_bins=128,
-                          max_source_positions=1500),
-        text_config=dict(model_type="qwen2", hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                         num_attention_heads=32, num_key_value_heads=32, vocab_size=156032,
-                         max_position_embeddings=8192, tie_word_embeddings=False),
-        audio_token_index=151646)
-    with torch.device("meta"):
-        model = Qwen2AudioForConditionalGeneration(config)
+    model = qwen2_audio_7b_on_meta()
     assert qlora.parameter_count(model) == pytest.approx(8.397e9, rel=1e-3)
     assert round(100 * qlora.share_for_rank(model, 64), 2) == 2.41
     assert qlora.rank_for_share(model, qlora.PAPER_SHARE) == 64
