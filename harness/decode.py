@@ -346,11 +346,7 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
                         text=texts[position], new_tokens=len(tokens), seconds=share, token_ids=tuple(tokens),
                         finished=finished, audio_seconds=len(clips[index]) / SAMPLE_RATE,
                         truncated_audio=len(clips[index]) > window_samples)
-                if on_result is not None:
-                    for index in sorted(batch):
-                        on_result(index, results[index])
-                if bar is not None:
-                    bar.update(len(batch))
+                report_batch(batch, results, on_result, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -362,6 +358,16 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
                          gpu_peak_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
                          device=str(device), dtype=str(system.dtype).removeprefix("torch."), threads=threads)
     return DecodeOutput(hypotheses=hypotheses, stats=stats, settings=settings)
+
+
+def report_batch(batch: Sequence[int], results: Sequence, on_result, bar) -> None:
+    """A finished batch: its hypotheses to ``on_result`` in input order (a checkpoint sees a
+    reproducible order), and the progress bar advanced."""
+    if on_result is not None:
+        for index in sorted(batch):
+            on_result(index, results[index])
+    if bar is not None:
+        bar.update(len(batch))
 
 
 def decode_stats(hypotheses: Sequence[Hypothesis], clips: Sequence[np.ndarray], wall: float, *, batch_size: int,

@@ -199,7 +199,7 @@ class Coordinator:
         self.world = state.num_processes
 
     def decode(self, system, audios, lang, settings, progress=None, on_result=None):
-        from harness.decode import DecodeOutput, check_audio, configure_threads, decode_stats
+        from harness.decode import DecodeOutput, check_audio, configure_threads, decode_stats, report_batch
 
         settings = settings.resolved(system)
         extractor = system.processor.feature_extractor
@@ -228,11 +228,7 @@ class Coordinator:
                         gpu_peaks.append(gpu)
                     for index, hypothesis in zip(batch, hypotheses):
                         results[index] = hypothesis
-                    if on_result is not None:
-                        for index in sorted(batch):
-                            on_result(index, results[index])
-                    if bar is not None:
-                        bar.update(len(batch))
+                    report_batch(batch, results, on_result, bar)
         finally:
             if bar is not None:
                 bar.close()
