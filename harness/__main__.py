@@ -19,6 +19,7 @@ COMMANDS = {
     "leaderboard": ("harness.leaderboard", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
     "plan": ("harness.plan", "what a build or eval will do on a track: stages, model/data ids, GPU memory and disk, fits"),
     "import-hyps": ("harness.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),
+    "corpus": ("harness.corpora", "write a seeded sample of a local CoVoST 2 / Europarl-ST copy as a segmented set"),
 }
 
 

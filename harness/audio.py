@@ -5,7 +5,9 @@ world generator) goes through this module, so that all of them see the same
 signal: float32 mono at 16 kHz in [-1, 1], which is what Qwen2-Audio's
 feature extractor (Whisper front end) expects.
 
-- Decoding uses libsndfile through soundfile (WAV, FLAC, OGG/Vorbis, ...).
+- Decoding uses libsndfile through soundfile (WAV, FLAC, OGG/Vorbis, and MP3 from
+  libsndfile 1.1 on: Common Voice's clips); ``decode_audio_span`` reads one span of a
+  long recording without decoding the rest (Europarl-ST's segments).
 - Resampling uses soxr at "HQ" quality; downmixing averages the channels.
 - Writing uses 16-bit PCM. FLAC bytes are deterministic for the same input
   (libsndfile writes its vendor string and the stream MD5, no timestamps), so
@@ -108,6 +110,46 @@ def decode_audio(
         raise AudioError(f"{name}: cannot decode audio ({_libsndfile_reason(err)})") from err
     except OSError as err:
         raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
+    return _mono_16k(samples, rate, name)
+
+
+def decode_audio_span(
+    path: str | os.PathLike, start: float, end: float, *, source: str | None = None
+) -> tuple[np.ndarray, AudioInfo]:
+    """Decode seconds [start, end) of an audio file into float32 mono 16 kHz, as decode_audio does.
+
+    Only that span is read (a seek, then a read), so cutting sentence segments out of an
+    hour-long recording (Europarl-ST) never decodes the whole recording. An end past the
+    end of the file is clamped to it (segment lists round their times); a span that starts
+    at or after the end, or is empty, is an AudioError.
+    """
+    name = _source_name(path, source)
+    target = _open_target(path, name)
+    if isinstance(target, io.BytesIO):
+        raise AudioError(f"{name}: decode_audio_span reads a file, not bytes")
+    if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end <= start:
+        raise AudioError(f"{name}: bad span {start!r}-{end!r} s (needs 0 <= start < end)")
+    try:
+        with sf.SoundFile(target) as handle:
+            rate, length = handle.samplerate, handle.frames
+            first = int(round(start * rate))
+            last = min(int(round(end * rate)), length)
+            if first >= last:
+                raise AudioError(f"{name}: span {start:.3f}-{end:.3f} s is outside the audio "
+                                 f"({length / rate:.3f} s long)")
+            handle.seek(first)
+            samples = handle.read(last - first, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
+        if isinstance(err, AudioError):
+            raise
+        raise AudioError(f"{name}: cannot decode audio ({_libsndfile_reason(err)})") from err
+    except OSError as err:
+        raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
+    return _mono_16k(samples, rate, name)
+
+
+def _mono_16k(samples: np.ndarray, rate: int, name: str) -> tuple[np.ndarray, AudioInfo]:
+    """(frames, channels) float samples at ``rate`` -> float32 mono 16 kHz in [-1, 1], checked."""
     frames, channels = samples.shape
     if frames == 0 or channels == 0:
         raise AudioError(f"{name}: contains no audio samples")

@@ -32,13 +32,14 @@ Knowledge Distillation"): dev and eval merged (884 utterances), then
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,8 @@ _SEGMENT_SLACK_S = 0.01
 # Durations read from an audio header may differ from the stored figure by resampling.
 _SECONDS_SLACK_S = 0.01
 _PARQUET_ROW_GROUP = 256
+# The Arrow types a free metadata column may have (see _meta_kind).
+_META_KINDS = ("string", "int64", "float64", "bool")
 
 
 class TestSetError(ValueError):
@@ -227,19 +230,35 @@ def _time(value: float) -> str:
     return f"{value:.6f}"
 
 
-def _segmented_hashes(records: Sequence[tuple[str, dict[str, str], bytes]],
+class _SegmentedHasher:
+    """The three hashes of a segmented set, fed one utterance at a time (the streaming writer's)."""
+
+    def __init__(self, languages: Sequence[str]) -> None:
+        self._languages = tuple(languages)
+        self._text, self._audio = _Digest("text/1"), _Digest("audio/1")
+        self._content = _Digest("content/1:segmented")
+
+    def add(self, utt_id: str, texts: Mapping[str, str], audio_bytes: bytes) -> None:
+        self._text.add(utt_id)
+        self._audio.add(utt_id, audio_bytes)
+        self._content.add(utt_id)
+        for lang in self._languages:
+            self._text.add(lang, texts[lang])
+            self._content.add(lang, texts[lang])
+        self._content.add(audio_bytes)
+
+    def hashes(self) -> dict[str, str]:
+        return {"content_hash": self._content.value(), "text_hash": self._text.value(),
+                "audio_hash": self._audio.value()}
+
+
+def _segmented_hashes(records: Iterable[tuple[str, dict[str, str], bytes]],
                       languages: Sequence[str]) -> dict[str, str]:
     """records: (id, {lang: text}, audio bytes) in row order."""
-    text, audio, content = _Digest("text/1"), _Digest("audio/1"), _Digest("content/1:segmented")
+    hasher = _SegmentedHasher(languages)
     for utt_id, texts, audio_bytes in records:
-        text.add(utt_id)
-        audio.add(utt_id, audio_bytes)
-        content.add(utt_id)
-        for lang in languages:
-            text.add(lang, texts[lang])
-            content.add(lang, texts[lang])
-        content.add(audio_bytes)
-    return {"content_hash": content.value(), "text_hash": text.value(), "audio_hash": audio.value()}
+        hasher.add(utt_id, texts, audio_bytes)
+    return hasher.hashes()
 
 
 def _longform_hashes(talks: Sequence[tuple[str, bytes, Sequence[tuple[float, float]], dict[str, Sequence[str]]]],
@@ -351,26 +370,28 @@ def _check_samples(where: str, value: object) -> np.ndarray:
     return value
 
 
-def _meta_features(set_name: str, rows: Sequence[Mapping], keys: Sequence[str]) -> dict[str, datasets.Value]:
+def _meta_kind(set_name: str, key: str, value: object) -> str | None:
+    """The Arrow type name of one metadata value (None for None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int64"
+    if isinstance(value, (float, np.floating)):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    raise _error(f"test set {set_name!r}", f"column {key!r}: unsupported value type "
+                                          f"{type(value).__name__} (use str, int, float or bool)")
+
+
+def _meta_features(set_name: str, rows: Iterable[Mapping], keys: Sequence[str]) -> dict[str, datasets.Value]:
     """An explicit Arrow type per free metadata column, inferred from its values."""
+    rows = list(rows)
     features: dict[str, datasets.Value] = {}
     for key in keys:
-        kinds = set()
-        for row in rows:
-            value = row[key]
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                kinds.add("bool")
-            elif isinstance(value, (int, np.integer)):
-                kinds.add("int64")
-            elif isinstance(value, (float, np.floating)):
-                kinds.add("float64")
-            elif isinstance(value, str):
-                kinds.add("string")
-            else:
-                raise _error(f"test set {set_name!r}", f"column {key!r}: unsupported value type "
-                                                      f"{type(value).__name__} (use str, int, float or bool)")
+        kinds = {_meta_kind(set_name, key, row[key]) for row in rows} - {None}
         if kinds == {"int64", "float64"}:
             kinds = {"float64"}
         if len(kinds) != 1:
@@ -378,6 +399,15 @@ def _meta_features(set_name: str, rows: Sequence[Mapping], keys: Sequence[str]) 
             raise _error(f"test set {set_name!r}", f"column {key!r}: needs one value type, found {found}")
         features[key] = datasets.Value(kinds.pop())
     return features
+
+
+def _check_meta_value(where: str, set_name: str, key: str, value: object, feature: datasets.Value) -> None:
+    """A later row's metadata value against the column type chosen from the first rows (streaming)."""
+    kind = _meta_kind(set_name, key, value)
+    if kind is None or kind == feature.dtype or (kind == "int64" and feature.dtype == "float64"):
+        return
+    raise _error(where, f"column {key!r}: a {kind} value ({value!r}) in a {feature.dtype} column (the type "
+                        f"comes from the first {_PARQUET_ROW_GROUP} rows; pass meta_types to set it)")
 
 
 def _plain(value: object) -> object:
@@ -399,68 +429,128 @@ def segmented_features(languages: Sequence[str] = DEFAULT_LANGUAGES,
     return datasets.Features(columns)
 
 
+def _row_meta_keys(where: str, row: object, required: set[str]) -> list[str]:
+    """The structural checks of one row (a dict with every required key, no reserved names); its metadata keys."""
+    if not isinstance(row, Mapping):
+        raise _error(where, f"expected a dict, got {type(row).__name__}")
+    missing = required - set(row)
+    if missing:
+        raise _error(where, f"missing {', '.join(sorted(missing))}")
+    keys = sorted(set(row) - required)
+    clash = sorted(set(keys) & (_RESERVED | set(DEFAULT_LANGUAGES)))
+    if clash:
+        raise _error(where, f"reserved column name(s) {', '.join(clash)} used as metadata")
+    return keys
+
+
 def write_segmented_set(folder: str | os.PathLike, *, name: str, version: str, domain: str,
-                        rows: Sequence[Mapping], generator: Mapping, track: str = "mini",
-                        languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
+                        rows: Iterable[Mapping], generator: Mapping, track: str = "mini",
+                        languages: Sequence[str] = DEFAULT_LANGUAGES,
+                        meta_types: Mapping[str, str] | None = None) -> dict:
     """Write a segmented set (data.parquet + manifest.json) atomically; returns the manifest.
 
     rows: {"id", "audio" (float array, 16 kHz mono), "en", "de", "zh", <free metadata>};
     every row must carry the same metadata keys (str, int, float, bool or None values).
     The same rows give the same manifest and byte-identical files.
+
+    ``rows`` may be a list or any iterable (a generator that reads and decodes one
+    utterance at a time): each row's audio is FLAC-encoded and hashed as it comes, and
+    data.parquet is written one row group (256 rows) at a time, so about one row group
+    is held at once (the first one's rows are read ahead, for their metadata types),
+    never the whole set's float audio (100 k CoVoST clips would be ~30 GB of it). A list
+    and a generator of the same rows give byte-identical files. Metadata column types: for a list (or any sequence), inferred from every row
+    as always; for an iterator, ``meta_types`` ({column: "string" | "int64" | "float64" |
+    "bool"}) when given, else inferred from the first row group, and a later row whose
+    value does not fit is a one-line error.
     """
     langs = _check_header(name, version, domain, track, generator, languages)
     where = f"test set {name!r}"
-    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or len(rows) == 0:
-        raise _error(where, "rows must be a non-empty sequence of dicts")
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise _error(where, "rows must be a non-empty sequence (or iterable) of dicts")
     required = {"id", "audio", *langs}
-    meta_keys: list[str] | None = None
-    seen: set[str] = set()
-    for index, row in enumerate(rows):
-        row_where = f"{where} row {index}"
-        if not isinstance(row, Mapping):
-            raise _error(row_where, f"expected a dict, got {type(row).__name__}")
-        missing = required - set(row)
-        if missing:
-            raise _error(row_where, f"missing {', '.join(sorted(missing))}")
-        utt_id = _check_id(row_where, row["id"])
-        if utt_id in seen:
-            raise _error(row_where, f"duplicate id {utt_id!r}")
-        seen.add(utt_id)
-        for lang in langs:
-            _check_text(f"{row_where} (id {utt_id!r})", lang, row[lang])
-        _check_samples(f"{row_where} (id {utt_id!r})", row["audio"])
-        keys = sorted(set(row) - required)
-        clash = sorted(set(keys) & (_RESERVED | set(DEFAULT_LANGUAGES)))
-        if clash:
-            raise _error(row_where, f"reserved column name(s) {', '.join(clash)} used as metadata")
-        if meta_keys is None:
-            meta_keys = keys
-        elif keys != meta_keys:
-            raise _error(row_where, f"metadata columns {keys} differ from row 0's {meta_keys}")
-    meta_features = _meta_features(name, rows, meta_keys or [])
+    in_memory = isinstance(rows, Sequence)
+    iterator = iter(rows)
+    # The first row group is read before anything is written: the metadata columns (and,
+    # for an iterator, their types) come from it, and an empty input fails here.
+    first = []
+    for row in iterator:
+        first.append(row)
+        if len(first) == _PARQUET_ROW_GROUP:
+            break
+    if not first:
+        raise _error(where, "rows must be a non-empty sequence (or iterable) of dicts")
+    meta_keys = _row_meta_keys(f"{where} row 0", first[0], required)
+    if in_memory:
+        # A sequence is in memory already: check every row's columns before inferring their types.
+        for index, row in enumerate(rows):
+            keys = _row_meta_keys(f"{where} row {index}", row, required)
+            if keys != meta_keys:
+                raise _error(f"{where} row {index}", f"metadata columns {keys} differ from row 0's {meta_keys}")
+    if meta_types is not None:
+        if sorted(meta_types) != meta_keys:
+            raise _error(where, f"meta_types names {sorted(meta_types)}, the rows have metadata {meta_keys}")
+        bad = {key: kind for key, kind in meta_types.items() if kind not in _META_KINDS}
+        if bad:
+            raise _error(where, f"meta_types: unknown type(s) {bad} (use {', '.join(_META_KINDS)})")
+        meta_features = {key: datasets.Value(meta_types[key]) for key in meta_keys}
+    else:
+        typed = rows if in_memory else [row for row in first
+                                        if isinstance(row, Mapping) and sorted(set(row) - required) == meta_keys]
+        meta_features = _meta_features(name, typed, meta_keys)
     features = segmented_features(langs, meta_features)
+    schema = features.arrow_schema
+
+    def checked_rows() -> Iterator[Mapping]:
+        seen: set[str] = set()
+        for index, row in enumerate(itertools.chain(first, iterator)):
+            row_where = f"{where} row {index}"
+            keys = _row_meta_keys(row_where, row, required)
+            utt_id = _check_id(row_where, row["id"])
+            if utt_id in seen:
+                raise _error(row_where, f"duplicate id {utt_id!r}")
+            seen.add(utt_id)
+            for lang in langs:
+                _check_text(f"{row_where} (id {utt_id!r})", lang, row[lang])
+            _check_samples(f"{row_where} (id {utt_id!r})", row["audio"])
+            if keys != meta_keys:
+                raise _error(row_where, f"metadata columns {keys} differ from row 0's {meta_keys}")
+            for key, feature in meta_features.items():
+                _check_meta_value(f"{row_where} (id {utt_id!r})", name, key, row[key], feature)
+            yield row
 
     def fill(temp: Path) -> dict:
+        hasher = _SegmentedHasher(langs)
+        seconds: list[float] = []  # summed once at the end, in row order, as a list always was
         columns: dict[str, list] = {key: [] for key in features}
-        records = []
-        for row in rows:
-            flac = encode_flac(row["audio"], SAMPLE_RATE)
-            columns["id"].append(row["id"])
-            columns["audio"].append({"bytes": flac, "path": f"{row['id']}.flac"})
-            columns["seconds"].append(len(row["audio"]) / SAMPLE_RATE)
-            for lang in langs:
-                columns[lang].append(row[lang])
-            columns["domain"].append(domain)
-            for key in meta_features:
-                columns[key].append(_plain(row[key]))
-            records.append((row["id"], {lang: row[lang] for lang in langs}, flac))
-        table = pa.Table.from_pydict(columns, schema=features.arrow_schema)
-        pq.write_table(table, temp / DATA_FILE, compression="zstd", row_group_size=_PARQUET_ROW_GROUP)
+
+        def flush(writer: pq.ParquetWriter) -> None:
+            # One Parquet row group per 256 rows: exactly the groups write_table(row_group_size=256)
+            # cuts from the whole table, so streaming changes no byte of the file.
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema), row_group_size=_PARQUET_ROW_GROUP)
+            for values in columns.values():
+                values.clear()
+
+        with pq.ParquetWriter(temp / DATA_FILE, schema, compression="zstd") as writer:
+            for row in checked_rows():
+                flac = encode_flac(row["audio"], SAMPLE_RATE)
+                seconds.append(len(row["audio"]) / SAMPLE_RATE)
+                columns["id"].append(row["id"])
+                columns["audio"].append({"bytes": flac, "path": f"{row['id']}.flac"})
+                columns["seconds"].append(seconds[-1])
+                for lang in langs:
+                    columns[lang].append(row[lang])
+                columns["domain"].append(domain)
+                for key in meta_features:
+                    columns[key].append(_plain(row[key]))
+                hasher.add(row["id"], {lang: row[lang] for lang in langs}, flac)
+                if len(columns["id"]) == _PARQUET_ROW_GROUP:
+                    flush(writer)
+            if columns["id"]:
+                flush(writer)
         manifest = _manifest(name=name, version=version, kind="segmented", track=track, domain=domain,
-                             languages=langs, utterances=len(rows),
-                             audio_seconds=sum(columns["seconds"]),
-                             hashes=_segmented_hashes(records, langs),
-                             files={DATA_FILE: _sha256_file(temp / DATA_FILE)}, generator=generator)
+                             languages=langs, utterances=len(seconds), audio_seconds=sum(seconds),
+                             hashes=hasher.hashes(), files={DATA_FILE: _sha256_file(temp / DATA_FILE)},
+                             generator=generator)
         _write_manifest(temp, manifest)
         return manifest
 

@@ -362,7 +362,8 @@ def test_failed_segmented_write_keeps_previous_version(tmp_path, monkeypatch):
 
 
 def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(ts.pq, "write_table", lambda *a, **k: (_ for _ in ()).throw(OSError("no space")))
+    # The writer streams row groups through pq.ParquetWriter (harness.testsets.write_segmented_set).
+    monkeypatch.setattr(ts.pq.ParquetWriter, "write_table", lambda *a, **k: (_ for _ in ()).throw(OSError("no space")))
     with pytest.raises(OSError, match="no space"):
         write_rows(tmp_path / "set")
     assert list(tmp_path.iterdir()) == []

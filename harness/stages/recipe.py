@@ -25,8 +25,13 @@ Configuration is a TOML file per submission and track (``submissions/<name>/conf
 project (a segmented set, e.g. ``testsets/mini/talks_train``) or a hub source:
 ``hub:acl6060/train`` (the paper's 784 utterances), ``hub:acl6060/dev100`` (100 of those
 784, for layer selection: ACL 60/60 has no split besides the paper's 784/100, and the
-100 test utterances are never used for selection). Any other hub source (CoVoST2) has no
-loader here and stops the build with a one-line ``StageError`` naming it.
+100 test utterances are never used for selection), or a general-domain corpus read from a
+local copy (``harness.corpora``: ``hub:covost2/en_de``, ``hub:covost2/en_zh-CN``,
+``hub:europarl-st/en_de``, ``hub:covost2-europarl-st/sample``; the folders come from the
+environment variables ``COMMON_VOICE_ROOT``, ``COVOST2_ROOT``, ``EUROPARL_ST_ROOT``), which
+is converted once into the stage cache as the seeded sample of the config's
+``general_size`` / ``general_seed``. Any other hub source has no loader here and stops
+the build with a one-line ``StageError`` naming it.
 """
 
 from __future__ import annotations
@@ -161,14 +166,57 @@ def _acl6060(track: Track, part: str, langs: Sequence[str], cache: StageCache, l
     return DataSet(input=testset_input(testset), testset=testset)
 
 
-def resolve_set(source: str, *, track: Track, langs: Sequence[str], cache: StageCache, log) -> DataSet:
-    """A data source of the config (a project folder or ``hub:...``) as a loaded segmented set."""
+def _corpus(source: str, track: Track, langs: Sequence[str], cache: StageCache, log,
+            sample: tuple[int, int] | None) -> DataSet:
+    """A general-domain corpus (harness.corpora) from local files, its seeded sample written once into the cache."""
+    from harness.corpora import CorpusError, resolve_source
+    from harness.testsets import TestSetError, load_testset
+
+    if sample is None:
+        raise StageError(f"{source}: a corpus is read as a seeded sample; the config needs general_size (and "
+                         f"general_seed) in the table that trains on it")
+    size, seed = sample
+    split = "train"
+    try:
+        corpus = resolve_source(source, langs)
+        lists = corpus.fingerprint(split)
+    except CorpusError as err:
+        raise StageError(str(err)) from None
+
+    def produce(folder: Path) -> dict:
+        try:
+            manifest = corpus.write_sample(folder / SET, size=size, seed=seed, split=split, track=track.name,
+                                           log=lambda line: print(line, file=sys.stderr))
+        except (CorpusError, TestSetError) as err:
+            raise StageError(str(err)) from None
+        return {"utterances": manifest["utterances"], "audio_seconds": manifest["audio_seconds"]}
+
+    # Keyed by the list files read (not the clips: hashing 100 k audio files would take longer than the sample).
+    stage = cache.run(f"data-{corpus.name}", {"source": source, "languages": list(corpus.languages),
+                                              "split": split, "size": size, "seed": seed},
+                      [StageOutput(name=f"{corpus.name}-lists", key=lists, path=Path("."))], produce)
+    log_stage(log, "data", corpus.name, stage)
+    testset = load_testset(stage.path / SET)
+    return DataSet(input=testset_input(testset), testset=testset)
+
+
+def resolve_set(source: str, *, track: Track, langs: Sequence[str], cache: StageCache, log,
+                sample: tuple[int, int] | None = None) -> DataSet:
+    """A data source of the config (a project folder or ``hub:...``) as a loaded segmented set.
+
+    ``sample``: (size, seed) of a corpus source (harness.corpora), which is converted as
+    that seeded sample of its train split; its set's languages are the pair's (en, de for
+    ``hub:covost2/en_de``), or en + ``langs`` for the combined ``covost2-europarl-st`` sample.
+    """
+    from harness.corpora import is_corpus_source
     from harness.testsets import TestSet, TestSetError, load_testset
 
     if source.startswith(HUB):
         dataset, _, part = source[len(HUB):].partition("/")
         if dataset == "acl6060":
             return _acl6060(track, part, langs, cache, log)
+        if is_corpus_source(source):
+            return _corpus(source, track, langs, cache, log, sample)
         raise StageError(f"{source}: this data source is not available offline and the harness has no loader "
                          f"for it; point the config at a local segmented set folder instead")
     folder = Path(source) if Path(source).is_absolute() else REPO / source
@@ -224,8 +272,16 @@ class Recipe:
             raise StageError(f"the config has no [data] {role}")
         source = _per_lang(source, lang)
         if source not in self._sets:
+            from harness.corpora import CorpusError, is_corpus_source, sample_settings
+
+            sample = None
+            if is_corpus_source(source):
+                try:
+                    sample = sample_settings(self.config)
+                except CorpusError as err:
+                    raise StageError(str(err)) from None
             self._sets[source] = resolve_set(source, track=self.track, langs=self.track.languages,
-                                             cache=self.cache, log=self.log)
+                                             cache=self.cache, log=self.log, sample=sample)
         return self._sets[source]
 
     def base(self) -> StageOutput:
@@ -384,8 +440,9 @@ class Recipe:
 
         def produce(folder: Path) -> dict:
             picked = sorted(np.random.default_rng(seed).choice(len(utterances), size, replace=False).tolist())
-            rows = [{"id": utterances[i].id, "audio": utterances[i].audio(), "en": utterances[i].en,
-                     **{t: utterances[i].targets[t] for t in targets}} for i in picked]
+            # A generator: the writer streams, so only one utterance's float audio is held at a time.
+            rows = ({"id": utterances[i].id, "audio": utterances[i].audio(), "en": utterances[i].en,
+                     **{t: utterances[i].targets[t] for t in targets}} for i in picked)
             write_segmented_set(folder / SET, name=f"{general.testset.name}_sample", version="1",
                                 domain="general", rows=rows, generator={"of": general.testset.name, "seed": seed,
                                                                         "built_by": "harness/stages/recipe.py"},
