@@ -1,7 +1,9 @@
 # The harness's commands. Every target bootstraps what it needs on first use
 # (the Python environment, espeak-ng), idempotently: nothing is installed by hand.
 #
-#   make build SUB=<name> [TRACK=mini] [LANG=de|zh]   reproduce a submission into build/<track>/<name>/
+#   make build SUB=<name> [TRACK=mini] [LANG=de|zh] [NPROC=N] [FSDP=1]
+#                 reproduce a submission into build/<track>/<name>/ (NPROC: fine-tunes as N processes,
+#                 DDP; FSDP=1: full fine-tunes sharded with FSDP)
 #   make eval [SUB=] [TESTSET=] [TRACK=] [SEGMENTATION=dac|vad|fixed|gold] [NPROC=N]
 #                 size check + decode + score built systems -> leaderboard/results/ (long-form sets:
 #                 segment -> decode -> resegment to the references -> score)
@@ -102,7 +104,7 @@ mini-base: data
 build: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make build SUB=<name>  (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
 	@test -f submissions/$(SUB)/build.py || { echo "error: no submission named $(SUB) (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
-	$(PY) submissions/$(SUB)/build.py --track $(TRACK) $(if $(BUILD_LANG),--lang $(BUILD_LANG))
+	$(if $(NPROC),HARNESS_NPROC=$(NPROC)) $(if $(FSDP),HARNESS_FSDP=1) $(PY) submissions/$(SUB)/build.py --track $(TRACK) $(if $(BUILD_LANG),--lang $(BUILD_LANG))
 
 eval: $(VENV_STAMP) $(TRACK_DATA)
 	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET)) $(if $(SEGMENTATION),--segmentation $(SEGMENTATION)) $(if $(NPROC),--nproc $(NPROC))

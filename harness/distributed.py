@@ -34,22 +34,33 @@ Evaluation (``eval_entry``)
   process, not the aggregate throughput), ``speed.peak_rss_bytes`` (rank 0's process),
   the batch-1 latency fields) and the provenance (``created``, ``provenance.hardware``
   e.g. torch_threads). Hypotheses, per-segment flags and scores, metrics and
-  signatures are identical (tests/test_distributed.py). Long-form sets are not sharded:
-  rank 0 decodes them alone while the others wait.
+  signatures are identical (tests/test_distributed.py). Long-form sets are segmented by
+  rank 0 (one pass over the audio); their segments are decoded through the same
+  coordinator, a chunk of segments at a time (``harness.longform.decode_segments``), so
+  their results files are identical to a single-process run's too.
 
-Training (``TrainContext``)
-  ``harness.stages.finetune.train`` takes the accelerate path when it runs in a
-  multi-process launch (WORLD_SIZE > 1): ``Accelerator`` wraps the model (DDP, or FSDP
-  when launched with ``accelerate launch --use_fsdp`` / ``HARNESS_FSDP=1``) and the
-  optimizer. ``TrainSettings`` is unchanged: ``batch_size`` is the GLOBAL batch; every
+Training (``TrainContext``, ``finetune_in_processes``)
+  ``harness.stages.finetune.train`` takes the multi-process path when it runs in a
+  multi-process launch (WORLD_SIZE > 1): DDP through accelerate (``Accelerator`` wraps
+  the model and the optimizer), or, with HARNESS_FSDP=1 (or ``accelerate launch
+  --use_fsdp``), FSDP2 (``shard_model``: torch's ``fully_shard`` per decoder and encoder
+  layer). ``TrainSettings`` is unchanged: ``batch_size`` is the GLOBAL batch; every
   process builds the same seeded global batch and takes its contiguous share, each
   share's loss is weighted by its share of the global batch's target tokens (times N,
-  as DDP averages gradients over processes), so the averaged gradient is the
-  single-process gradient of the whole batch up to float reduction order.
+  as DDP and FSDP average gradients over processes), so the averaged gradient is the
+  single-process gradient of the whole batch up to float reduction order. An FSDP-trained
+  model is saved from a full state dict gathered on rank 0 (``full_state_dict``).
+
+  A build (``make build NPROC=N [FSDP=1]``, i.e. HARNESS_NPROC / HARNESS_FSDP) stays one
+  process; each of its fine-tunes (``finetune_system``: the teacher, the pruned model's
+  fine-tune, diet-kit's LoRA) relaunches the fine-tuning command with its exact settings
+  as N processes (``finetune_in_processes``). The process count is not part of a stage's
+  cache key: N processes give the single-process result up to float summation order.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,15 +105,39 @@ def without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
+def launch_env() -> dict[str, str]:
+    """The environment of launched workers: this project importable, one thread each unless told otherwise."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env.setdefault("OMP_NUM_THREADS", "1")  # N processes share the cores; torchrun would set 1 too
+    return env
+
+
 def relaunch(argv: list[str], nproc: int) -> int:
     """Run ``ENTRY argv`` as ``nproc`` processes; their exit status (non-zero if any failed)."""
     if nproc < 1:
         print(f"error: --nproc must be at least 1, got {nproc}", file=sys.stderr)
         return 2
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env.setdefault("OMP_NUM_THREADS", "1")  # N processes share the cores; torchrun would set 1 too
-    return subprocess.run(launch_command([*ENTRY, *argv], nproc), env=env).returncode
+    return subprocess.run(launch_command([*ENTRY, *argv], nproc), env=launch_env()).returncode
+
+
+def requested_processes() -> int:
+    """The process count a build's training stages run on: HARNESS_NPROC (``make build NPROC=N``), else 1."""
+    value = os.environ.get("HARNESS_NPROC", "1")
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"HARNESS_NPROC must be a positive integer, got {value!r}")
+    return count
+
+
+def local_device(device: str) -> str:
+    """A launched worker's own device: the CPU, or cuda:LOCAL_RANK for a CUDA device."""
+    if torch.device(device).type != "cuda" or not launched():
+        return device
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
 
 
 def init_state(device: str = "cpu"):
@@ -135,14 +170,18 @@ def eval_entry(argv: list[str] | None, device: str, nproc: int, run) -> int:
     if state.process_index != 0:
         return follow(state, device)
     import harness.evaluate as evaluate_module
+    import harness.longform as longform_module
 
     coordinator = Coordinator(state, device)
-    original = evaluate_module.decode
-    evaluate_module.decode = coordinator.decode
+    users = (evaluate_module, longform_module)  # the modules whose ``decode`` the evaluation calls
+    originals = [module.decode for module in users]
+    for module in users:
+        module.decode = coordinator.decode
     try:
         return run()
     finally:
-        evaluate_module.decode = original
+        for module, original in zip(users, originals):
+            module.decode = original
         coordinator.stop()
 
 
@@ -281,28 +320,90 @@ def follow(state, device: str) -> int:
 # ---------------------------------------------------------------- training
 
 
+# One FSDP unit per transformer layer of Qwen2-Audio's language model and audio encoder.
+FSDP_UNITS = ["Qwen2DecoderLayer", "Qwen2AudioEncoderLayer"]
+
+
 def fsdp_wanted() -> bool:
     """FSDP: launched with ``accelerate launch --use_fsdp`` (ACCELERATE_USE_FSDP) or HARNESS_FSDP=1."""
     return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" or os.environ.get("HARNESS_FSDP") == "1"
 
 
-def fsdp_plugin(bf16: bool = True):
-    """FSDP for a full fine-tune of Qwen2-Audio-7B whose weights + AdamW state do not fit one 80 GB GPU.
+def finetune_in_processes(nproc: int, system_folder, train_folder, out, settings, *, langs, device: str,
+                          lora=None, prompt: str | None = None, features_root=None) -> dict:
+    """``harness.stages.finetune.finetune_system`` run as ``nproc`` processes (torchrun); its finetune.json.
 
-    Full sharding of parameters, gradients and optimizer state; one FSDP unit per
-    decoder layer and per audio-encoder layer; bf16 compute and communication; a full
-    (unsharded) state dict gathered on rank 0 for saving. Untested here (no GPUs).
+    How a build's training stages use several GPUs (``make build NPROC=N``): the build
+    itself stays one process, and each fine-tune relaunches the fine-tuning command with
+    its exact settings. DDP by default; FSDP for a full fine-tune when HARNESS_FSDP=1
+    (``make build FSDP=1``); a LoRA fine-tune always runs DDP (its frozen base fits one GPU).
     """
-    from accelerate import FullyShardedDataParallelPlugin
-    from torch.distributed.fsdp import MixedPrecision
+    argv = ["-m", "harness.stages.finetune", "--system", str(system_folder), "--train", str(train_folder),
+            "--out", str(out), "--settings-json", json.dumps(settings.as_dict()), "--langs", ",".join(langs),
+            "--device", device]
+    if lora is not None:
+        argv += ["--lora-json", json.dumps(lora.as_dict())]
+    if prompt is not None:
+        argv += ["--prompt", prompt]
+    if features_root is not None:
+        argv += ["--features-root", str(features_root)]
+    env = launch_env()
+    if lora is not None:
+        env.pop("HARNESS_FSDP", None)
+        env["ACCELERATE_USE_FSDP"] = "false"
+    code = subprocess.run(launch_command(argv, nproc), env=env).returncode
+    if code != 0:
+        raise RuntimeError(f"fine-tuning {system_folder} in {nproc} processes failed (exit status {code})")
+    return json.loads((Path(out) / "finetune.json").read_text())
 
-    policy = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.bfloat16,
-                            buffer_dtype=torch.bfloat16) if bf16 else None
-    return FullyShardedDataParallelPlugin(
-        sharding_strategy="FULL_SHARD", auto_wrap_policy="transformer_based_wrap",
-        transformer_cls_names_to_wrap=["Qwen2DecoderLayer", "Qwen2AudioEncoderLayer"],
-        mixed_precision_policy=policy, state_dict_type="FULL_STATE_DICT", use_orig_params=True,
-        sync_module_states=True, cpu_ram_efficient_loading=True, activation_checkpointing=False)
+
+def shard_model(model, device: torch.device, bf16: bool):
+    """Shard ``model`` in place with FSDP2 (``torch.distributed.fsdp.fully_shard``) over every process.
+
+    For a full fine-tune of Qwen2-Audio-7B, whose weights + AdamW state do not fit one
+    80 GB GPU: parameters, gradients and optimizer state are split across the processes;
+    one FSDP unit per decoder layer and per audio-encoder layer (``FSDP_UNITS``), so at
+    most a layer's weights are gathered at a time (harness.plan's ``gather``), resharded
+    after each forward. With ``bf16`` the units compute in bf16 and reduce gradients in
+    fp32; the sharded master weights keep their dtype. Every process has loaded the whole
+    model before sharding (17 GB of host memory per process for the 7B in bf16).
+
+    torch's own FSDP2, the engine ``accelerate launch --use_fsdp --fsdp_version 2`` calls
+    too: accelerate enables FSDP only on GPUs (on CPUs it silently falls back to DDP), and
+    calling ``fully_shard`` directly runs the same code on CPUs (gloo) and GPUs (nccl),
+    which is how tests/test_distributed.py checks FSDP against a single process.
+    """
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    model.to(device)
+    mesh = init_device_mesh(device.type, (world_size(),))
+    policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 \
+        else MixedPrecisionPolicy()
+    units = [module for module in model.modules() if type(module).__name__ in FSDP_UNITS]
+    if not units:
+        raise ValueError(f"FSDP: no {' / '.join(FSDP_UNITS)} in {type(model).__name__}; nothing to shard per layer")
+    for unit in units:
+        fully_shard(unit, mesh=mesh, mp_policy=policy, reshard_after_forward=True)
+    fully_shard(model, mesh=mesh, mp_policy=policy, reshard_after_forward=True)
+    return model
+
+
+def is_sharded(model) -> bool:
+    """True for a model sharded by ``shard_model`` (its weights exist only as shards, one per process)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def full_state_dict(model) -> dict[str, torch.Tensor]:
+    """A sharded model's whole state dict, gathered on rank 0's CPU (empty on the other ranks).
+
+    Collective: every process must call it.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
 class TrainContext:
@@ -318,23 +419,27 @@ class TrainContext:
     """
 
     def __init__(self, model, settings) -> None:
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs
-
         device = next(model.parameters()).device
         self.fsdp = fsdp_wanted()
-        kwargs = {}
-        if self.fsdp and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true":
-            kwargs["fsdp_plugin"] = fsdp_plugin(settings.bf16)
-        # encoder_only leaves the language model without gradients: DDP must be told.
-        ddp = DistributedDataParallelKwargs(find_unused_parameters=bool(settings.encoder_only))
-        self.accelerator = Accelerator(cpu=device.type == "cpu", kwargs_handlers=[ddp], **kwargs)
-        self.world = self.accelerator.num_processes
-        self.rank = self.accelerator.process_index
-        self.is_main = self.accelerator.is_main_process
-        self.device = self.accelerator.device
         self.inner = model
-        self.wrapped = self.accelerator.prepare_model(model)
+        if self.fsdp:
+            state = init_state(device.type)
+            self.accelerator = None
+            self.world, self.rank, self.is_main = state.num_processes, state.process_index, state.is_main_process
+            self.device = torch.device(rank_device(device.type, state))
+            self.wrapped = shard_model(model, self.device, settings.bf16)
+        else:
+            from accelerate import Accelerator
+            from accelerate.utils import DistributedDataParallelKwargs
+
+            # encoder_only leaves the language model without gradients: DDP must be told.
+            ddp = DistributedDataParallelKwargs(find_unused_parameters=bool(settings.encoder_only))
+            self.accelerator = Accelerator(cpu=device.type == "cpu", kwargs_handlers=[ddp])
+            self.world = self.accelerator.num_processes
+            self.rank = self.accelerator.process_index
+            self.is_main = self.accelerator.is_main_process
+            self.device = self.accelerator.device
+            self.wrapped = self.accelerator.prepare_model(model)
         self._wrapped_ids = {id(p) for p in self.wrapped.parameters()}
 
     def settings(self, settings):
@@ -346,7 +451,7 @@ class TrainContext:
         return replace(settings, trim_audio=False) if self.fsdp and settings.trim_audio else settings
 
     def optimizer(self, optimizer):
-        return self.accelerator.prepare_optimizer(optimizer)
+        return optimizer if self.fsdp else self.accelerator.prepare_optimizer(optimizer)
 
     def share(self, examples, batch_indices: list[int]) -> tuple[list[int], float, float]:
         """This process's contiguous share of a global batch, and its (lm, ctc) loss weights."""
@@ -360,7 +465,10 @@ class TrainContext:
 
     def backward(self, loss: torch.Tensor, parameters) -> float:
         """Backward through DDP/FSDP, average any gradient outside the wrapped model; the global loss."""
-        self.accelerator.backward(loss)
+        if self.fsdp:
+            loss.backward()  # FSDP2 reduce-scatters (averages) each unit's gradients during backward
+        else:
+            self.accelerator.backward(loss)
         for parameter in parameters:  # e.g. a CTC head: not inside the DDP module
             if id(parameter) not in self._wrapped_ids and parameter.grad is not None:
                 torch.distributed.all_reduce(parameter.grad)
@@ -370,7 +478,10 @@ class TrainContext:
         return float(total)
 
     def clip(self, parameters, max_norm: float) -> None:
-        self.accelerator.clip_grad_norm_(parameters, max_norm)
+        if self.fsdp:  # the norm of sharded (DTensor) gradients is taken across all shards
+            torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+        else:
+            self.accelerator.clip_grad_norm_(parameters, max_norm)
 
     def any(self, flag: bool) -> bool:
         """True on every process when it is True on one (a time limit must stop all of them at the same step)."""

@@ -52,10 +52,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from harness.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
 from harness.tracks import REPO, Track, get_track
 
 GiB = 2**30
@@ -311,6 +313,11 @@ def _hub(source: str, track: Track) -> str:
         spec = next((t for t in track.testsets if t.source == "acl6060"), None)
         revision = spec.revision if spec else None
         return f"ymoslem/ACL-6060@{revision or 'main'} ({source[len('hub:'):]})"
+    if is_corpus_source(source):
+        try:
+            return f"{source} ({describe_source(source, track.languages)})"
+        except CorpusError as err:
+            return f"{source} (no loader: {err})"
     if source.startswith("hub:"):
         return f"{source} (no loader)"
     return f"{source} (local)"
@@ -404,17 +411,37 @@ class Planner:
             value = self.config["data"][role]
             sources = sorted(set(value.values())) if isinstance(value, dict) else [value]
             for source in sources:
+                notes = []
                 if source.startswith("hub:acl6060"):
                     count = DEV100 if source.endswith("dev100") else ACL6060_TRAIN
                     disk = audio_bytes(count)
+                elif is_corpus_source(source):
+                    disk, notes = self._corpus_notes(source)
                 elif source.startswith("hub:"):
                     disk = 0
+                    notes = ["no loader in this harness: the build stops here unless the config points at a local set"]
                 else:
                     disk = 0  # already in the project
-                notes = [] if not source.startswith("hub:") or source.startswith("hub:acl6060") else [
-                    "no loader in this harness: the build stops here unless the config points at a local set"]
                 self.stages.append(Stage(f"data:{role}", f"{role} set", [_hub(source, self.track)], ["all"],
                                          memory={}, disk=disk, notes=notes))
+
+    def _corpus_notes(self, source: str) -> tuple[int, list[str]]:
+        """Disk and notes of a local corpus source (harness.corpora): its seeded sample, written once as FLAC."""
+        try:
+            sample = sample_settings(self.config)
+            variables = required_env(source, self.langs)
+        except CorpusError as err:
+            return 0, [f"the build stops here: {err}"]
+        if sample is None:
+            return 0, ["the build stops here: no table of the config sets general_size (the sample to convert)"]
+        size, seed = sample
+        notes = [f"converted once into the stage cache: {size:,} utterances of the train split (seed {seed}), "
+                 f"streamed, FLAC at {AVG_UTTERANCE_S:g} s each"]
+        unset = [name for name in variables if not os.environ.get(name)]
+        if unset:
+            notes.append(f"{', '.join(unset)} not set here: the build stops at this stage until "
+                         f"{'it is' if len(unset) == 1 else 'they are'} (harness/corpora.py)")
+        return audio_bytes(size), notes
 
     def teacher(self) -> None:
         self.stages.append(self._full_ft("teacher", "full fine-tune of the base (the teacher)", self.shapes,
@@ -652,6 +679,10 @@ def render(plan: dict) -> str:
     table = tabulate(rows, headers=["stage", "runs", "needs", "peak GPU GiB", "disk GiB", "fits"], tablefmt="simple")
     notes = [f"  {st['name']}: {'; '.join(st['notes'])}" for st in plan["stages"] if st["notes"]]
     tail = [f"disk, all stages: {plan['disk_bytes_total'] / GiB:.1f} GiB"]
+    sharded = [st["fsdp_gpus"] for st in plan["stages"] if st["fits"].startswith("FSDP")]
+    if sharded:  # harness.distributed: every fine-tune of the build then runs as that many processes
+        tail.append(f"run: make build SUB={plan['submission']} TRACK={plan['track']} NPROC={max(sharded)} FSDP=1 "
+                    f"(full fine-tunes sharded with FSDP over {max(sharded)} GPUs)")
     if plan["unfit"]:
         tail.append(f"does not fit: {', '.join(plan['unfit'])}")
     return "\n".join(head + ["", table, "", "notes:"] + notes + tail)

@@ -656,7 +656,7 @@ class TalkSegmentation:
     def as_dict(self) -> dict:
         return {"talk_id": self.talk_id, "source": self.source, "seconds": round(self.seconds, 6),
                 "speech_seconds": round(self.speech_seconds, 6), "dropped_speech_share": self.dropped_speech_share,
-"conversion": self.conversion, "note": self.note,
+                "conversion": self.conversion, "note": self.note,
                 "references": self.references, "references_cut": self.references_cut,
                 "segments": [[s.offset, s.duration] for s in self.segments]}
 

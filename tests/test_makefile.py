@@ -27,3 +27,10 @@ def test_lang_selects_one_direction(lang, expected):
 @pytest.mark.parametrize("locale", ["C.UTF-8", "en_US.UTF-8", ""])
 def test_a_locale_in_lang_builds_both_directions(locale):
     assert "--lang" not in build_line(LANG=locale)
+
+
+def test_nproc_and_fsdp_reach_the_fine_tunes():
+    line = build_line(NPROC="4", FSDP="1")
+    assert line.startswith("HARNESS_NPROC=4 HARNESS_FSDP=1 ")
+    plain = build_line()
+    assert "HARNESS_NPROC" not in plain and "HARNESS_FSDP" not in plain

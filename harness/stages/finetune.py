@@ -699,6 +699,17 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     from harness.stages.from_scratch import save_base
     from harness.testsets import load_testset
 
+    # --- distributed hook (issue 11): several processes when the build asks for them (harness/distributed.py) ---
+    from harness.distributed import finetune_in_processes, fsdp_wanted, launched, local_device, requested_processes
+
+    if launched():
+        if lora is not None and fsdp_wanted():
+            raise ValueError("LoRA trains under DDP, not FSDP (its frozen base fits one GPU); unset HARNESS_FSDP")
+        device = local_device(device)
+    elif requested_processes() > 1:
+        return finetune_in_processes(requested_processes(), system_folder, train_folder, out, settings, langs=langs,
+                                     device=device, lora=lora, prompt=prompt, features_root=features_root)
+    # --- end of the distributed hook ---
     systems = {lang: load_system(system_folder, lang, device=device) for lang in langs}
     folders = {system.model_folder for system in systems.values()}
     if len(folders) != 1:
@@ -717,8 +728,17 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
                                  features_root=features_root, log=log)
     if lora is not None:
         model = model.merge_and_unload()
-    if int(os.environ.get("RANK", "0")) != 0:  # distributed hook: rank 0 alone saves (DDP: same weights)
-        return {"training": result.summary()}
+    if launched():  # distributed hook: rank 0 alone saves
+        from harness.distributed import full_state_dict, is_sharded
+
+        if is_sharded(model):  # FSDP: gather the shards, into a fresh copy of the input model on rank 0
+            state = full_state_dict(model)
+            model = None
+            if int(os.environ.get("RANK", "0")) == 0:
+                model = load_system(system_folder, langs[0], device="cpu").model
+                model.load_state_dict(state, strict=True)
+        if int(os.environ.get("RANK", "0")) != 0:  # (DDP: every rank holds the same weights)
+            return {"training": result.summary()}
     out = Path(out)
     save_base(model, processor, out)
     write_manifest(out, format="hf", languages={lang: "." for lang in langs}, prompt=style,
@@ -761,13 +781,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="mini-teacher")
     parser.add_argument("--langs", default="de,zh")
     add_train_arguments(parser)
+    parser.add_argument("--settings-json", help="every TrainSettings field as JSON (replaces --preset and its overrides)")
+    parser.add_argument("--lora-json", help="train a LoRA adapter (qlora.LoraSettings as JSON) and merge it")
+    parser.add_argument("--prompt", help="the prompt style to train and record (default: the input system's)")
+    parser.add_argument("--features-root", help="where log-mel features are cached")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    settings = with_overrides(PRESETS[args.preset], **train_overrides(args))
+    try:
+        if args.settings_json:
+            fields_ = json.loads(args.settings_json)
+            settings = TrainSettings(**{**fields_, "betas": tuple(fields_.get("betas", (0.9, 0.999)))})
+        else:
+            settings = with_overrides(PRESETS[args.preset], **train_overrides(args))
+        lora = None
+        if args.lora_json:
+            from harness.stages.qlora import LoraSettings
+
+            lora = LoraSettings(**json.loads(args.lora_json))
+    except (TypeError, ValueError) as err:
+        parser.error(f"bad settings: {err}")
     summary = finetune_system(args.system, args.train, args.out, settings, langs=tuple(args.langs.split(",")),
-                              device=args.device)
+                              device=args.device, lora=lora, prompt=args.prompt, features_root=args.features_root)
     training = summary["training"]
     print(f"{args.out}: {training['steps']} steps, {training['seconds'] / 60:.1f} min, "
           f"loss {training['first_loss']:.3f} -> {training['final_loss']:.3f}")
