@@ -258,6 +258,17 @@ def audio_bytes(utterances: int, seconds: float = AVG_UTTERANCE_S) -> int:
     return round(utterances * seconds * FLAC_BYTES_PER_S)
 
 
+def feature_bytes(s: "Shapes", utterances: int) -> int:
+    """The log-mel cache a fine-tune writes once per training set (harness.stages.finetune.cached_features):
+    fp16, every clip padded to the encoder's window (two mel frames per encoder position)."""
+    return utterances * s.mel * 2 * s.positions * 2
+
+
+def _feature_note(s: "Shapes", utterances: int, shared: str = "") -> str:
+    return (f"log-mel cache {utterances:,} clips x {feature_bytes(s, 1) / 1e6:.3f} MB (fp16, window-padded) = "
+            f"{feature_bytes(s, utterances) / GiB:.2f} GiB{shared}")
+
+
 # ---------------------------------------------------------------- stages
 
 
@@ -349,7 +360,8 @@ class Planner:
     def _weights(self, s: Shapes) -> int:
         return s.total() * s.dtype_bytes
 
-    def _full_ft(self, name: str, what: str, s: Shapes, table: dict, needs: list[str], runs: list[str]) -> Stage:
+    def _full_ft(self, name: str, what: str, s: Shapes, table: dict, needs: list[str], runs: list[str],
+                 features: int = 0) -> Stage:
         batch = int(table.get("batch_size", 4))
         params = s.total()
         per = ADAM_BYTES[self.adam]
@@ -358,13 +370,15 @@ class Planner:
         stage = Stage(name, what, needs, runs,
                       memory={"weights": weights, "grads+optimizer": states,
                               "activations": activation_bytes(s, batch)},
-                      shardable=params * per, gather=2 * s.layer_bytes(), disk=weights,
+                      shardable=params * per, gather=2 * s.layer_bytes(), disk=weights + feature_bytes(s, features),
                       notes=[f"AdamW {self.adam} {per} B/param; batch {batch}; {table.get('epochs')} epochs; "
                              f"no gradient checkpointing"])
+        if features:
+            stage.notes.append(_feature_note(s, features, " (the training set's; later stages reuse it)"))
         return stage
 
     def _lora_train(self, name: str, what: str, s: Shapes, table: dict, needs: list[str], runs: list[str], *,
-                    quantized: bool, disk: int) -> Stage:
+                    quantized: bool, disk: int, features: int = 0) -> Stage:
         train = table.get("train", {})
         batch = int(train.get("batch_size", 4))
         rank = table.get("rank")
@@ -381,10 +395,12 @@ class Planner:
                      memory={"base (nf4 + fp32 rest)" if quantized else "base (frozen)": base,
                              "lora+optimizer": lora * LORA_BYTES,
                              "activations": activation_bytes(s, batch, checkpointing=checkpointing)},
-                     shardable=base + lora * LORA_BYTES, gather=2 * s.layer_bytes(), disk=disk,
+                     shardable=base + lora * LORA_BYTES, gather=2 * s.layer_bytes(),
+                     disk=disk + feature_bytes(s, features),
                      notes=[f"rank {rank}: {lora / 1e6:.1f} M LoRA params ({100 * lora / (s.total() + lora):.2f} %); "
                             f"batch {batch}; gradient checkpointing {'on' if checkpointing else 'off'}"]
-                     + ([note] if note else []))
+                     + ([note] if note else []) + ([_feature_note(s, features, " (the general sample's)")]
+                                                   if features else []))
 
     def _decode(self, name: str, what: str, s: Shapes, weights: int, table: dict, needs: list[str], runs: list[str],
                 disk: int = 0) -> Stage:
@@ -446,7 +462,7 @@ class Planner:
     def teacher(self) -> None:
         self.stages.append(self._full_ft("teacher", "full fine-tune of the base (the teacher)", self.shapes,
                                          self.config["teacher"], [self._model_id(), _hub(self._source("train"), self.track)],
-                                         self.langs))
+                                         self.langs, features=ACL6060_TRAIN))
 
     def distill(self) -> None:
         s = self.shapes
@@ -486,7 +502,8 @@ class Planner:
         inputs = ["finetune_kd" if general else "teacher", "distill"] + (["general_sample"] if general else [])
         lora_params = int(table.get("rank", 1)) * s.lora_width()
         stage = self._lora_train("qlora", "QLoRA (nf4 + double quant, LoRA on all linear) on the KD set", s, table,
-                                 inputs, self.langs, quantized=True, disk=nf4_model_bytes(s) + lora_params * 4)
+                                 inputs, self.langs, quantized=True, disk=nf4_model_bytes(s) + lora_params * 4,
+                                 features=int(table.get("general_size", 0)) if general else 0)
         self.stages.append(stage)
 
     def lora_general(self) -> None:
@@ -495,7 +512,7 @@ class Planner:
         label = "+".join(self.langs)
         stage = self._lora_train("lora_general", "LoRA on the bf16 base, both directions, merged (LoRA merge)", s,
                                  table, [self._model_id(), "general_sample"], [label], quantized=False,
-                                 disk=self._weights(s))
+                                 disk=self._weights(s), features=int(table.get("general_size", 0)))
         self.stages.append(stage)
 
     def diet_quantize(self) -> None:

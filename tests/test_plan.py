@@ -15,7 +15,7 @@ import pytest
 
 from harness import plan as P
 from harness.__main__ import main as harness_main
-from harness.tracks import REPO
+from harness.tracks import REPO, get_track
 
 GiB, GB = 2**30, 10**9
 SEVEN_B = P.Shapes.from_config(P.QWEN2_AUDIO_7B_CONFIG)
@@ -201,3 +201,18 @@ def test_mini_track_runs_on_a_cpu(capsys, tmp_path):
         assert plan["model"]["shapes_from"].endswith("models/mini-base/config.json")
         assert "every stage fits on a CPU" in text
         assert plan["model"]["parameters"]["total"] < 10**7
+
+
+def test_training_stages_count_their_log_mel_cache():
+    # harness.stages.finetune.cached_features: fp16, 128 mel bins x 3000 frames (30 s window) per clip.
+    per_clip = 128 * 3000 * 2
+    shapes, _ = P.shapes_for(get_track("iwslt2026"), "Qwen/Qwen2-Audio-7B-Instruct")
+    assert P.feature_bytes(shapes, 1) == per_clip
+    general = 100_000  # [qlora] general_size in submissions/modelB/config/iwslt2026.toml
+    qlora_b = stage(P.make_plan("iwslt2026", "modelB", gpus=4, gpu_gib=80), "qlora")
+    qlora_a = stage(P.make_plan("iwslt2026", "modelA", gpus=4, gpu_gib=80), "qlora")
+    assert f"log-mel cache {general:,} clips x 0.768 MB" in " ".join(qlora_b["notes"])
+    assert qlora_b["disk"] > general * per_clip > qlora_a["disk"]  # modelA has no general sample
+    teacher = stage(P.make_plan("iwslt2026", "modelA", gpus=4, gpu_gib=80), "teacher")
+    assert "log-mel cache 784 clips" in " ".join(teacher["notes"])
+    assert teacher["disk"] == shapes.total() * shapes.dtype_bytes + 784 * per_clip
