@@ -252,3 +252,24 @@ def test_lora_fine_tune_is_merged_into_a_plain_system(tiny_base_dir, tiny_clips,
     linear = ("proj.weight", "fc1.weight", "fc2.weight", "linear.weight")  # the adapted Linear layers only
     assert changed and all(key.endswith(linear) for key in changed), sorted(changed)[:5]
     assert not any("embed" in key or "norm" in key or "lm_head" in key for key in changed)
+
+
+def test_stacked_stores_read_rows_from_their_parts_without_loading_them(tmp_path):
+    rng = np.random.default_rng(0)
+    parts = []
+    for i, rows in enumerate((3, 5)):
+        array = np.lib.format.open_memmap(tmp_path / f"part{i}.npy", mode="w+", dtype=np.float16, shape=(rows, 4, 6))
+        array[:] = rng.standard_normal((rows, 4, 6)).astype(np.float16)
+        array.flush()
+        parts.append(ft.FeatureStore(features=np.load(tmp_path / f"part{i}.npy", mmap_mode="r"),
+                                     frames=rng.integers(1, 7, rows)))
+    stacked = ft.stack_stores(parts)
+    whole = ft.FeatureStore(features=np.concatenate([np.asarray(p.features) for p in parts]),
+                            frames=np.concatenate([p.frames for p in parts]))
+    assert len(stacked) == 8 and stacked.features.shape == (8, 4, 6)
+    assert all(isinstance(part, np.memmap) for part in stacked.features.parts)  # nothing read into memory
+    for rows in ([0], [7, 0, 3], [4, 2, 6, 5], list(range(8))[::-1]):
+        for got, expected in zip(stacked.batch(rows), whole.batch(rows)):
+            assert torch.equal(got, expected)
+    with pytest.raises(IndexError, match="within 0..7"):
+        stacked.features[[8]]

@@ -160,7 +160,7 @@ def _extractor_fingerprint(extractor) -> dict:
 class FeatureStore:
     """Window-padded log-mel features of a list of clips: fp16 (N, mel, frames) plus real frame counts."""
 
-    features: np.ndarray  # float16, possibly a read-only memmap
+    features: np.ndarray | StackedFeatures  # float16, possibly a read-only memmap
     frames: np.ndarray  # int64 (N,): real frames per clip (the feature attention mask's sum)
     folder: Path | None = None
 
@@ -174,6 +174,43 @@ class FeatureStore:
         frames = torch.from_numpy(self.frames[index])
         mask = (torch.arange(self.features.shape[-1])[None, :] < frames[:, None]).long()
         return features, mask
+
+
+class StackedFeatures:
+    """Feature arrays (memmaps) indexed as one array, without reading them into memory.
+
+    A QLoRA run on ACL + KD plus a 100 k general sample (Moslem 2025, System B) would
+    otherwise concatenate 72 GiB of cached 7B features in RAM; batches read their rows
+    from the parts instead.
+    """
+
+    def __init__(self, parts: Sequence[np.ndarray]) -> None:
+        if not parts or len({part.shape[1:] for part in parts}) != 1:
+            raise ValueError("stacked features need at least one part, all of the same (mel, frames) shape")
+        self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [len(part) for part in parts])
+        self.shape = (int(self.offsets[-1]), *parts[0].shape[1:])
+        self.dtype = parts[0].dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        index = np.asarray(index, dtype=np.int64)
+        if index.ndim != 1 or (len(index) and (index.min() < 0 or index.max() >= len(self))):
+            raise IndexError(f"stacked features: rows must be a 1-d array within 0..{len(self) - 1}")
+        out = np.empty((len(index), *self.shape[1:]), dtype=self.dtype)
+        part_of = np.searchsorted(self.offsets, index, side="right") - 1
+        for part in np.unique(part_of):
+            rows = part_of == part
+            out[rows] = self.parts[part][index[rows] - self.offsets[part]]
+        return out
+
+
+def stack_stores(stores: Sequence[FeatureStore]) -> FeatureStore:
+    """One store over several (clip i of the second store is clip len(first) + i), nothing copied."""
+    return FeatureStore(features=StackedFeatures([store.features for store in stores]),
+                        frames=np.concatenate([store.frames for store in stores]))
 
 
 def compute_features(extractor, audios: Sequence[np.ndarray], chunk: int = 64,

@@ -453,10 +453,8 @@ class Recipe:
 
     def qlora(self, lang: str, system: StageOutput, kd: StageOutput, general: StageOutput | None = None) -> StageOutput:
         """QLoRA on ``system`` with the KD set (x ``[qlora] oversample``), plus the general sample if given."""
-        import numpy as np
-
         from harness.models import load_processor, read_manifest
-        from harness.stages.finetune import FeatureStore, cached_features, make_examples
+        from harness.stages.finetune import cached_features, make_examples, stack_stores
         from harness.stages.qlora import qlora_system
 
         table = self.config["qlora"]
@@ -478,9 +476,7 @@ class Recipe:
                 offset = len(store)
                 examples += make_examples(processor, [u.targets[lang] for u in sample.utterances], lang,
                                           manifest.prompt, clips=[offset + i for i in range(len(sample))])
-                store = FeatureStore(features=np.concatenate([np.asarray(store.features),
-                                                              np.asarray(extra.features)]),
-                                     frames=np.concatenate([store.frames, extra.frames]))
+                store = stack_stores([store, extra])
                 data.update(general=sample.name, general_examples=len(sample))
             output = qlora_system(system.path / MODEL, examples, store, folder / MODEL, settings, lora=lora,
                                   match_share=share, langs=(lang,), device=self.device,
