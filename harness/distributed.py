@@ -81,6 +81,11 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def rank() -> int:
+    """This process's rank in a launch (0 outside one)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def launched() -> bool:
     """True inside a multi-process launch (torchrun / accelerate launch set WORLD_SIZE)."""
     return world_size() > 1

@@ -20,7 +20,6 @@ segmentation and the resegmentation.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -208,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="data-parallel decoding processes (relaunches through torchrun; see harness.distributed)")
     args = parser.parse_args(argv)
     # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
-    if args.nproc != 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from harness import distributed
+    from harness import distributed
 
+    if args.nproc != 1 or distributed.launched():
         return distributed.eval_entry(argv, args.device, args.nproc, lambda: _run(args))
     # --- end of the distributed hook ---
     return _run(args)

@@ -164,7 +164,7 @@ from harness.stages import from_scratch as fs
 from conftest import TINY_CLIP_SECONDS, TINY_TARGETS, TINY_WINDOW_SECONDS, make_clip
 
 base, init, out = sys.argv[1:4]
-settings = ft.TrainSettings(**json.loads(sys.argv[4]))
+settings = ft.TrainSettings.from_dict(json.loads(sys.argv[4]))
 processor = AutoProcessor.from_pretrained(base)
 tokenizer = processor.tokenizer
 config = fs.model_config(len(tokenizer), window_seconds=TINY_WINDOW_SECONDS,
@@ -335,7 +335,7 @@ def test_a_build_relaunches_lora_fine_tunes_without_fsdp(monkeypatch, tiny_base_
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3"]
     assert command[5:7] == ["-m", "harness.stages.finetune"]
     options = dict(zip(command[7::2], command[8::2]))
-    assert ft.TrainSettings(**{**json.loads(options["--settings-json"]), "betas": settings.betas}) == settings
+    assert ft.TrainSettings.from_dict(json.loads(options["--settings-json"])) == settings
     assert json.loads(options["--lora-json"]) == LoraSettings(rank=2).as_dict() and options["--prompt"] == "base"
     assert "HARNESS_FSDP" not in seen["env"]  # LoRA: DDP
 

@@ -92,6 +92,23 @@ def results(tmp_path: Path) -> Path:
     return root
 
 
+def page_data(page: str) -> str:
+    """The leaderboard's results JSON embedded in the page."""
+    return re.search(r'<script type="application/json" id="leaderboard-data">(.*?)</script>', page, re.S).group(1)
+
+
+def page_script(page: str) -> str:
+    """The page's own (last, inline) script."""
+    return page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
+
+
+def node_or_skip() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    return node
+
+
 def rows_by_system(board: dict) -> dict[str, dict]:
     return {row["system"]: row for group in board["groups"] for row in group["rows"]}
 
@@ -202,18 +219,13 @@ def test_the_page_is_self_contained(results: Path, tmp_path: Path):
     for needle in ('id="filter-track"', 'id="filter-testset"', 'id="filter-lang"', 'id="groups"', 'id="detail"',
                    'id="reported-table"', "drawPlot", '"class": "limit"', "<style>", "sorted-asc"):
         assert needle in page, needle
-    embedded = re.search(r'<script type="application/json" id="leaderboard-data">(.*?)</script>', page, re.S).group(1)
-    assert json.loads(embedded) == json.loads((tmp_path / "out" / "results.json").read_text())
+    assert json.loads(page_data(page)) == json.loads((tmp_path / "out" / "results.json").read_text())
 
 
 def test_the_page_script_parses(results: Path, tmp_path: Path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node not installed")
+    node = node_or_skip()
     render(results, tmp_path / "out")
-    page = (tmp_path / "out" / "index.html").read_text()
-    script = page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
-    (tmp_path / "page.js").write_text(script)
+    (tmp_path / "page.js").write_text(page_script((tmp_path / "out" / "index.html").read_text()))
     subprocess.run([node, "--check", str(tmp_path / "page.js")], check=True, capture_output=True, timeout=60)
 
 
@@ -339,15 +351,11 @@ console.log(JSON.stringify(out));
 
 
 def test_the_page_script_runs_sorts_shows_details_and_filters(results: Path, tmp_path: Path):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node not installed")
+    node = node_or_skip()
     render(results, tmp_path / "out")
     page = (tmp_path / "out" / "index.html").read_text()
-    data = re.search(r'<script type="application/json" id="leaderboard-data">(.*?)</script>', page, re.S).group(1)
-    (tmp_path / "data.json").write_text(data)
-    script = page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
-    (tmp_path / "run.js").write_text(_FAKE_DOM + script + _DRIVE)
+    (tmp_path / "data.json").write_text(page_data(page))
+    (tmp_path / "run.js").write_text(_FAKE_DOM + page_script(page) + _DRIVE)
     done = subprocess.run([node, str(tmp_path / "run.js"), str(tmp_path / "data.json")], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -109,6 +109,14 @@ class TrainSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainSettings:
+        """The settings ``as_dict`` gave, after a trip through JSON or TOML (which turn ``betas`` into a list)."""
+        values = dict(values)
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
 
 # Moslem (IWSLT 2025), stage 1, the teacher: 3 epochs, batch 4, lr 1e-5, weight decay
 # 0.001, no warm-up, bf16, Hugging Face Trainer defaults otherwise (linear decay,
@@ -578,10 +586,10 @@ def train(model, examples: Sequence[Example], store: FeatureStore, settings: Tra
     torch.manual_seed(settings.seed)
     _freeze_fixed_positions(model)
     # --- distributed hook (issue 11): in a multi-process launch, accelerate's DDP/FSDP (harness/distributed.py) ---
-    dist = None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from harness.distributed import TrainContext
+    from harness.distributed import TrainContext, launched
 
+    dist = None
+    if launched():
         dist = TrainContext(model, settings)
         settings = dist.settings(settings)
     forward_model = model if dist is None else dist.wrapped
@@ -766,15 +774,15 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     if lora is not None:
         model = model.merge_and_unload()
     if launched():  # distributed hook: rank 0 alone saves
-        from harness.distributed import full_state_dict, is_sharded
+        from harness.distributed import full_state_dict, is_sharded, rank
 
         if is_sharded(model):  # FSDP: gather the shards, into a fresh copy of the input model on rank 0
             state = full_state_dict(model)
             model = None
-            if int(os.environ.get("RANK", "0")) == 0:
+            if rank() == 0:
                 model = load_system(system_folder, langs[0], device="cpu").model
                 model.load_state_dict(state, strict=True)
-        if int(os.environ.get("RANK", "0")) != 0:  # (DDP: every rank holds the same weights)
+        if rank() != 0:  # (DDP: every rank holds the same weights)
             return {"training": result.summary()}
     out = Path(out)
     save_base(model, processor, out)
@@ -828,8 +836,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         if args.settings_json:
-            fields_ = json.loads(args.settings_json)
-            settings = TrainSettings(**{**fields_, "betas": tuple(fields_.get("betas", (0.9, 0.999)))})
+            settings = TrainSettings.from_dict(json.loads(args.settings_json))
         else:
             settings = with_overrides(PRESETS[args.preset], **train_overrides(args))
         lora = None

@@ -96,12 +96,10 @@ def train_settings(table: dict):
     if unknown:
         raise StageError(f"unknown training setting(s) {', '.join(unknown)}")
     values = dict(table)
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
     if values.get("threads") == 0:
         values["threads"] = None
     try:
-        return TrainSettings(**values)
+        return TrainSettings.from_dict(values)
     except (TypeError, ValueError) as err:
         raise StageError(f"training settings: {err}") from None
 
