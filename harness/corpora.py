@@ -411,9 +411,13 @@ class CorpusSource:
         return picked
 
     def write_sample(self, folder: str | os.PathLike, *, size: int, seed: int = 0, split: str = "train",
-                     track: str = "iwslt2026", name: str | None = None,
+                     track: str = "iwslt2026", name: str | None = None, lists: str | None = None,
                      log: Callable[[str], None] | None = None) -> dict:
-        """Write the seeded sample as a segmented set (streamed: one utterance decoded at a time)."""
+        """Write the seeded sample as a segmented set (streamed: one utterance decoded at a time).
+
+        ``lists``: the split's ``fingerprint``, when the caller has it already (hashing
+        Common Voice's validated.tsv takes a while).
+        """
         from harness.testsets import write_segmented_set
 
         picked = self.sample(size, seed, split)
@@ -429,7 +433,7 @@ class CorpusSource:
         generator = {"source": self.source, "corpora": list(self.corpora),
                      "citations": [CITATIONS[c] for c in self.corpora],
                      "pairs": list(self.covost_pairs) + [f"europarl-st:{p}" for p in self.europarl_pairs],
-                     "split": split, "size": size, "seed": seed, "lists": self.fingerprint(split),
+                     "split": split, "size": size, "seed": seed, "lists": lists or self.fingerprint(split),
                      "sample_rule": "numpy default_rng(seed).choice(pool, size, replace=False), pool order",
                      "built_by": "harness/corpora.py", **self.notes}
         return write_segmented_set(folder, name=name or f"{self.name}_{split}", version="1", domain="general",

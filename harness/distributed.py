@@ -335,7 +335,8 @@ def fsdp_wanted() -> bool:
 
 
 def finetune_in_processes(nproc: int, system_folder, train_folder, out, settings, *, langs, device: str,
-                          lora=None, prompt: str | None = None, features_root=None) -> dict:
+                          lora=None, prompt: str | None = None, features_root=None, kd=None,
+                          base_model: str | None = None) -> dict:
     """``harness.stages.finetune.finetune_system`` run as ``nproc`` processes (torchrun); its finetune.json.
 
     How a build's training stages use several GPUs (``make build NPROC=N``): the build
@@ -350,8 +351,9 @@ def finetune_in_processes(nproc: int, system_folder, train_folder, out, settings
         argv += ["--lora-json", json.dumps(lora.as_dict())]
     if prompt is not None:
         argv += ["--prompt", prompt]
-    if features_root is not None:
-        argv += ["--features-root", str(features_root)]
+    for option, value in (("--features-root", features_root), ("--kd", kd), ("--base-model", base_model)):
+        if value is not None:
+            argv += [option, str(value)]
     env = launch_env()
     if lora is not None:
         env.pop("HARNESS_FSDP", None)

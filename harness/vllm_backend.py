@@ -47,17 +47,18 @@ class VllmSystem:
 
     def __init__(self, folder, lang: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
                  max_model_len: int = 4096) -> None:
-        from harness.models import content_hash, load_processor, read_manifest
+        from harness.models import content_hash, load_processor, read_manifest, single_model_dir
 
         vllm = _import_vllm()
         manifest = read_manifest(folder)
         if manifest.format != "hf":
             raise BackendError(f"--backend vllm decodes full-precision ('hf') systems; {folder} is "
                                f"{manifest.format!r} (use the transformers backend)")
-        if lang not in manifest.languages:
-            raise BackendError(f"{folder}: no model for {lang}")
+        try:
+            self.model_folder = single_model_dir(folder, [lang], action="decode with vLLM")
+        except ValueError as err:
+            raise BackendError(str(err)) from None
         self.folder, self.lang, self.manifest = folder, lang, manifest
-        self.model_folder = (folder / manifest.languages[lang]).resolve()
         self.processor = load_processor(self.model_folder)
         self.prompt_style = manifest.prompt
         self.content_hash = content_hash(self.model_folder)

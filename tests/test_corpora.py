@@ -324,6 +324,10 @@ def test_recipe_resolves_covost2_into_a_cached_set(covost, tmp_path, monkeypatch
     assert len(list((tmp_path / "cache").glob("data-covost2_en_de-*"))) == 1
     with pytest.raises(StageError, match="general_size"):
         recipe.resolve_set("hub:covost2/en_de", track=track, langs=("de",), cache=cache, log=None)
+    # The converted set already is the seeded general sample: the recipe trains on it, no second copy.
+    sample = built.general_sample("de")
+    assert sample.path == stage and (sample.path / recipe.SET / "manifest.json").is_file()
+    assert not list((tmp_path / "cache").glob("general_sample-*"))
 
 
 def test_plan_names_the_local_corpora(monkeypatch):

@@ -312,7 +312,7 @@ torch.distributed.destroy_process_group()
 """
 
 
-def test_a_build_relaunches_lora_fine_tunes_without_fsdp(monkeypatch, tiny_base_dir, tmp_path):
+def test_a_build_relaunches_its_fine_tunes_lora_without_fsdp(monkeypatch, tiny_base_dir, tmp_path):
     from harness.stages import finetune as ft
     from harness.stages.qlora import LoraSettings
 
@@ -320,8 +320,9 @@ def test_a_build_relaunches_lora_fine_tunes_without_fsdp(monkeypatch, tiny_base_
 
     def fake_run(command, env=None, **kwargs):
         seen["command"], seen["env"] = command, env
-        (tmp_path / "out").mkdir()
-        (tmp_path / "out" / "finetune.json").write_text('{"training": {}}')
+        out = Path(command[command.index("--out") + 1])
+        out.mkdir()
+        (out / "finetune.json").write_text('{"training": {}}')
         return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
@@ -338,6 +339,13 @@ def test_a_build_relaunches_lora_fine_tunes_without_fsdp(monkeypatch, tiny_base_
     assert ft.TrainSettings.from_dict(json.loads(options["--settings-json"])) == settings
     assert json.loads(options["--lora-json"]) == LoraSettings(rank=2).as_dict() and options["--prompt"] == "base"
     assert "HARNESS_FSDP" not in seen["env"]  # LoRA: DDP
+    # The pruned model's fine-tune on ACL + KD (System B): a full fine-tune, so FSDP stays asked for.
+    assert ft.finetune_system(tiny_base_dir, tmp_path / "set", tmp_path / "kd-out", settings, langs=("de",),
+                              kd=tmp_path / "kd.jsonl", base_model="the-base", log=None) == {"training": {}}
+    options = dict(zip(seen["command"][7::2], seen["command"][8::2]))
+    assert options["--kd"] == str(tmp_path / "kd.jsonl") and options["--base-model"] == "the-base"
+    assert options["--langs"] == "de" and "--lora-json" not in options
+    assert seen["env"]["HARNESS_FSDP"] == "1"
 
 
 def test_bad_process_count_is_refused(monkeypatch):

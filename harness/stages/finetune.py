@@ -702,15 +702,6 @@ def padding_id(processor) -> int:
     return processor.tokenizer.eos_token_id if pad_id is None else pad_id
 
 
-def finetune_on_testset(model, processor, testset, settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"),
-                        style: str = "instruct", features_root: str | os.PathLike | None = None,
-                        **train_kwargs) -> TrainResult:
-    """Full fine-tuning on every utterance of ``testset`` in every direction of ``langs``."""
-    store = cached_features(testset, processor.feature_extractor, features_root)
-    examples = testset_examples(processor, testset, langs, style)
-    return train(model, examples, store, settings, pad_id=padding_id(processor), **train_kwargs)
-
-
 def with_overrides(settings: TrainSettings, **overrides) -> TrainSettings:
     """``settings`` with the given fields replaced (None values are ignored)."""
     changes = {k: v for k, v in overrides.items() if v is not None}
@@ -729,18 +720,23 @@ PRESETS = {"mini-teacher": MINI_TEACHER, "paper-teacher": PAPER_TEACHER, "from-s
 def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.PathLike, out: str | os.PathLike,
                     settings: TrainSettings, *, langs: Sequence[str] = ("de", "zh"), device: str = "cpu",
                     lora=None, prompt: str | None = None, features_root: str | os.PathLike | None = None,
-                    log: Callable[[str], None] | None = print) -> dict:
+                    kd: str | os.PathLike | None = None, base_model: str | None = None,
+                    progress: str | None = "train", log: Callable[[str], None] | None = print) -> dict:
     """Fine-tune the one model a system uses for both directions; save it as a new system.
 
     Full fine-tuning by default. ``lora`` (a ``qlora.LoraSettings``) trains a LoRA adapter
     on the frozen full-precision model instead and merges it into the weights before
     saving, as Diet-KIT (Liu et al., IWSLT 2026) does before quantizing. ``prompt`` trains
     (and records) another prompt style than the input system's (Diet-KIT: "base").
-    The output folder gets the model (safetensors), processor, ``system.json`` (format hf)
-    and ``finetune.json`` (settings, loss curve, the training set's content hash and the
-    input system's content hash).
+    ``kd`` (a KD file of harness.stages.distill, whose rows point at ``train_folder``'s
+    utterances) trains on its rows of ``langs``, the authentic and the teacher's
+    translations (Moslem 2025, System B step 2), instead of the set's references.
+    The output folder gets the model (safetensors), processor, ``system.json`` (format hf;
+    ``base_model`` defaults to the input system's folder; a pruned input's layer list is
+    carried over) and ``finetune.json`` (settings, loss curve, the training set's content
+    hash and the input system's content hash).
     """
-    from harness.models import load_system, write_manifest
+    from harness.models import load_system, single_model_dir, write_manifest
     from harness.stages.from_scratch import save_base
     from harness.testsets import load_testset
 
@@ -753,24 +749,30 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
         device = local_device(device)
     elif requested_processes() > 1:
         return finetune_in_processes(requested_processes(), system_folder, train_folder, out, settings, langs=langs,
-                                     device=device, lora=lora, prompt=prompt, features_root=features_root)
+                                     device=device, lora=lora, prompt=prompt, features_root=features_root, kd=kd,
+                                     base_model=base_model)
     # --- end of the distributed hook ---
-    systems = {lang: load_system(system_folder, lang, device=device) for lang in langs}
-    folders = {system.model_folder for system in systems.values()}
-    if len(folders) != 1:
-        raise ValueError(f"{system_folder}: the directions use different models ({sorted(map(str, folders))}); "
-                         "fine-tune each direction's system separately")
-    system = systems[langs[0]]
+    single_model_dir(system_folder, langs, action="fine-tune")  # every direction uses one model: load it once
+    system = load_system(system_folder, langs[0], device=device)
     model, processor = system.model, system.processor
     testset = load_testset(train_folder)
     style = prompt or system.prompt_style
+    store = cached_features(testset, processor.feature_extractor, features_root)
+    kd_data = {}
+    if kd is None:
+        examples = testset_examples(processor, testset, langs, style)
+    else:
+        from harness.stages.distill import kd_examples, read_rows
+
+        rows = [row for row in read_rows(kd) if row.lang in langs]
+        examples = kd_examples(processor, rows, style, 1, ids=testset.ids)
+        kd_data = {"kd_rows": len(rows), "examples": len(examples)}
     if lora is not None:
         from harness.stages.qlora import add_lora, trainable_parameters
 
         model = add_lora(model, lora)  # PEFT freezes every weight but the adapter's
         counts = trainable_parameters(model)
-    result = finetune_on_testset(model, processor, testset, settings, langs=langs, style=style,
-                                 features_root=features_root, log=log)
+    result = train(model, examples, store, settings, pad_id=padding_id(processor), progress=progress, log=log)
     if lora is not None:
         model = model.merge_and_unload()
     if launched():  # distributed hook: rank 0 alone saves
@@ -786,14 +788,16 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
             return {"training": result.summary()}
     out = Path(out)
     save_base(model, processor, out)
+    pruned = {k: v for k, v in system.manifest.extra.items() if k == "pruned_layers"}
     write_manifest(out, format="hf", languages={lang: "." for lang in langs}, prompt=style,
-                   base_model=str(system_folder), built_by="harness/stages/finetune.py")
+                   base_model=str(system_folder) if base_model is None else base_model,
+                   built_by="harness/stages/finetune.py", **pruned)
     summary = {"input_system": str(system_folder), "input_content_hash": system.content_hash,
                "method": "full" if lora is None else "lora-merged", "prompt": style,
                **({} if lora is None else {"lora": lora.as_dict(), "parameters": counts}),
                "train_set": {"name": testset.name, "content_hash": testset.content_hash,
                              "utterances": len(testset.utterances), "directions": list(langs)},
-               "training": result.summary()}
+               **kd_data, "training": result.summary()}
     (out / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
@@ -830,6 +834,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lora-json", help="train a LoRA adapter (qlora.LoraSettings as JSON) and merge it")
     parser.add_argument("--prompt", help="the prompt style to train and record (default: the input system's)")
     parser.add_argument("--features-root", help="where log-mel features are cached")
+    parser.add_argument("--kd", help="train on this KD file's rows (harness.stages.distill) instead of the references")
+    parser.add_argument("--base-model", help="the base_model recorded in system.json (default: --system)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -847,7 +853,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as err:
         parser.error(f"bad settings: {err}")
     summary = finetune_system(args.system, args.train, args.out, settings, langs=tuple(args.langs.split(",")),
-                              device=args.device, lora=lora, prompt=args.prompt, features_root=args.features_root)
+                              device=args.device, lora=lora, prompt=args.prompt, features_root=args.features_root,
+                              kd=args.kd, base_model=args.base_model)
     training = summary["training"]
     print(f"{args.out}: {training['steps']} steps, {training['seconds'] / 60:.1f} min, "
           f"loss {training['first_loss']:.3f} -> {training['final_loss']:.3f}")

@@ -129,8 +129,6 @@ _SIZES: dict[str, tuple[dict, dict]] = {
     ),
 }
 
-# Files a pickle-based save would leave; none may appear in a saved base.
-
 
 def audio_token_count(num_frames: int) -> int:
     """Placeholders for a clip of `num_frames` real feature frames.

@@ -313,13 +313,11 @@ def nf4_system(system_folder: str | os.PathLike, out: str | os.PathLike, *, lang
     Not a submission's step: reports use it to separate what 4-bit quantization costs
     from what the adapter then recovers. Saved as a "bnb-4bit" system, atomically.
     """
-    from harness.models import load_processor, read_manifest, write_manifest
+    from harness.models import load_processor, read_manifest, single_model_dir, write_manifest
 
     system_folder = Path(system_folder)
     manifest = read_manifest(system_folder)
-    if lang not in manifest.languages:
-        raise ValueError(f"{system_folder}: no model for {lang}")
-    model_dir = (system_folder / manifest.languages[lang]).resolve()
+    model_dir = single_model_dir(system_folder, [lang], action="quantize to nf4")
     model = load_4bit(model_dir, device=device, dtype=dtype)
     with staged_folder(out) as staging:
         model.save_pretrained(str(staging))

@@ -132,6 +132,9 @@ class DataSet:
 
     input: StageOutput
     testset: object  # harness.testsets.TestSet with a folder
+    # The stage that wrote the set when it already is the config's seeded general sample (a corpus source,
+    # converted as [<table>] general_size / general_seed: harness.corpora.sample_settings).
+    sample_stage: StageOutput | None = None
 
 
 def _acl6060(track: Track, part: str, langs: Sequence[str], cache: StageCache, log) -> DataSet:
@@ -184,7 +187,7 @@ def _corpus(source: str, track: Track, langs: Sequence[str], cache: StageCache, 
     def produce(folder: Path) -> dict:
         try:
             manifest = corpus.write_sample(folder / SET, size=size, seed=seed, split=split, track=track.name,
-                                           log=lambda line: print(line, file=sys.stderr))
+                                           lists=lists, log=lambda line: print(line, file=sys.stderr))
         except (CorpusError, TestSetError) as err:
             raise StageError(str(err)) from None
         return {"utterances": manifest["utterances"], "audio_seconds": manifest["audio_seconds"]}
@@ -195,7 +198,7 @@ def _corpus(source: str, track: Track, langs: Sequence[str], cache: StageCache, 
                       [StageOutput(name=f"{corpus.name}-lists", key=lists, path=Path("."))], produce)
     log_stage(log, "data", corpus.name, stage)
     testset = load_testset(stage.path / SET)
-    return DataSet(input=testset_input(testset), testset=testset)
+    return DataSet(input=testset_input(testset), testset=testset, sample_stage=stage)
 
 
 def resolve_set(source: str, *, track: Track, langs: Sequence[str], cache: StageCache, log,
@@ -394,26 +397,16 @@ class Recipe:
 
     def finetune_kd(self, lang: str, system: StageOutput, kd: StageOutput) -> StageOutput:
         """Full fine-tuning of ``system`` on the authentic + KD pairs (System B, step 2)."""
-        import json
-
-        from harness.models import load_system, write_manifest
-        from harness.stages.finetune import padding_id, train
-        from harness.stages.from_scratch import save_base
+        from harness.models import read_manifest
+        from harness.stages.finetune import finetune_system
 
         settings = train_settings(self.config["finetune_pruned"])
 
         def produce(folder: Path) -> dict:
-            loaded = load_system(system.path / MODEL, lang, device=self.device)
-            examples, store, rows = self._kd_examples(loaded.processor, loaded.prompt_style, lang, kd, 1)
-            result = train(loaded.model, examples, store, settings, pad_id=padding_id(loaded.processor),
-                           progress=f"finetune {lang}")
-            save_base(loaded.model, loaded.processor, folder / MODEL)
-            write_manifest(folder / MODEL, format="hf", languages={lang: "."}, prompt=loaded.prompt_style,
-                           base_model=loaded.manifest.base_model, built_by="harness/stages/recipe.py",
-                           **{k: v for k, v in loaded.manifest.extra.items() if k == "pruned_layers"})
-            summary = {"kd_rows": rows, "examples": len(examples), "training": result.summary()}
-            (folder / MODEL / "finetune.json").write_text(json.dumps(summary, indent=1) + "\n")
-            return summary
+            return finetune_system(system.path / MODEL, self.dataset("train", lang).testset.folder, folder / MODEL,
+                                   settings, langs=(lang,), device=self.device, kd=kd.path / KD_FILE,
+                                   base_model=read_manifest(system.path / MODEL).base_model,
+                                   progress=f"finetune {lang}", log=None)
 
         return self.run_stage(lang, "finetune_kd", {"train": settings.as_dict()}, [system, kd], produce)
 
@@ -423,24 +416,24 @@ class Recipe:
         ``langs``: the target languages kept (default: ``lang`` alone); ``lang`` then only
         labels the stage (e.g. "de+zh" for Diet-KIT's bilingual fine-tuning).
         """
-        import numpy as np
-
+        from harness.corpora import CorpusError, seeded_sample
         from harness.testsets import write_segmented_set
 
         targets = tuple(langs or (lang,))
         config = self.config[table]
         general = self.dataset("general", targets[0])
+        if general.sample_stage is not None:  # a corpus source, already converted as this very sample
+            return general.sample_stage
         size, seed = int(config["general_size"]), int(config.get("general_seed", 0))
-        utterances = list(general.testset.utterances)
-        if size > len(utterances):
-            raise StageError(f"general_size {size} exceeds the {len(utterances)} utterances of "
-                             f"{general.testset.name}")
+        try:
+            picked = seeded_sample(general.testset.utterances, size, seed, general.testset.name)
+        except CorpusError as err:
+            raise StageError(f"general_size: {err}") from None
 
         def produce(folder: Path) -> dict:
-            picked = sorted(np.random.default_rng(seed).choice(len(utterances), size, replace=False).tolist())
             # A generator: the writer streams, so only one utterance's float audio is held at a time.
-            rows = ({"id": utterances[i].id, "audio": utterances[i].audio(), "en": utterances[i].en,
-                     **{t: utterances[i].targets[t] for t in targets}} for i in picked)
+            rows = ({"id": u.id, "audio": u.audio(), "en": u.en, **{t: u.targets[t] for t in targets}}
+                    for u in picked)
             write_segmented_set(folder / SET, name=f"{general.testset.name}_sample", version="1",
                                 domain="general", rows=rows, generator={"of": general.testset.name, "seed": seed,
                                                                         "built_by": "harness/stages/recipe.py"},
