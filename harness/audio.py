@@ -62,7 +62,7 @@ class AudioInfo:
     seconds: float
 
 
-def _libsndfile_reason(err: Exception) -> str:
+def libsndfile_reason(err: Exception) -> str:
     # LibsndfileError.error_string is libsndfile's own text ("Format not
     # recognised."); str(err) repeats the file object's repr around it.
     return one_line(getattr(err, "error_string", None) or err).rstrip(".")
@@ -107,10 +107,10 @@ def decode_audio(
     try:
         samples, rate = sf.read(target, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(f"{name}: cannot decode audio ({_libsndfile_reason(err)})") from err
+        raise AudioError(f"{name}: cannot decode audio ({libsndfile_reason(err)})") from err
     except OSError as err:
         raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
-    return _mono_16k(samples, rate, name)
+    return mono_16k(samples, rate, name)
 
 
 def decode_audio_span(
@@ -142,13 +142,13 @@ def decode_audio_span(
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
         if isinstance(err, AudioError):
             raise
-        raise AudioError(f"{name}: cannot decode audio ({_libsndfile_reason(err)})") from err
+        raise AudioError(f"{name}: cannot decode audio ({libsndfile_reason(err)})") from err
     except OSError as err:
         raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
-    return _mono_16k(samples, rate, name)
+    return mono_16k(samples, rate, name)
 
 
-def _mono_16k(samples: np.ndarray, rate: int, name: str) -> tuple[np.ndarray, AudioInfo]:
+def mono_16k(samples: np.ndarray, rate: int, name: str) -> tuple[np.ndarray, AudioInfo]:
     """(frames, channels) float samples at ``rate`` -> float32 mono 16 kHz in [-1, 1], checked."""
     frames, channels = samples.shape
     if frames == 0 or channels == 0:
@@ -252,7 +252,7 @@ def audio_seconds(data: bytes | str | os.PathLike) -> float:
     try:
         info = sf.info(target)
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(f"{name}: cannot read audio header ({_libsndfile_reason(err)})") from err
+        raise AudioError(f"{name}: cannot read audio header ({libsndfile_reason(err)})") from err
     except OSError as err:
         raise AudioError(f"{name}: cannot read file ({one_line(err.strerror or err)})") from err
     if info.samplerate <= 0:

@@ -64,7 +64,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from harness.audio import SAMPLE_RATE, AudioError, AudioInfo, audio_seconds
+from harness.audio import SAMPLE_RATE, AudioError, AudioInfo, audio_seconds, libsndfile_reason, mono_16k
 from harness.errors import one_line
 
 # silero-vad's window at 16 kHz: the model accepts exactly 512 samples per call.
@@ -76,8 +76,6 @@ SHAS_MAX_SECONDS = 18.0
 # Qwen2-Audio's WhisperFeatureExtractor pads or truncates every clip to 30 s
 # (chunk_length 30); used when a hub model's processor config is not cached locally.
 WHISPER_WINDOW_SECONDS = 30.0
-# IWSLT segment files round times to 10 ms: allow that much past the end of the audio.
-SEGMENT_SLACK_SECONDS = 0.01
 DEFAULT_BLOCK_SECONDS = 60.0
 METHOD_NAMES = ("dac", "vad", "fixed", "gold")
 
@@ -297,7 +295,11 @@ class SpeechProbabilities:
 
 def speech_probabilities(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """silero-vad's speech probability per 32 ms window of ``audio`` (converted to 16 kHz mono first)."""
-    samples, _ = to_mono_16k(audio, sample_rate)
+    return _mono_16k_probabilities(to_mono_16k(audio, sample_rate)[0])
+
+
+def _mono_16k_probabilities(samples: np.ndarray) -> np.ndarray:
+    """speech_probabilities of samples already converted by to_mono_16k."""
     stream = SpeechProbabilities()
     stream.feed(samples)
     return stream.finish()
@@ -321,8 +323,8 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
     """``audio`` as float32 mono 16 kHz in [-1, 1], with what was converted.
 
     Accepts 1-D samples or a 2-D (frames, channels) array (soundfile's layout), float in
-    [-1, 1] or int16. Channels are averaged and the rate converted with soxr "HQ", as
-    harness.audio.decode_audio does for files.
+    [-1, 1] or int16. The conversion itself is harness.audio.mono_16k, decode_audio's: channels
+    averaged, the rate converted with soxr "HQ"; its AudioError comes back as a SegmentError.
     """
     array = np.asarray(audio)
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
@@ -341,23 +343,11 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
     elif not np.issubdtype(array.dtype, np.floating):
         raise _error(source, f"expected float audio in [-1, 1] or int16, got dtype {array.dtype}")
     array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        raise _error(source, "contains non-finite samples (NaN or inf)")
-    mono = array.mean(axis=1, dtype=np.float32) if channels > 1 else array[:, 0]
-    resampled = int(sample_rate) != SAMPLE_RATE
-    if resampled:
-        mono = soxr.resample(mono, int(sample_rate), SAMPLE_RATE, quality="HQ")
-        if mono.size == 0:
-            raise _error(source, f"too short to resample ({frames} samples at {sample_rate} Hz)")
-    mono = np.ascontiguousarray(np.clip(mono, -1.0, 1.0), dtype=np.float32)
-    info = AudioInfo(source=source, original_sample_rate=int(sample_rate), original_channels=int(channels),
-                     resampled=resampled, downmixed=channels > 1, seconds=mono.size / SAMPLE_RATE)
-    return mono, info
-
-
-def _reason(err: Exception) -> str:
-    # libsndfile's own text when there is one (as harness.audio reports it).
-    return one_line(getattr(err, "error_string", None) or err).rstrip(".")
+    try:
+        # Also checks for non-finite samples and for audio too short to resample.
+        return mono_16k(array, int(sample_rate), source)
+    except AudioError as err:
+        raise SegmentError(one_line(err)) from err
 
 
 def _open_sound(path: Path) -> sf.SoundFile:
@@ -365,7 +355,7 @@ def _open_sound(path: Path) -> sf.SoundFile:
     try:
         return sf.SoundFile(str(path))
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError, OSError) as err:
-        raise AudioError(f"{path}: cannot decode audio ({_reason(err)})") from err
+        raise AudioError(f"{path}: cannot decode audio ({libsndfile_reason(err)})") from err
 
 
 def iter_file_audio(path: str | os.PathLike, block_seconds: float = DEFAULT_BLOCK_SECONDS,
@@ -392,7 +382,7 @@ def iter_file_audio(path: str | os.PathLike, block_seconds: float = DEFAULT_BLOC
             try:
                 data = sound.read(block, dtype="float32", always_2d=True)
             except (sf.SoundFileError, RuntimeError) as err:
-                raise AudioError(f"{path}: cannot decode audio ({_reason(err)})") from err
+                raise AudioError(f"{path}: cannot decode audio ({libsndfile_reason(err)})") from err
             last = data.shape[0] < block
             if data.shape[0]:
                 if not np.isfinite(data).all():
@@ -553,7 +543,7 @@ def _samples_to_segments(spans: Sequence[tuple[int, int]]) -> list[Segment]:
 
 
 def _check_method(method: str, where: str = "segment") -> None:
-    if method not in METHODS:
+    if method not in METHOD_NAMES:
         raise _error(where, f"unknown segmentation method {method!r}; known: {', '.join(METHOD_NAMES)}")
 
 
@@ -563,6 +553,9 @@ def check_segments(segments: Sequence, seconds: float, where: str = "segments") 
     Raises SegmentError (one line) for a non-number, a negative offset, a duration that is
     not positive, or a segment that ends beyond the audio (10 ms slack, IWSLT's rounding).
     """
+    # Imported here, as elsewhere in this module: harness.testsets imports datasets (about 1 s).
+    from harness.testsets import SEGMENT_SLACK_SECONDS
+
     checked = []
     for index, item in enumerate(segments):
         at = f"{where} segment {index + 1}"
@@ -605,13 +598,13 @@ def segment_probabilities(probs: np.ndarray, samples: int, method: str = "dac",
     speech = _Speech(probs, settings.threshold, settings.smoothing_frames if method == "dac" else 1)
     if method == "fixed":
         return _samples_to_segments(_fixed(samples, speech, settings))
-    segments = _frames_to_segments(METHODS[method](speech, settings), samples)
+    segments = _frames_to_segments(_FRAME_SEGMENTERS[method](speech, settings), samples)
     # A segment ending in the zero-padded last window is shorter than its frames: check again.
     return [s for s in segments if s.duration >= settings.min_seconds - 1e-9]
 
 
-# A plain registry: method name -> frame segmenter ("fixed" works in samples, "gold" reads its input).
-METHODS = {"dac": _dac, "vad": _vad_only, "fixed": _fixed, "gold": None}
+# The methods that segment frames ("fixed" works in samples and "gold" reads its input: both return earlier).
+_FRAME_SEGMENTERS = {"dac": _dac, "vad": _vad_only}
 
 
 # ---------------------------------------------------------------- results
@@ -766,7 +759,7 @@ def segment_audio(audio: np.ndarray, method: str = "dac", settings: SegmentSetti
     settings = settings or SegmentSettings()
     _check_method(method, source)
     samples, info = to_mono_16k(audio, sample_rate, source=source)
-    probs = speech_probabilities(samples)
+    probs = _mono_16k_probabilities(samples)
     return _talk_result(talk_id, source, probs, samples.size, method, settings, gold, conversion_note(info))
 
 
@@ -893,14 +886,6 @@ def iter_file_segments(path: str | os.PathLike, segments: Sequence[Segment]) -> 
 # ---------------------------------------------------------------- command line
 
 
-def segments_yaml_text(entries: Sequence[Mapping]) -> str:
-    """IWSLT's segments.yaml layout: one flow mapping per line."""
-    import yaml
-
-    return "".join("- " + yaml.safe_dump(dict(entry), default_flow_style=True, sort_keys=False,
-                                         width=1 << 30).strip() + "\n" for entry in entries)
-
-
 SUMMARY_HEADER = (f"{'method':<6} {'segs':>5} {'mean s':>7} {'min s':>6} {'max s':>6} {'total s':>8} "
                   f"{'dropped':>8} {'refs cut':>9} {'wall s':>7}")
 
@@ -932,7 +917,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write every result (settings, stats, segments) to this JSON file")
     parser.add_argument("--yaml", help="write the (single) method's segmentation as an IWSLT segments.yaml")
     args = parser.parse_args(argv)
-    from harness.testsets import LongFormSet, load_testset
+    from harness.testsets import LongFormSet, load_testset, segments_yaml_text
 
     overrides = {key: value for key, value in (("max_seconds", args.max_seconds), ("min_seconds", args.min_seconds),
                                                ("threshold", args.threshold),
@@ -955,8 +940,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{testset.name}: {len(testset)} talks; {settings}")
     print(SUMMARY_HEADER)
     for result in results:
-        print(_summary_line(result.stats()))
-        for line in result.stats()["conversions"] + result.stats()["notes"]:
+        stats = result.stats()
+        print(_summary_line(stats))
+        for line in stats["conversions"] + stats["notes"]:
             print(f"  {line}")
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=1) + "\n", encoding="utf-8")

@@ -70,7 +70,7 @@ _AUDIO_FEATURE = datasets.Audio(sampling_rate=SAMPLE_RATE, decode=False)
 _RESERVED = {"id", "audio", "seconds", "domain"}
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # IWSLT segment files round times to 10 ms; allow that much past the end of the audio.
-_SEGMENT_SLACK_S = 0.01
+SEGMENT_SLACK_SECONDS = 0.01
 # Durations read from an audio header may differ from the stored figure by resampling.
 _SECONDS_SLACK_S = 0.01
 _PARQUET_ROW_GROUP = 256
@@ -619,7 +619,7 @@ def write_longform_set(folder: str | os.PathLike, *, name: str, version: str, do
             records.append((talk_id, (temp / WAV_DIR / wav_name).read_bytes(), segments, lines))
             entries.extend({"wav": wav_name, "offset": offset, "duration": duration, "speaker_id": talk_id}
                            for offset, duration in segments)
-        (temp / SEGMENTS_FILE).write_text(_segments_yaml_text(entries), encoding="utf-8")
+        (temp / SEGMENTS_FILE).write_text(segments_yaml_text(entries), encoding="utf-8")
         for lang in langs:
             text = "".join(line + "\n" for _, _, _, lines in prepared for line in lines[lang])
             (temp / f"ref.{lang}").write_text(text, encoding="utf-8")
@@ -649,7 +649,7 @@ def _check_segments(where: str, segments: object, length: float) -> list[tuple[f
         if not (math.isfinite(offset) and math.isfinite(duration)) or offset < 0 or duration <= 0:
             raise _error(f"{where} segment {index}", f"needs offset >= 0 and duration > 0, "
                                                      f"got ({offset}, {duration})")
-        if offset + duration > length + _SEGMENT_SLACK_S:
+        if offset + duration > length + SEGMENT_SLACK_SECONDS:
             raise _error(f"{where} segment {index}", f"ends at {offset + duration:.3f} s, "
                                                      f"beyond the audio ({length:.3f} s)")
         if checked and offset < checked[-1][0]:
@@ -658,8 +658,8 @@ def _check_segments(where: str, segments: object, length: float) -> list[tuple[f
     return checked
 
 
-def _segments_yaml_text(entries: Sequence[Mapping]) -> str:
-    # One flow mapping per line, as IWSLT's segment files are laid out.
+def segments_yaml_text(entries: Sequence[Mapping]) -> str:
+    """IWSLT's segments.yaml layout: one flow mapping per line."""
     lines = []
     for entry in entries:
         body = yaml.safe_dump(dict(entry), default_flow_style=True, sort_keys=False, width=1 << 30,
@@ -918,7 +918,7 @@ def _load_longform(folder: Path, manifest: dict, verify: bool) -> LongFormSet:
             raise TestSetError(one_line(err)) from err
         segments = by_wav[wav]
         for offset, duration in segments:
-            if offset + duration > length + _SEGMENT_SLACK_S:
+            if offset + duration > length + SEGMENT_SLACK_SECONDS:
                 raise _error(segments_path, f"segment at offset {offset} (duration {duration}) ends beyond "
                                             f"{wav} ({length:.3f} s)")
         count = len(segments)

@@ -42,7 +42,7 @@ from harness.segment import (
     settings_for_track,
     speech_probabilities,
 )
-from harness.testsets import LongFormSet, LongFormTalk, load_testset, write_longform_set
+from harness.testsets import LongFormSet, LongFormTalk, load_testset, segments_yaml_text, write_longform_set
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXED = ROOT / "tests" / "data" / "mini-base-fixed"
@@ -519,7 +519,7 @@ def test_segment_set_results_stats_and_yaml(small_set, tmp_path):
     assert len(as_dict["talks"]) == 2 and as_dict["stats"]["segments"] == stats["dac"]["segments"]
     entries = results["dac"].yaml_entries()
     (tmp_path / "wav").symlink_to(small_set.folder / "wav")
-    (tmp_path / "segments.yaml").write_text(seg.segments_yaml_text(entries))
+    (tmp_path / "segments.yaml").write_text(segments_yaml_text(entries))
     reread = read_segment_file(tmp_path / "segments.yaml")
     assert reread == {Path(t.source).name: list(t.segments) for t in results["dac"].talks}
     # segment_set alone gives what the shared run gave.

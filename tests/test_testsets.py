@@ -462,7 +462,7 @@ def test_read_segments_yaml_rejects_bad_entries(tmp_path, text, message):
 def _edit_segments(folder: Path, edit) -> None:
     entries = yaml.safe_load((folder / "segments.yaml").read_text())
     edit(entries)
-    (folder / "segments.yaml").write_text(ts._segments_yaml_text(entries))
+    (folder / "segments.yaml").write_text(ts.segments_yaml_text(entries))
     rehash(folder, "segments.yaml")
 
 
