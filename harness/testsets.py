@@ -458,10 +458,11 @@ def write_segmented_set(folder: str | os.PathLike, *, name: str, version: str, d
     data.parquet is written one row group (256 rows) at a time, so about one row group
     is held at once (the first one's rows are read ahead, for their metadata types),
     never the whole set's float audio (100 k CoVoST clips would be ~30 GB of it). A list
-    and a generator of the same rows give byte-identical files. Metadata column types: for a list (or any sequence), inferred from every row
-    as always; for an iterator, ``meta_types`` ({column: "string" | "int64" | "float64" |
-    "bool"}) when given, else inferred from the first row group, and a later row whose
-    value does not fit is a one-line error.
+    and a generator of the same rows give byte-identical files. Metadata column types:
+    for a list (or any sequence), inferred from every row as always; for an iterator,
+    ``meta_types`` ({column: "string" | "int64" | "float64" | "bool"}) when given, else
+    inferred from the first row group, and a later row whose value does not fit is a
+    one-line error.
     """
     langs = _check_header(name, version, domain, track, generator, languages)
     where = f"test set {name!r}"
@@ -480,12 +481,13 @@ def write_segmented_set(folder: str | os.PathLike, *, name: str, version: str, d
     if not first:
         raise _error(where, "rows must be a non-empty sequence (or iterable) of dicts")
     meta_keys = _row_meta_keys(f"{where} row 0", first[0], required)
-    if in_memory:
-        # A sequence is in memory already: check every row's columns before inferring their types.
-        for index, row in enumerate(rows):
-            keys = _row_meta_keys(f"{where} row {index}", row, required)
-            if keys != meta_keys:
-                raise _error(f"{where} row {index}", f"metadata columns {keys} differ from row 0's {meta_keys}")
+    # The rows the metadata types come from (a sequence: all of them, as it is in memory already; an
+    # iterator: its first row group) must have the same columns before their types are inferred.
+    typed = rows if in_memory else first
+    for index, row in enumerate(typed):
+        keys = _row_meta_keys(f"{where} row {index}", row, required)
+        if keys != meta_keys:
+            raise _error(f"{where} row {index}", f"metadata columns {keys} differ from row 0's {meta_keys}")
     if meta_types is not None:
         if sorted(meta_types) != meta_keys:
             raise _error(where, f"meta_types names {sorted(meta_types)}, the rows have metadata {meta_keys}")
@@ -494,8 +496,6 @@ def write_segmented_set(folder: str | os.PathLike, *, name: str, version: str, d
             raise _error(where, f"meta_types: unknown type(s) {bad} (use {', '.join(_META_KINDS)})")
         meta_features = {key: datasets.Value(meta_types[key]) for key in meta_keys}
     else:
-        typed = rows if in_memory else [row for row in first
-                                        if isinstance(row, Mapping) and sorted(set(row) - required) == meta_keys]
         meta_features = _meta_features(name, typed, meta_keys)
     features = segmented_features(langs, meta_features)
     schema = features.arrow_schema
