@@ -205,6 +205,7 @@ def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype |
     dtype of the full-precision tensors.
     """
     from harness.models import check_config, model_error, weight_files
+    from harness.storage import canonical_module
 
     model_dir = Path(model_dir)
     config = check_config(model_dir)
@@ -217,7 +218,9 @@ def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype |
     model = _empty_model(model_dir, dtype=dtype)
     stored = _read_tensors(model, files)
     _check_untied(model, quantization, model_dir)
-    replaced = [_place(model, model_dir, name, spec, stored, device=device, dtype=dtype)
+    # Built once: an HQQ module has no submodules, so replacing one leaves the names as they are.
+    targets = {canonical_module(n): n for n, _ in model.named_modules()}
+    replaced = [_place(model, model_dir, name, spec, stored, targets, device=device, dtype=dtype)
                 for name, spec in quantization.modules.items()]
     _load_plain(model, stored, replaced, files)
     _load_generation_config(model, model_dir)
@@ -281,14 +284,16 @@ def _check_untied(model, quantization: Quantization, model_dir: Path) -> None:
                                                 f"{QUANTIZATION_FILE} quantizes them separately")
 
 
-def _place(model, model_dir: Path, name: str, spec: dict, stored: dict[str, _Stored], *, device: str,
-           dtype: torch.dtype) -> str:
-    """Replace the manifest's module ``name`` by an HQQ module holding its stored state; its model name."""
+def _place(model, model_dir: Path, name: str, spec: dict, stored: dict[str, _Stored], targets: dict[str, str], *,
+           device: str, dtype: torch.dtype) -> str:
+    """Replace the manifest's module ``name`` by an HQQ module holding its stored state; its model name.
+
+    ``targets``: the model's module names by ``harness.storage.canonical_module`` name.
+    """
     from harness.models import model_error, key_listing
     from harness.storage import canonical_module
 
     where = model_dir / QUANTIZATION_FILE
-    targets = {canonical_module(n): n for n, _ in model.named_modules()}
     target = targets.get(canonical_module(name))
     if target is None:
         raise model_error(where, f"module {name} is not a module of the model")

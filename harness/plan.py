@@ -35,6 +35,10 @@ sequence: a 30 s clip), and every assumption is a named constant here:
   parameters (rank x the sum of in + out features of all Linears but the head) at 16
   B/param (fp32 weight, grad, two Adam moments).
 - HQQ: bits/8 + 4/group B/param (a bf16 scale and zero per group).
+- AWQ calibration (harness.stages.awq) keeps no activations: per scale group of the
+  decoder layers of one pass, the float64 Gram matrix of its input and its sum |x|
+  ((in^2 + in) x 8 B; q/k/v, o and gate/up read hidden, down intermediate: 1.37 GB per
+  7B layer), and all along the encoded dev prompts (tokens x hidden at the model's dtype).
 - KV cache for decoding: 2 x layers x kv_dim x seq x batch x 2 B (bf16); seq = 750 +
   64 + max_new_tokens.
 - FSDP over k GPUs: weights + grads + optimizer states divided by k, plus two layers'
@@ -87,6 +91,7 @@ PROMPT_TOKENS = 64
 TRAIN_TARGET_TOKENS = 256
 NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 LORA_BYTES = 16                                # fp32 weight + grad + two Adam moments
+AWQ_STATS_BYTES = 8                            # float64 Gram matrix and sum |x| per AWQ group (awq.InputStats)
 FLAC_BYTES_PER_S = 16000 * 2 * 0.6
 AVG_UTTERANCE_S = 8.0
 COMET_PARAMS = 560_000_000                     # XLM-R large (wmt20/wmt22-comet-da), fp32
@@ -228,7 +233,7 @@ def kv_cache_bytes(s: Shapes, batch: int, max_new_tokens: int) -> int:
     return 2 * s.layers * s.kv_dim * decoder_seq(s, max_new_tokens) * batch * 2
 
 
-def decode_transient(s: Shapes, batch: int, max_new_tokens: int) -> int:
+def decode_transient(s: Shapes, batch: int) -> int:
     """Prefill's one-layer working set plus the last position's fp32 logits."""
     seq = decoder_seq(s, 0)
     return ACT_BYTES_PER_LAYER * max(seq * batch * s.hidden, s.positions * batch * s.d_model) \
@@ -241,17 +246,22 @@ def nf4_model_bytes(s: Shapes) -> int:
     return round(p["linear"] * NF4_BYTES + (p["total"] - p["linear"]) * 4)
 
 
-def hqq_bytes(s: Shapes, bits: int = 4, group: int = 128, embedding_bits: int = 2, head_bits: int = 4,
-              moves: tuple[tuple[int, int], ...] = ()) -> int:
+def hqq_bytes(s: Shapes, bits: int = 4, group: int = 128, embedding_bits: int = 2, head_bits: int = 4) -> int:
     """An HQQ-mixed model: Linears at ``bits``, embedding and head as given, the rest bf16."""
     def per(b: int) -> float:
         return b / 8 + 4 / group
     p = s.parameters()
     size = p["linear"] * per(bits) + p["embedding"] * per(embedding_bits) + p["lm_head"] * per(head_bits)
     size += p["other"] * 2
-    for params, to_bits in moves:
-        size -= params * (per(bits) - per(to_bits))
     return round(size)
+
+
+def awq_stats_bytes(s: Shapes, layers: int) -> int:
+    """AWQ's calibration statistics for ``layers`` decoder layers (harness.stages.awq.scale_groups):
+    per group, G = X^T X and sum |x| in float64. The groups read hidden (q/k/v, gate/up, and o
+    where v_proj's outputs are o_proj's inputs one to one) or intermediate (down) inputs."""
+    widths = [s.hidden, s.hidden, s.intermediate] + ([s.hidden] if s.kv_dim == s.hidden else [])
+    return layers * sum(n * n + n for n in widths) * AWQ_STATS_BYTES
 
 
 def audio_bytes(utterances: int, seconds: float = AVG_UTTERANCE_S) -> int:
@@ -408,7 +418,7 @@ class Planner:
         new = int(table.get("max_new_tokens", self.track.max_new_tokens))
         return Stage(name, what, needs, runs,
                      memory={"weights": weights, "kv_cache": kv_cache_bytes(s, batch, new),
-                             "activations": decode_transient(s, batch, new)}, disk=disk,
+                             "activations": decode_transient(s, batch)}, disk=disk,
                      notes=[f"greedy, batch {batch}, up to {new} new tokens"])
 
     # ---- the stages
@@ -492,10 +502,13 @@ class Planner:
         table = self.config[table_name]
         size = int(table.get("general_size", 0))
         sources = {self._source("general", lang) for lang in self.langs}
+        if all(is_corpus_source(src) for src in sources):  # the converted corpus set is this sample (recipe)
+            disk, notes = 0, ["the data stage's converted corpus sample itself: nothing written again"]
+        else:
+            disk = audio_bytes(size) * (len(self.langs) if runs == ["+".join(self.langs)] else 1)
+            notes = ["written as FLAC in a segmented set folder"]
         self.stages.append(Stage("general_sample", f"{size:,} utterances of the general-domain set", [
-            _hub(src, self.track) for src in sorted(sources)], runs, memory={},
-            disk=audio_bytes(size) * (len(self.langs) if runs == ["+".join(self.langs)] else 1),
-            notes=["written as FLAC in a segmented set folder"]))
+            _hub(src, self.track) for src in sorted(sources)], runs, memory={}, disk=disk, notes=notes))
 
     def qlora(self, s: Shapes, general: bool) -> None:
         table = self.config["qlora"]
@@ -516,18 +529,19 @@ class Planner:
         self.stages.append(stage)
 
     def diet_quantize(self) -> None:
+        from harness.stages import diet_kit
+
         s, label = self.shapes, "+".join(self.langs)
-        q = self.config["quantize"]
-        group, emb, head = int(q.get("group_size", 128)), int(q.get("embedding_bits", 2)), int(q.get("head_bits", 4))
+        group, emb, head = diet_kit.quantize_settings(self.config["quantize"])
+        emb = int(emb)
         step3 = hqq_bytes(s, 4, group, emb, head)
         weights = self._weights(s)
         self.stages.append(Stage("hqq (step 3)", f"HQQ 4 bit, embedding {emb} bit, head {head} bit, group {group}",
                                  ["lora_general"], [label], memory={"bf16 model": weights, "quantized": step3},
                                  disk=step3))
         sens = self.config["sensitivity"]
-        ladder = sens.get("ladder", [["mlp", sens.get("bits", 3)]])
-        batch = int(sens.get("batch_size", 8))
-        for kind, bits in ladder:
+        batch = diet_kit.batch_size_of(sens)
+        for kind, bits in diet_kit.ladder_setting(sens):
             self.stages.append(Stage(f"sensitivity {kind} {bits}", f"each decoder layer's {kind} alone at {bits} bit, "
                                      "teacher-forced cross-entropy on the dev set", ["lora_general",
                                      _hub(self._source("dev"), self.track)], [label],
@@ -535,12 +549,13 @@ class Planner:
                                      disk=10**6, notes=[f"batch {batch}"]))
         awq = self.config["awq"]
         per_pass = int(awq.get("layers_per_pass") or s.layers)
-        batch = int(awq.get("batch_size", 8))
+        batch = diet_kit.batch_size_of(awq)
         tokens = DEV100 * len(self.langs) * (round(AVG_UTTERANCE_S * s.positions / 2 / 30) + PROMPT_TOKENS)
-        captured = per_pass * tokens * (3 * s.hidden + s.intermediate) * 2
         self.stages.append(Stage("awq", "AWQ scales searched on the dev set's source audio, folded into the weights",
                                  ["lora_general", _hub(self._source("dev"), self.track)], [label],
-                                 memory={"bf16 model": weights, "captured inputs": captured,
+                                 memory={"bf16 model": weights,
+                                         "calibration statistics": awq_stats_bytes(s, min(per_pass, s.layers)),
+                                         "encoded dev prompts": tokens * s.hidden * s.dtype_bytes,
                                          "forward": forward_bytes(s, batch, 0)}, disk=weights,
                                  notes=[f"{per_pass} decoder layers per pass; dev inputs at {AVG_UTTERANCE_S:.0f} s "
                                         "on average"]))

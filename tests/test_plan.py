@@ -72,6 +72,22 @@ def test_counts_match_the_meta_model():
     assert qlora.lora_width(model) == SEVEN_B.lora_width()
 
 
+def test_awq_statistics_match_what_the_calibration_allocates():
+    """The plan's AWQ figure is the bytes awq.InputStats holds for every group of the layers of a pass."""
+    from conftest import qwen2_audio_7b_on_meta
+    from harness.stages import awq
+
+    model = qwen2_audio_7b_on_meta()
+    groups = awq.scale_groups(model, layers=[0, 1])
+    modules = dict(model.named_modules())
+    allocated = 0
+    for group in groups:
+        stats = awq.InputStats.empty(modules[group.linears[0]].in_features, device="meta")
+        allocated += stats.gram.numel() * stats.gram.element_size() + stats.abs_sum.numel() * stats.abs_sum.element_size()
+    assert P.awq_stats_bytes(SEVEN_B, 2) == allocated
+    assert round(P.awq_stats_bytes(SEVEN_B, 1) / 1e9, 3) == 1.372
+
+
 def test_mini_shapes_count_the_weight_file():
     """The mini base's count from its config.json equals the element count of its safetensors header."""
     shapes, source = P.shapes_for(P.get_track("mini"))
@@ -216,3 +232,11 @@ def test_training_stages_count_their_log_mel_cache():
     teacher = stage(P.make_plan("iwslt2026", "modelA", gpus=4, gpu_gib=80), "teacher")
     assert "log-mel cache 784 clips" in " ".join(teacher["notes"])
     assert teacher["disk"] == shapes.total() * shapes.dtype_bytes + 784 * per_clip
+
+
+def test_a_corpus_sample_is_not_written_twice():
+    # modelB's general data is CoVoST 2 (harness.corpora): the data stage writes the seeded sample once.
+    plan = P.make_plan("iwslt2026", "modelB", gpus=4, gpu_gib=80)
+    assert stage(plan, "general_sample")["disk"] == 0
+    data = [s for s in plan["stages"] if s["name"] == "data:general"]
+    assert len(data) == 2 and all(s["disk"] == P.audio_bytes(100_000) for s in data)

@@ -72,6 +72,7 @@ import numpy as np
 import torch
 
 from harness.decode import DecodeSettings
+from harness.stages.hqq import DECODER_PROJECTIONS
 from harness.stages.prune import EncodedSelection, encode_selection, language_model
 
 N_GRID = 20  # Lin et al. (2024): alpha on 20 points of [0, 1)
@@ -98,8 +99,10 @@ class ScaleGroup:
         return f"layer {self.layer} {self.kind}"
 
 
-_ATTENTION = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")
-_MLP_IN = ("mlp.gate_proj", "mlp.up_proj")
+# The projections that read the layer norm's output: each kind's but its last (o_proj and
+# down_proj read the others' outputs, groups of their own).
+_ATTENTION = DECODER_PROJECTIONS["attention"][:-1]
+_MLP_IN = DECODER_PROJECTIONS["mlp"][:-1]
 
 
 def _module_names(model) -> dict[int, str]:
@@ -133,7 +136,7 @@ def decoder_linears(model, layers: Iterable[int] | None = None) -> list[str]:
     decoder = language_model(model)
     prefix = _module_names(model)[id(decoder.layers)]
     chosen = range(len(decoder.layers)) if layers is None else sorted(set(int(i) for i in layers))
-    names = _ATTENTION + ("self_attn.o_proj",) + _MLP_IN + ("mlp.down_proj",)
+    names = DECODER_PROJECTIONS["attention"] + DECODER_PROJECTIONS["mlp"]
     return [f"{prefix}.{index}.{name}" for index in chosen for name in names]
 
 
@@ -569,8 +572,9 @@ def output_error(model, calibration_inputs: Mapping[ScaleGroup, InputStats | tor
     return errors
 
 
-def awq_scale_model(model, processor, audios: Sequence[np.ndarray], lang: str | Sequence[str], *, bits: int,
-                    group_size: int, plan: Plan | None = None, prompt_style: str = DEFAULT_PROMPT_STYLE,
+def awq_scale_model(model, processor, audios: Sequence[np.ndarray], lang: str | Sequence[str], *,
+                    bits: int | None = None, group_size: int | None = None, plan: Plan | None = None,
+                    prompt_style: str = DEFAULT_PROMPT_STYLE,
                     batch_size: int = 8, max_utterances: int | None = None, max_tokens: int | None = None,
                     layers_per_pass: int | None = None, n_grid: int = N_GRID, round_zero: bool | None = None,
                     progress: str | None = None) -> dict[ScaleGroup, GroupSearch]:
@@ -579,7 +583,11 @@ def awq_scale_model(model, processor, audios: Sequence[np.ndarray], lang: str | 
     The prompt embeddings (audio encoder) are computed once; each pass runs the decoder up
     to its last layer. Folding keeps the float function, so later passes see the
     activations of the unscaled model. The model is changed in place; quantize it next.
+    ``bits`` and ``group_size`` (the setting of every module a dict plan leaves out, or of
+    all without a plan) are needed unless ``plan`` is a callable, which answers for each module.
     """
+    if not callable(plan) and (bits is None or group_size is None):
+        raise ValueError("bits and group_size are needed unless the plan is a callable giving every module's setting")
     encoded = encode_calibration(model, processor, audios, lang, prompt_style=prompt_style, batch_size=batch_size,
                                  max_utterances=max_utterances)
     count = len(language_model(model).layers)

@@ -21,6 +21,7 @@ limit stops the build with a one-line error naming the bytes and the limit.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -46,11 +47,35 @@ def _table(recipe: Recipe, name: str) -> dict:
 def _compute_dtype(recipe: Recipe):
     import torch
 
+    from harness.hqq_mixed import COMPUTE_DTYPES
+
     name = _table(recipe, "quantize").get("compute_dtype")
     if name is None:
         from harness.stages.hqq import default_dtype
         return default_dtype(recipe.device)
-    return getattr(torch, name)
+    # torch's other names of these dtypes ("float", "half") are taken as before.
+    dtype = COMPUTE_DTYPES.get(name) or getattr(torch, str(name), None)
+    if dtype not in COMPUTE_DTYPES.values():
+        raise StageError(f"[quantize] compute_dtype {name!r} is not one of {', '.join(COMPUTE_DTYPES)}")
+    return dtype
+
+
+# ---------------------------------------------------------------- config defaults (harness.plan reads them too)
+
+
+def quantize_settings(table: dict) -> tuple[int, object, int]:
+    """``[quantize]``'s (group_size, embedding_bits, head_bits), default the paper's (128, 2, 4)."""
+    return int(table.get("group_size", 128)), table.get("embedding_bits", 2), int(table.get("head_bits", 4))
+
+
+def ladder_setting(table: dict) -> list:
+    """``[sensitivity] ladder`` as written, default the paper's one rung: [["mlp", bits]] (``bits``, default 3)."""
+    return table.get("ladder", [["mlp", table.get("bits", 3)]])
+
+
+def batch_size_of(table: dict) -> int:
+    """``[sensitivity]``'s or ``[awq]``'s ``batch_size``, default 8."""
+    return int(table.get("batch_size", 8))
 
 
 # ---------------------------------------------------------------- step 0
@@ -104,11 +129,8 @@ def base_plan(recipe: Recipe):
     """The plan of steps 1-3 from ``[quantize]``: 4 bit everywhere, the embedding and the head as set."""
     from harness.stages.hqq import LM_HEAD, QuantSpec, paper_plan
 
-    table = _table(recipe, "quantize")
-    group = int(table.get("group_size", 128))
-    embedding_bits = table.get("embedding_bits", 2)
+    group, embedding_bits, head_bits = quantize_settings(_table(recipe, "quantize"))
     plan = paper_plan(group, embedding_bits=embedding_bits)
-    head_bits = int(table.get("head_bits", 4))
     if head_bits != 4:
         plan = ((LM_HEAD, QuantSpec(head_bits, group)),) + tuple(rule for rule in plan if rule[0] != LM_HEAD)
     return plan
@@ -169,30 +191,48 @@ def ladder(recipe: Recipe) -> list[tuple[str, int]]:
     """The (module kind, bits) rungs of step 4, in order: ``[sensitivity] ladder``, default the paper's [("mlp", 3)]."""
     from harness.stages.sensitivity import KINDS
 
-    table = _table(recipe, "sensitivity")
-    rungs = [(str(kind), int(bits)) for kind, bits in table.get("ladder", [["mlp", table.get("bits", 3)]])]
+    rungs = [(str(kind), int(bits)) for kind, bits in ladder_setting(_table(recipe, "sensitivity"))]
     for kind, bits in rungs:
         if kind not in KINDS or bits not in (2, 3):
             raise StageError(f"[sensitivity] ladder: ({kind!r}, {bits}) is not one of {sorted(KINDS)} at 2 or 3 bit")
     return rungs
 
 
-def sensitivity(recipe: Recipe, system: StageOutput, kind: str = "mlp", bits: int | None = None) -> StageOutput:
-    """Step 4's measurement: every decoder layer's ``kind`` projections alone at ``bits`` on the dev set."""
+def dev_setup(recipe: Recipe, system: StageOutput):
+    """What step 4 measures on, as ``setup(batch_size, limit)``: (the loaded system, the dev
+    set's embedded batches, the unquantized model's loss on them), made on the first call
+    and kept, so several rungs load, embed and score once and cached rungs load nothing."""
+    from harness.stages import sensitivity as sens
+
+    @functools.cache
+    def setup(batch_size: int, limit: int | None):
+        loaded, batches = dev_batches(recipe, system, batch_size, limit)
+        embedded = sens.embed_batches(loaded.model, batches)
+        return loaded, embedded, sens.teacher_forced_loss(loaded.model, embedded)
+
+    return setup
+
+
+def sensitivity(recipe: Recipe, system: StageOutput, kind: str = "mlp", bits: int | None = None,
+                setup=None) -> StageOutput:
+    """Step 4's measurement: every decoder layer's ``kind`` projections alone at ``bits`` on the dev set.
+
+    ``setup``: a ``dev_setup`` the rungs of a ladder share (None: one of its own).
+    """
     from harness.results import atomic_write_json
     from harness.stages import sensitivity as sens
 
     table = _table(recipe, "sensitivity")
     bits = int(bits if bits is not None else table.get("bits", 3))
     group = int(table.get("group_size", 128))
-    batch_size, limit = int(table.get("batch_size", 8)), table.get("limit")
+    batch_size, limit = batch_size_of(table), table.get("limit")
     dev = recipe.dataset("dev", recipe.langs[0])
+    setup = setup or dev_setup(recipe, system)
 
     def produce(folder: Path) -> dict:
-        loaded, batches = dev_batches(recipe, system, batch_size, limit)
-        embedded = sens.embed_batches(loaded.model, batches)
+        loaded, embedded, baseline = setup(batch_size, limit)
         result = sens.measure(loaded.model, embedded, bits=bits, group_size=group, kind=kind,
-                              quantize=sens.hqq_quantizer(bits, group, _compute_dtype(recipe)),
+                              quantize=sens.hqq_quantizer(bits, group, _compute_dtype(recipe)), baseline=baseline,
                               progress=f"sensitivity {kind} {bits} bit")
         atomic_write_json(folder / SENSITIVITY_FILE, result.as_dict())
         return {"ranking": result.ranking(), "baseline_loss": result.baseline_loss, "tokens": result.tokens}
@@ -205,8 +245,9 @@ def sensitivity(recipe: Recipe, system: StageOutput, kind: str = "mlp", bits: in
 
 
 def sensitivities(recipe: Recipe, system: StageOutput) -> list[tuple[str, int, StageOutput]]:
-    """One measurement per rung of the ladder."""
-    return [(kind, bits, sensitivity(recipe, system, kind, bits)) for kind, bits in ladder(recipe)]
+    """One measurement per rung of the ladder, all on one ``dev_setup``."""
+    setup = dev_setup(recipe, system)
+    return [(kind, bits, sensitivity(recipe, system, kind, bits, setup)) for kind, bits in ladder(recipe)]
 
 
 def ranking(stage: StageOutput) -> list[int]:
@@ -312,7 +353,7 @@ def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
     table = _table(recipe, "awq")
     dev = recipe.dataset("dev", recipe.langs[0])
     max_utterances, max_tokens = table.get("max_utterances"), table.get("max_tokens")
-    batch_size, per_pass = int(table.get("batch_size", 8)), table.get("layers_per_pass")
+    batch_size, per_pass = batch_size_of(table), table.get("layers_per_pass")
 
     def per_module(name: str):
         spec = spec_for(plan, name)
@@ -322,8 +363,8 @@ def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
         loaded = load_system(system.path / MODEL, recipe.langs[0], device=recipe.device,
                              dtype=_compute_dtype(recipe))
         audios = [u.audio() for u in dev.testset.utterances]
-        found = awq_scale_model(loaded.model, loaded.processor, audios, list(recipe.langs), bits=4, group_size=128,
-                                plan=per_module, prompt_style=loaded.prompt_style, batch_size=batch_size,
+        found = awq_scale_model(loaded.model, loaded.processor, audios, list(recipe.langs), plan=per_module,
+                                prompt_style=loaded.prompt_style, batch_size=batch_size,
                                 max_utterances=max_utterances, max_tokens=max_tokens, layers_per_pass=per_pass,
                                 progress="awq")
         save_base(loaded.model, loaded.processor, folder / MODEL)

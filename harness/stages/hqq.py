@@ -97,7 +97,22 @@ EMBEDDING = r"model\.language_model\.embed_tokens"
 LM_HEAD = r"lm_head"
 ENCODER_LINEAR = r"model\.audio_tower\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|fc1|fc2)"
 PROJECTOR = r"model\.multi_modal_projector\.linear"
-DECODER_LINEAR = r"model\.language_model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
+# The projections of a decoder layer by kind (paths inside the layer): the one list the
+# sensitivity stage (its KINDS), AWQ's groups and the regular expressions below are built from.
+DECODER_PROJECTIONS = {"mlp": ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),
+                       "attention": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")}
+
+
+def _alternatives(paths: Sequence[str]) -> str:
+    r"""("mlp.gate_proj", "mlp.up_proj") -> r"mlp\.(gate|up)_proj": the paths share their owner."""
+    owner = paths[0].rpartition(".")[0]
+    stems = [path.rpartition(".")[2].removesuffix("_proj") for path in paths]
+    return rf"{re.escape(owner)}\.({'|'.join(stems)})_proj"
+
+
+# The projections of a decoder layer by kind, as regex alternatives.
+LAYER_KINDS = {kind: _alternatives(paths) for kind, paths in DECODER_PROJECTIONS.items()}
+DECODER_LINEAR = rf"model\.language_model\.layers\.\d+\.({LAYER_KINDS['attention']}|{LAYER_KINDS['mlp']})"
 
 # Liu et al. (2026), step 4 on the 7B: the four least sensitive decoder MLPs.
 PAPER_MLP3_LAYERS = (4, 21, 22, 24)
@@ -126,10 +141,6 @@ def spec_for(plan: Plan, name: str) -> QuantSpec | None:
     return None
 
 
-# The projections of a decoder layer by kind, as regex alternatives (see harness.stages.sensitivity.KINDS).
-LAYER_KINDS = {"mlp": r"mlp\.(gate|up|down)_proj", "attention": r"self_attn\.(q|k|v|o)_proj"}
-
-
 def with_bits(plan: Plan, layers: Sequence[int], bits: int, kind: str = "mlp", group_size: int | None = None) -> Plan:
     """``plan`` with the ``kind`` projections of decoder ``layers`` at ``bits``, ahead of its rules.
 
@@ -141,7 +152,7 @@ def with_bits(plan: Plan, layers: Sequence[int], bits: int, kind: str = "mlp", g
     if kind not in LAYER_KINDS:
         raise ValueError(f"unknown kind {kind!r}; known: {', '.join(LAYER_KINDS)}")
     if group_size is None:
-        probe = {"mlp": "mlp.down_proj", "attention": "self_attn.o_proj"}[kind]
+        probe = DECODER_PROJECTIONS[kind][-1]  # down_proj, o_proj
         base = spec_for(plan, f"model.language_model.layers.{layers[0]}.{probe}")
         if base is None:
             raise ValueError(f"the plan does not quantize decoder {kind} projections; give group_size")
@@ -218,19 +229,21 @@ def plan_modules(model: nn.Module, plan: Plan) -> dict[str, QuantSpec]:
         # Exact types: bitsandbytes' Linear4bit subclasses nn.Linear and is already quantized.
         if type(module) not in (nn.Linear, nn.Embedding):
             continue
-        for index, (pattern, _) in enumerate(compiled):
-            if pattern.fullmatch(name):
-                used[index] = True
-        for pattern, spec in compiled:
-            if pattern.fullmatch(name):
-                if spec is not None:
-                    shape = weight_shape(module)
-                    try:
-                        axis = group_axis(shape, spec.bits, spec.group_size)
-                    except ValueError as err:
-                        raise ValueError(f"{name}: {err}") from None
-                    chosen[name] = QuantSpec(spec.bits, spec.group_size, axis)
-                break
+        taken = False
+        for index, (pattern, spec) in enumerate(compiled):
+            if not pattern.fullmatch(name):
+                continue
+            used[index] = True  # a later matching rule counts as used too (shadowed, not a typo)
+            if taken:
+                continue
+            taken = True  # the first match wins
+            if spec is not None:
+                shape = weight_shape(module)
+                try:
+                    axis = group_axis(shape, spec.bits, spec.group_size)
+                except ValueError as err:
+                    raise ValueError(f"{name}: {err}") from None
+                chosen[name] = QuantSpec(spec.bits, spec.group_size, axis)
     unused = [plan[i][0] for i, hit in enumerate(used) if not hit]
     if unused:
         raise ValueError(f"plan rule {unused[0]!r} matches no Linear or Embedding module of the model")
@@ -328,8 +341,10 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
 
 
 def default_dtype(device: str | torch.device) -> torch.dtype:
-    """bf16 on CUDA (the 7B's); fp32 on a CPU, where bf16 matmuls are slow."""
-    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+    """bf16 on CUDA (the 7B's); fp32 on a CPU, where bf16 matmuls are slow (QLoRA's rule)."""
+    from harness.stages.qlora import compute_dtype
+
+    return compute_dtype(device)
 
 
 @dataclass
@@ -349,10 +364,9 @@ def quantize_system(system: str | os.PathLike, out: str | os.PathLike, plan: Pla
     ``compute_dtype`` (default ``default_dtype(device)``) is the dtype the model is
     loaded in, HQQ computes in, and scales and zeros are stored in.
     """
-    from harness.models import content_hash, load_system, read_manifest, single_model_dir
+    from harness.models import load_system, single_model_dir
 
     system, out = Path(system), Path(out)
-    manifest = read_manifest(system)
     model_dir = single_model_dir(system, langs, action="HQQ-quantize")
     _check_out(system, out)
     check_plan(model_dir, plan)
@@ -361,8 +375,8 @@ def quantize_system(system: str | os.PathLike, out: str | os.PathLike, plan: Pla
     loaded = load_system(system, langs[0], device=device, dtype=compute_dtype)
     modules = quantize_model(loaded.model, plan, compute_dtype, progress=progress)
     payload = quantization_manifest(modules, plan, compute_dtype, plan_name=plan_name, input_system=str(system),
-                                    input_content_hash=content_hash(model_dir))
-    save_hqq(loaded.model, loaded.processor, out, payload, languages=langs, prompt=manifest.prompt,
+                                    input_content_hash=loaded.content_hash)
+    save_hqq(loaded.model, loaded.processor, out, payload, languages=langs, prompt=loaded.prompt_style,
              base_model=str(system))
     if log is not None:
         counts = Counter(spec.bits for spec in modules.values())

@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
+from harness.stages.finetune import IGNORE_INDEX
+from harness.stages.hqq import DECODER_PROJECTIONS
+
 # The module kinds a layer can be measured by (paths inside a decoder layer): the paper
 # measures the MLP; the attention projections extend the ladder where the MLPs alone cannot fit.
-KINDS = {"mlp": tuple(f"mlp.{name}" for name in MLP_PROJECTIONS),
-         "attention": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")}
-IGNORE_INDEX = -100
+KINDS = DECODER_PROJECTIONS
 Quantizer = Callable[[torch.nn.Linear], torch.nn.Module]
 
 
@@ -144,8 +144,12 @@ def hqq_quantizer(bits: int, group_size: int, compute_dtype: torch.dtype | None 
 
 def measure(model, batches: Sequence[EmbeddedBatch], *, bits: int = 3, group_size: int = 128, kind: str = "mlp",
             quantize: Quantizer | None = None, layers: Sequence[int] | None = None,
-            progress: str | None = None) -> SensitivityResult:
-    """Every (or each given) decoder layer's loss change with only its ``kind`` projections quantized."""
+            progress: str | None = None, baseline: float | None = None) -> SensitivityResult:
+    """Every (or each given) decoder layer's loss change with only its ``kind`` projections quantized.
+
+    ``baseline``: the unquantized model's ``teacher_forced_loss`` on ``batches`` where the
+    caller has it already (several measurements of one model); None computes it.
+    """
     from tqdm.auto import tqdm
 
     started = time.time()
@@ -153,7 +157,8 @@ def measure(model, batches: Sequence[EmbeddedBatch], *, bits: int = 3, group_siz
     was_training = model.training
     model.eval()
     try:
-        baseline = teacher_forced_loss(model, batches)
+        if baseline is None:
+            baseline = teacher_forced_loss(model, batches)
         chosen = list(range(len(decoder_layers(model)))) if layers is None else list(layers)
         results = []
         for layer in tqdm(chosen, desc=progress, disable=progress is None, unit="layer"):
