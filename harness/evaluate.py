@@ -27,12 +27,11 @@ from pathlib import Path
 
 from harness import longform, results, storage
 from harness.decode import DecodeSettings, decode, measure_speed
-from harness.degeneration import flag_segments
-from harness.metrics import MetricError, score_all
+from harness.metrics import MetricError, score_output, segment_scores
 from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
-from harness.testsets import LongFormSet, TestSet, TestSetError, load_acl6060, load_testset
-from harness.tracks import REPO, TestSetSpec, Track, get_track
+from harness.testsets import LongFormSet, TestSet, TestSetError
+from harness.tracks import REPO, TestSetSpec, Track, get_track, load_spec
 from harness.vllm_backend import BackendError, open_backend
 
 BUILD_ROOT = REPO / "build"
@@ -54,14 +53,6 @@ def find_systems(track: Track, build_root: Path, names: list[str] | None) -> lis
     if not systems:
         raise EvalError(f"no built systems under {folder}: run make build SUB=baseline first")
     return systems
-
-
-def load_spec(spec: TestSetSpec) -> TestSet | LongFormSet:
-    if spec.source == "local":
-        return load_testset(REPO / spec.location)
-    if spec.source == "acl6060":
-        return load_acl6060(spec.languages, revision=spec.revision)["test"]
-    raise EvalError(f"test set {spec.name}: unknown source {spec.source!r}")
 
 
 def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
@@ -136,17 +127,12 @@ def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: s
         checkpoint.close(remove=False)
     rows = [dict(checkpoint.done[(lang, u.id)]) for u in utterances]
 
-    hypotheses = [r["hypothesis"] for r in rows]
-    references = [r["reference"] for r in rows]
-    scores = score_all(hypotheses, references, lang, list(track.metrics), sources=[r["source"] for r in rows],
-                       comet_model=track.comet_model, track=track.name)
-    degeneration = flag_segments(hypotheses, lang, references=references,
-                                 audio_seconds=[r["audio_seconds"] for r in rows],
-                                 sources=[r["source"] for r in rows])
-    for row, flags, *segment_scores in zip(rows, degeneration.flags,
-                                           *[s.per_segment or [None] * len(rows) for s in scores.values()]):
+    scores, degeneration = score_output(track, lang, [r["hypothesis"] for r in rows], [r["reference"] for r in rows],
+                                        sources=[r["source"] for r in rows],
+                                        audio_seconds=[r["audio_seconds"] for r in rows])
+    for index, (row, flags) in enumerate(zip(rows, degeneration.flags)):
         row["flags"] = list(flags)
-        row["scores"] = {name: value for name, value in zip(scores, segment_scores) if value is not None}
+        row["scores"] = segment_scores(scores, index)
 
     audio_seconds = sum(r["audio_seconds"] for r in rows)
     decode_seconds = sum(r["decode_seconds"] for r in rows)

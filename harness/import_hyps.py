@@ -23,8 +23,10 @@ declared number more than 1 % away from the verified one is flagged. ``verificat
 says which: "hypotheses only" (nothing but the outputs was seen) or "size verified".
 Neither is "reproduced from a recipe": only systems built by ``make build`` are.
 
-Scoring is the track's metrics with their signatures (harness.metrics.score_all,
-sacreBLEU; COMET when the track configures it) and the degeneration flags, written as
+Scoring is make eval's step (harness.metrics.score_output): the track's metrics with
+their signatures (sacreBLEU; COMET when the track configures it) and the degeneration
+flags, the length kind judged from a segmented set's audio durations as eval judges it
+(a long-form set's resegmented lines have none: harness.longform.score_resegmented), written as
 ``<results>/<track>/<team>-<system>/<testset>.json`` and ``.segments.jsonl`` in the
 schema of ``make eval`` (harness.evaluate / harness.longform), plus ``team``,
 ``declared``, ``verified``, ``verification`` and ``imported`` (the input files and their
@@ -44,10 +46,9 @@ import sys
 from pathlib import Path
 
 from harness import results
-from harness.degeneration import flag_segments
 from harness.errors import one_line, read_input_bytes
-from harness.metrics import MetricError, score_all
-from harness.tracks import REPO, TestSetSpec, Track, get_track
+from harness.metrics import MetricError, score_output, segment_scores
+from harness.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
 
 EXIT_BAD_INPUT = 2
 HYPOTHESES_ONLY = "hypotheses only"
@@ -172,34 +173,16 @@ def load_set(track: Track, testset: str, folder: Path | None):
         if folder is not None:
             loaded = testsets.load_testset(folder)
             return TestSetSpec(testset, "local", str(folder)), loaded
-        spec = next((s for s in track.testsets if s.name == testset), None)
+        spec = spec_by_name(track, testset)
         if spec is None:
             raise _fail(f"unknown test set {testset!r} for track {track.name}; "
                         f"known: {', '.join(s.name for s in track.testsets)}")
-        if spec.source == "local":
-            return spec, testsets.load_testset(REPO / spec.location)
-        if spec.source == "acl6060":
-            return spec, testsets.load_acl6060(spec.languages, revision=spec.revision)["test"]
-        raise _fail(f"test set {spec.name}: unknown source {spec.source!r}")
-    except testsets.TestSetError as error:
+        return spec, load_spec(spec)
+    except (testsets.TestSetError, UnknownSourceError) as error:
         raise _fail(str(error)) from None
 
 
 # ---------------------------------------------------------------- scoring
-
-def _score(track: Track, lang: str, hypotheses: list[str], references: list[str], sources: list[str] | None):
-    try:
-        scores = score_all(hypotheses, references, lang, list(track.metrics), sources=sources,
-                           comet_model=track.comet_model, track=track.name)
-    except MetricError as error:
-        raise _fail(str(error)) from None
-    degeneration = flag_segments(hypotheses, lang, references=references, sources=sources)
-    return scores, degeneration
-
-
-def _segment_scores(scores: dict, index: int) -> dict:
-    return {name: s.per_segment[index] for name, s in scores.items() if s.per_segment is not None}
-
 
 NO_SPEED = {"rtfx": None, "absent_reason": "hypotheses imported: nothing was decoded here"}
 
@@ -215,11 +198,16 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
         raise _fail(f"{path}: {len(hypotheses)} lines but test set {testset.name} has {len(utterances)} "
                     f"segments: one line per segment")
     references = [u.targets[lang] for u in utterances]
-    sources = [u.en for u in utterances]
-    scores, degeneration = _score(track, lang, hypotheses, references, sources)
-    rows = [{"id": u.id, "lang": lang, "audio_seconds": round(u.seconds, 4), "source": u.en,
+    # The durations make eval's rows carry (harness.evaluate), so the length kind is judged alike.
+    audio_seconds = [round(u.seconds, 4) for u in utterances]
+    try:
+        scores, degeneration = score_output(track, lang, hypotheses, references, sources=[u.en for u in utterances],
+                                            audio_seconds=audio_seconds)
+    except MetricError as error:
+        raise _fail(str(error)) from None
+    rows = [{"id": u.id, "lang": lang, "audio_seconds": audio_seconds[i], "source": u.en,
              "reference": references[i], "hypothesis": hypotheses[i], "flags": list(degeneration.flags[i]),
-             "scores": _segment_scores(scores, i)} for i, u in enumerate(utterances)]
+             "scores": segment_scores(scores, i)} for i, u in enumerate(utterances)]
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
               "speed": dict(NO_SPEED)}
     files = [{"path": str(path.resolve()), "sha256": results.file_sha256(path), "lines": len(hypotheses)}]
@@ -227,23 +215,15 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
 
 
 def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
-    from harness.resegment import ResegmentError, references_by_talk, resegment_set, set_lines, set_report
+    from harness.longform import score_resegmented
+    from harness.resegment import ResegmentError, set_report
 
-    references = references_by_talk(longform_set, lang)
-    by_talk = _talk_files(paths, set(references), lang)
+    by_talk = _talk_files(paths, {talk.talk_id for talk in longform_set.talks}, lang)
     hyps = {talk: read_lines(path, allow_empty=True) for talk, path in by_talk.items()}
     try:
-        aligned = resegment_set(hyps, references, lang)
-    except ResegmentError as error:
+        rows, scores, degeneration, aligned = score_resegmented(track, longform_set, lang, hyps)
+    except (ResegmentError, MetricError) as error:
         raise _fail(str(error)) from None
-    lines = set_lines(aligned)
-    refs = [line for talk in references.values() for line in talk]
-    sources = longform_set.reference("en")
-    scores, degeneration = _score(track, lang, lines, refs, sources)
-    talk_of = [talk for talk, talk_refs in references.items() for _ in talk_refs]
-    rows = [{"talk": talk_of[i], "index": i, "lang": lang, "source": sources[i], "reference": refs[i],
-             "hypothesis": lines[i], "flags": list(degeneration.flags[i]), "scores": _segment_scores(scores, i)}
-            for i in range(len(refs))]
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
               "resegmentation": set_report(aligned), "speed": dict(NO_SPEED)}
     files = [{"talk": talk, "path": str(path.resolve()), "sha256": results.file_sha256(path),

@@ -50,19 +50,15 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.errors import one_line
-from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, atomic_write_text
+from harness.metrics import CHRF_FOR, METRIC_LABEL as LABEL, METRIC_NAMES as METRICS
+from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, RESULTS_ROOT, atomic_write_text
+from harness.tracks import GB, REAL_RULE, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_RESULTS = REPO / "leaderboard" / "results"
+DEFAULT_RESULTS = RESULTS_ROOT
 DEFAULT_OUT = REPO / "leaderboard"
 SCHEMA = "iwslt-harness/leaderboard"
 RESULT_SCHEMAS = (EVAL_SCHEMA, LONGFORM_SCHEMA)
-METRICS = ("bleu", "chrf", "chrf++", "comet")
-LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"}
 BASE_SYSTEM = "baseline"
-GB = 10**9
-# Moslem 2025 selects and reports chrF++ for German and plain chrF for Chinese.
-CHRF_FOR = {"zh": "chrf"}
 
 # The data condition of the known submissions, used only when a system manifest does not
 # declare one (papers.md; the task's 2025 rules: constrained = only ACL 60/60 talks data).
@@ -106,9 +102,6 @@ REPORTED = [
     ("liu2026", "Diet-KIT (HQQ 4/3/2-bit + AWQ)", "zh", {"comet": 77.1}, 3.98, "unconstrained"),
 ]
 PAPERS = {"moslem2025": MOSLEM_2025, "liu2026": LIU_2026}
-# The 2026 limit and 2025 bins on the real 7B tracks (harness.tracks.REAL_RULE), for reported sizes.
-REAL_LIMIT_GB = 4.0
-REAL_BINS_GB = (("Bin1", 2.0, 4.0), ("Bin2", 1.0, 2.0), ("Bin3", 0.5, 1.0), ("Bin4", 0.2, 0.5), ("Bin5", 0.0, 0.2))
 
 CSV_COLUMNS = (
     "kind", "track", "testset", "testset_hash", "segmentation", "lang_pair", "group", "rank", "system",
@@ -192,14 +185,6 @@ def verification(summary: dict) -> str:
     if storage.get("totals") and storage.get("status") not in (None, "invalid"):
         return VERIFIED_SIZE
     return VERIFIED_NONE
-
-
-def primary_metric(lang: str, metrics: dict) -> str:
-    """COMET where it has a value (the 2026 primary metric), else chrF++ (chrF for Chinese), else BLEU."""
-    for name in ("comet", CHRF_FOR.get(lang, "chrf++"), "bleu"):
-        if (metrics.get(name) or {}).get("value") is not None:
-            return name
-    return "bleu"
 
 
 def _unit(storage: dict, lang: str) -> dict:
@@ -369,6 +354,7 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
 
 
 def _group_primary(lang: str, rows: list[dict]) -> str:
+    """COMET where a row has a value (the 2026 primary metric), else chrF++ (chrF for Chinese), else BLEU."""
     for name in ("comet", CHRF_FOR.get(lang, "chrf++"), "bleu"):
         if any(_value(r, name) is not None for r in rows):
             return name
@@ -383,16 +369,17 @@ def reported_rows() -> list[dict]:
     """The papers' published numbers, each with its paper, test set and metric settings."""
     rows = []
     for paper, system, lang, metrics, gb, condition in REPORTED:
-        size_bin = None
-        if gb is not None:
-            size_bin = next((name for name, low, high in REAL_BINS_GB if low <= gb < high), None)
+        # The 2026 limit and 2025 bins of the real 7B tracks (harness.tracks.REAL_RULE) on the published GB.
+        size_bytes = None if gb is None else round(gb * GB)
+        size_bin = None if size_bytes is None else REAL_RULE.bin_of(size_bytes)
         rows.append({
             "kind": "reported", "paper": paper, "source": PAPERS[paper], "system": system,
             "track": "iwslt (published)", "testset": REPORTED_TESTSET, "lang": lang, "lang_pair": f"en-{lang}",
             "metrics": {name: {"value": value, "signature": REPORTED_SETTINGS[paper][name]}
                         for name, value in metrics.items()},
             "data_condition": condition, "verification": "reported in the paper", "size_gb": gb,
-            "complies_2026": None if gb is None else gb <= REAL_LIMIT_GB, "bin_2025": size_bin,
+            "complies_2026": None if size_bytes is None else REAL_RULE.complies(size_bytes),
+            "bin_2025": size_bin.name if size_bin is not None else None,
         })
     return rows
 
@@ -430,6 +417,16 @@ def _yes(value, yes="✓", no="✗") -> str:
 def _metric_names(group: dict) -> list[str]:
     """The metrics with at least one value in the group (an absent one is named below the table)."""
     return [name for name in METRICS if any(_value(r, name) is not None for r in group["rows"])]
+
+
+def _reported_cells(row: dict) -> list:
+    """A reported row's cells in the README's and the page's table: paper, system, pair, BLEU, chrF++ / chrF,
+    COMET, COMET model, GB, 2026 limit, 2025 bin, data."""
+    chrf = row["metrics"].get("chrf++") or row["metrics"].get("chrf") or {}
+    comet = row["metrics"].get("comet") or {}
+    return [row["paper"], row["system"], row["lang_pair"], _num((row["metrics"].get("bleu") or {}).get("value")),
+            _num(chrf.get("value")), _num(comet.get("value")), comet.get("signature") or "—",
+            _gb(row["size_gb"]), _yes(row["complies_2026"]), row["bin_2025"] or "—", row["data_condition"]]
 
 
 def render_markdown(board: dict) -> str:
@@ -483,13 +480,7 @@ def render_markdown(board: dict) -> str:
               "2026 limit 4 GB, 2025 bins on the real scale.", ""]
     header = ["paper", "system", "pair", "BLEU", "chrF++ / chrF", "COMET", "COMET model", "GB", "2026 limit",
               "2025 bin", "data"]
-    table = []
-    for row in board["reported"]:
-        chrf = row["metrics"].get("chrf++") or row["metrics"].get("chrf") or {}
-        comet = row["metrics"].get("comet") or {}
-        table.append([row["paper"], row["system"], row["lang_pair"], _num((row["metrics"].get("bleu") or {}).get("value")),
-                      _num(chrf.get("value")), _num(comet.get("value")), comet.get("signature") or "—",
-                      _gb(row["size_gb"]), _yes(row["complies_2026"]), row["bin_2025"] or "—", row["data_condition"]])
+    table = [_reported_cells(row) for row in board["reported"]]
     lines += [tabulate(table, headers=header, tablefmt="github", disable_numparse=True), ""]
     lines += [f"- moslem2025: {MOSLEM_2025}", f"- liu2026: {LIU_2026}", ""]
     return "\n".join(lines)
@@ -532,14 +523,8 @@ def render_json(board: dict) -> str:
 def render_html(board: dict) -> str:
     # The data travels inside the page; "</" is escaped so no value can close the script element.
     data = json.dumps(board, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
-    reported = []
-    for row in board["reported"]:
-        chrf = row["metrics"].get("chrf++") or row["metrics"].get("chrf") or {}
-        comet = row["metrics"].get("comet") or {}
-        cells = [row["paper"], row["system"], row["lang_pair"], _num((row["metrics"].get("bleu") or {}).get("value")),
-                 _num(chrf.get("value")), _num(comet.get("value")), comet.get("signature") or "—",
-                 _gb(row["size_gb"]), _yes(row["complies_2026"]), row["bin_2025"] or "—", row["data_condition"]]
-        reported.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    reported = ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in _reported_cells(row)) + "</tr>"
+                for row in board["reported"]]
     newest = board["generated_from_newest_result"]
     stamp = f"Newest results file: {html.escape(newest)}." if newest else ""
     empty = "" if board["groups"] else '<p class="empty" id="no-results">No results yet: run <code>make eval</code>, then render again.</p>'
@@ -912,12 +897,10 @@ def render(results_root: Path, out: Path, *, base_system: str = BASE_SYSTEM,
 
 
 def default_significance(results_root: Path):
-    """harness.significance.rank_clusters (paired bootstrap over the segments files) when that
-    module is there, else None: the board then shows ranks without clusters."""
-    try:
-        from harness.significance import rank_clusters
-    except ImportError:
-        return None
+    """harness.significance.rank_clusters (paired bootstrap over the segments files); imported
+    here, when the clusters are wanted (--no-significance skips it)."""
+    from harness.significance import rank_clusters
+
     return rank_clusters(results_root)
 
 

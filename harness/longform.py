@@ -27,8 +27,7 @@ from pathlib import Path
 
 from harness import results
 from harness.decode import DecodeSettings, decode
-from harness.degeneration import flag_segments
-from harness.metrics import score_all
+from harness.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
 from harness.models import read_manifest
 from harness.results import LONGFORM_SCHEMA
 from harness.tracks import TestSetSpec, Track
@@ -64,6 +63,91 @@ def decode_segments(system, longform_set, segmentation, lang: str, settings: Dec
     return by_talk
 
 
+def score_resegmented(track: Track, longform_set, lang: str, hypotheses_by_talk: dict[str, list[str]]):
+    """Resegment each talk's hypotheses to its reference segments (the official rule,
+    harness.resegment), then score and flag them (harness.metrics.score_output).
+
+    Returns (rows, scores, degeneration, aligned): one results row per reference segment
+    (talk, index, source, reference, hypothesis, flags, scores), the metrics, the
+    degeneration report and the resegmentation per talk. A talk without hypotheses is
+    scored as empty lines. Raises harness.resegment.ResegmentError and
+    harness.metrics.MetricError as they come.
+    """
+    from harness.resegment import references_by_talk, resegment_set, set_lines
+
+    references = references_by_talk(longform_set, lang)
+    aligned = resegment_set(hypotheses_by_talk, references, lang)
+    lines = set_lines(aligned)
+    refs = [line for talk in references.values() for line in talk]
+    sources = longform_set.reference("en")
+    scores, degeneration = score_output(track, lang, lines, refs, sources=sources)
+    talk_of = [talk for talk, talk_refs in references.items() for _ in talk_refs]
+    rows = [{"talk": talk_of[i], "index": i, "lang": lang, "source": sources[i], "reference": refs[i],
+             "hypothesis": lines[i], "flags": list(degeneration.flags[i]), "scores": segment_scores(scores, i)}
+            for i in range(len(refs))]
+    return rows, scores, degeneration, aligned
+
+
+def _languages(manifest, track: Track, longform_set) -> list[str]:
+    return [lang for lang in track.languages if lang in manifest.languages and lang in longform_set.languages]
+
+
+def _results_name(spec: TestSetSpec, segmentation, testset_name: str | None) -> str:
+    # The set's name, with the method appended when it is not the default.
+    return testset_name or (spec.name if segmentation.method == DEFAULT_METHOD else f"{spec.name}.{segmentation.method}")
+
+
+def _evaluate_language(system, decoder, track: Track, longform_set, segmentation, lang: str,
+                       settings: DecodeSettings, device: str, progress: str) -> tuple[list[dict], dict]:
+    """Decode one opened system on every talk, resegment and score: (results rows, the language's report)."""
+    from harness.resegment import set_report
+
+    resolved = settings.resolved(system)
+    started = time.perf_counter()
+    hypotheses = decode_segments(system, longform_set, segmentation, lang, resolved, progress=progress,
+                                 decoder=decoder)
+    decode_seconds = time.perf_counter() - started
+    rows, scores, degeneration, aligned = score_resegmented(
+        track, longform_set, lang, {talk: [h.text for h in hyps] for talk, hyps in hypotheses.items()})
+    audio_seconds = sum(t.seconds for t in segmentation.talks)
+    report = {
+        "metrics": {metric: score.to_dict() for metric, score in scores.items()},
+        "degeneration": degeneration.summary,
+        "resegmentation": set_report(aligned),
+        "speed": {"definition": "RTFx = talk audio seconds / decoding wall seconds of every segment",
+                  "rtfx": round(audio_seconds / decode_seconds, 3) if decode_seconds > 0 else None,
+                  "decode_seconds": round(decode_seconds, 3), "device": device,
+                  "segments_decoded": sum(len(h) for h in hypotheses.values()),
+                  "unfinished": sum(not h.finished for hyps in hypotheses.values() for h in hyps),
+                  "truncated_audio": sum(h.truncated_audio for hyps in hypotheses.values() for h in hyps)},
+        "model": system.provenance(),
+        "decode_settings": resolved.as_dict(),
+    }
+    return rows, report
+
+
+def _write_summary(paths: results.ResultPaths, name: str, manifest, track: Track, spec: TestSetSpec, longform_set,
+                   segmentation, settings: DecodeSettings, summary_languages: dict, rows: list[dict],
+                   storage_verdict: dict | None) -> dict:
+    summary = {
+        "schema": LONGFORM_SCHEMA,
+        "schema_version": results.SCHEMA_VERSION,
+        "system": name,
+        "system_manifest": manifest.as_dict(),
+        "track": track.name,
+        "testset": {"name": spec.name, "version": longform_set.version, "content_hash": longform_set.content_hash,
+                    "talks": len(longform_set.talks), "reference_segments": len(longform_set.reference("en")),
+                    "audio_seconds": round(sum(t.seconds for t in segmentation.talks), 3),
+                    "domain": longform_set.manifest.get("domain")},
+        "segmentation": {key: value for key, value in segmentation.as_dict().items() if key != "talks"},
+        "segments": {t.talk_id: [[s.offset, s.duration] for s in t.segments] for t in segmentation.talks},
+        "decode": settings.as_dict(),
+        "languages": summary_languages,
+        "storage": storage_verdict,
+    }
+    return results.write_results(paths, rows, summary)
+
+
 def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longform_set, settings: DecodeSettings, *,
                       results_root: Path, method: str = DEFAULT_METHOD, segmentation=None, device: str = "cpu",
                       name: str | None = None, testset_name: str | None = None,
@@ -74,68 +158,21 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
     several systems share one segmentation; ``testset_name`` names the results file
     (default: the set's name, with the method appended when it is not the default).
     """
-    from harness.resegment import references_by_talk, resegment_set, set_lines, set_report
-
     manifest = read_manifest(system_dir)
-    languages = [lang for lang in track.languages if lang in manifest.languages and lang in longform_set.languages]
+    languages = _languages(manifest, track, longform_set)
     segmentation = segmentation or segment(longform_set, track, method)
     name = name or system_dir.name
-    testset_name = testset_name or (spec.name if segmentation.method == DEFAULT_METHOD
-                                    else f"{spec.name}.{segmentation.method}")
+    testset_name = _results_name(spec, segmentation, testset_name)
     paths = results.ResultPaths.of(track.name, name, testset_name, results_root)
-    sources = longform_set.reference("en")
     summary_languages, rows = {}, []
     for lang in languages:
         system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
-        resolved = settings.resolved(system)
-        started = time.perf_counter()
-        hypotheses = decode_segments(system, longform_set, segmentation, lang, resolved,
-                                     progress=f"{name} {testset_name} {lang}", decoder=decoder)
-        decode_seconds = time.perf_counter() - started
-        references = references_by_talk(longform_set, lang)
-        aligned = resegment_set({talk: [h.text for h in hyps] for talk, hyps in hypotheses.items()}, references, lang)
-        lines = set_lines(aligned)
-        refs = [line for talk in references.values() for line in talk]
-        scores = score_all(lines, refs, lang, list(track.metrics), sources=sources, comet_model=track.comet_model,
-                           track=track.name)
-        degeneration = flag_segments(lines, lang, references=refs, sources=sources)
-        audio_seconds = sum(t.seconds for t in segmentation.talks)
-        talk_of = [talk for talk, talk_refs in references.items() for _ in talk_refs]
-        for index, (talk, hypothesis, reference, flags) in enumerate(zip(talk_of, lines, refs, degeneration.flags)):
-            rows.append({"talk": talk, "index": index, "lang": lang, "source": sources[index],
-                         "reference": reference, "hypothesis": hypothesis, "flags": list(flags),
-                         "scores": {metric: s.per_segment[index] for metric, s in scores.items() if s.per_segment}})
-        summary_languages[lang] = {
-            "metrics": {metric: score.to_dict() for metric, score in scores.items()},
-            "degeneration": degeneration.summary,
-            "resegmentation": set_report(aligned),
-            "speed": {"definition": "RTFx = talk audio seconds / decoding wall seconds of every segment",
-                      "rtfx": round(audio_seconds / decode_seconds, 3) if decode_seconds > 0 else None,
-                      "decode_seconds": round(decode_seconds, 3), "device": device,
-                      "segments_decoded": sum(len(h) for h in hypotheses.values()),
-                      "unfinished": sum(not h.finished for hyps in hypotheses.values() for h in hyps),
-                      "truncated_audio": sum(h.truncated_audio for hyps in hypotheses.values() for h in hyps)},
-            "model": system.provenance(),
-            "decode_settings": resolved.as_dict(),
-        }
-    summary = {
-        "schema": LONGFORM_SCHEMA,
-        "schema_version": results.SCHEMA_VERSION,
-        "system": name,
-        "system_manifest": manifest.as_dict(),
-        "track": track.name,
-        "testset": {"name": spec.name, "version": longform_set.version, "content_hash": longform_set.content_hash,
-                    "talks": len(longform_set.talks), "reference_segments": len(sources),
-                    "audio_seconds": round(sum(t.seconds for t in segmentation.talks), 3),
-                    "domain": longform_set.manifest.get("domain")},
-        "segmentation": {key: value for key, value in segmentation.as_dict().items() if key != "talks"},
-        "segments": {t.talk_id: [[s.offset, s.duration] for s in t.segments] for t in segmentation.talks},
-        "decode": settings.as_dict(),
-        "languages": summary_languages,
-        "storage": storage_verdict,
-    }
-    summary = results.write_results(paths, rows, summary)
-    return summary
+        lang_rows, summary_languages[lang] = _evaluate_language(system, decoder, track, longform_set, segmentation,
+                                                                lang, settings, device,
+                                                                progress=f"{name} {testset_name} {lang}")
+        rows += lang_rows
+    return _write_summary(paths, name, manifest, track, spec, longform_set, segmentation, settings,
+                          summary_languages, rows, storage_verdict)
 
 
 # ---------------------------------------------------------------- comparison of segmentations
@@ -145,28 +182,47 @@ COMPARED = ("gold", "dac", "vad", "fixed")
 
 def compare(systems: list[Path], track: Track, spec: TestSetSpec, longform_set, settings: DecodeSettings, *,
             results_root: Path, methods=COMPARED, device: str = "cpu") -> tuple[list[dict], dict]:
-    """Every system under every segmentation method: (table rows, the segmentations' stats)."""
+    """Every system under every segmentation method: (table rows, the segmentations' stats).
+
+    Each system is opened once per language and decodes every method's segments before
+    the next language is opened; a row's ``seconds`` is its method's decoding, scoring and
+    writing (the model's loading, shared by the methods, is not in it).
+    """
     from harness.segment import segment_set_methods, settings_for_track
 
     started = time.perf_counter()
     segmentations = segment_set_methods(longform_set, methods, settings_for_track(track), progress=False)
     segment_seconds = time.perf_counter() - started
+    set_names = {method: _results_name(spec, segmentations[method], None) for method in methods}
     rows = []
     for system_dir in systems:
+        manifest = read_manifest(system_dir)
+        name = system_dir.name
+        reports = {method: {} for method in methods}        # method -> lang -> the language's report
+        result_rows = {method: [] for method in methods}    # method -> results rows, language after language
+        seconds = dict.fromkeys(methods, 0.0)
+        for lang in _languages(manifest, track, longform_set):
+            system, decoder = open_backend(system_dir, lang, "transformers", device=device, transformers_decode=decode)
+            for method in methods:
+                started = time.perf_counter()
+                lang_rows, reports[method][lang] = _evaluate_language(
+                    system, decoder, track, longform_set, segmentations[method], lang, settings, device,
+                    progress=f"{name} {set_names[method]} {lang}")
+                result_rows[method] += lang_rows
+                seconds[method] += time.perf_counter() - started
         for method in methods:
             started = time.perf_counter()
-            summary = evaluate_longform(system_dir, track, spec, longform_set, settings, results_root=results_root,
-                                        segmentation=segmentations[method], device=device)
-            rows.append({"system": system_dir.name, "method": method, "summary": summary,
-                         "seconds": time.perf_counter() - started})
+            paths = results.ResultPaths.of(track.name, name, set_names[method], results_root)
+            summary = _write_summary(paths, name, manifest, track, spec, longform_set, segmentations[method],
+                                     settings, reports[method], result_rows[method], storage_verdict=None)
+            rows.append({"system": name, "method": method, "summary": summary,
+                         "seconds": seconds[method] + time.perf_counter() - started})
     stats = {method: result.stats() for method, result in segmentations.items()}
     return rows, {"stats": stats, "segment_seconds": segment_seconds,
                   "settings": segmentations[methods[0]].as_dict()["settings"]}
 
 
 def render_comparison(rows: list[dict], segmentations: dict, set_name: str, langs) -> str:
-    from harness.report import CHRF_FOR, METRIC_LABEL
-
     stats = segmentations["stats"]
     lines = ["| method | segments | mean s | min s | max s | speech dropped | reference sentences cut |",
              "|---|---|---|---|---|---|---|"]
@@ -210,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from harness.evaluate import BUILD_ROOT, load_spec
+    from harness.evaluate import BUILD_ROOT
     from harness.report import write_report
     from harness.testsets import LongFormSet
-    from harness.tracks import REPO, get_track
+    from harness.tracks import REPO, get_track, load_spec, spec_by_name
 
     parser = argparse.ArgumentParser(prog="python -m harness longform",
                                      description="Compare segmentations of a long-form set: gold, SHAS-style DAC, "
@@ -227,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         track = get_track(args.track)
-        spec = next((s for s in track.testsets if s.name == args.testset), None)
+        spec = spec_by_name(track, args.testset)
         if spec is None:
             raise ValueError(f"track {track.name} has no test set {args.testset!r}")
         longform_set = load_spec(spec)

@@ -29,9 +29,14 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sacrebleu.metrics import BLEU, CHRF
+
+from harness.degeneration import DegenerationReport, flag_segments
+
+if TYPE_CHECKING:
+    from harness.tracks import Track
 
 REPO = Path(__file__).resolve().parents[1]
 COMET_RUNNER = REPO / "harness" / "comet_runner.py"
@@ -41,6 +46,15 @@ COMET_RUNNER_BAD_INPUT = 2  # the runner's exit code for a model or input it can
 # The IWSLT task scores German with sacreBLEU's default 13a tokenizer and Chinese
 # with its zh tokenizer (Moslem 2025; organizers' evaluation scripts).
 BLEU_TOKENIZERS = {"de": "13a", "zh": "zh"}
+
+# Every metric by name, in reporting order (the registry METRICS below has these keys);
+# the first three are sacreBLEU's corpus metrics (corpus_metric), COMET is the fourth.
+SACREBLEU_METRICS = ("bleu", "chrf", "chrf++")
+METRIC_NAMES = SACREBLEU_METRICS + ("comet",)
+METRIC_LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"}
+# The chrF variant a paper reports per direction beside BLEU (Moslem 2025: chrF++ for
+# German, plain chrF for Chinese).
+CHRF_FOR = {"de": "chrf++", "zh": "chrf"}
 
 
 class MetricError(ValueError):
@@ -94,36 +108,48 @@ def _bleu_tokenizer(lang: str) -> str:
         raise MetricError(f"no BLEU tokenizer for target language {lang!r}; known: {', '.join(BLEU_TOKENIZERS)}") from None
 
 
-def _sacrebleu_score(name: str, corpus_metric, sentence_metric, hypotheses: list[str],
-                     references: list[str]) -> Score:
+def corpus_metric(name: str, lang: str, *, sentence: bool = False) -> BLEU | CHRF:
+    """The sacreBLEU metric object of ``name`` (bleu, chrf, chrf++) with this harness's settings.
+
+    BLEU: the task's tokenizer for ``lang``; ``sentence=True`` adds effective order, as
+    sacrebleu.sentence_bleu does. chrF: character order 6, no word n-grams; chrF++: word
+    order 2. Every metric checks the language as BLEU does, so an unknown language fails
+    alike everywhere (MetricError, before an unknown name).
+    """
+    tokenize = _bleu_tokenizer(lang)
+    if name == "bleu":
+        return BLEU(tokenize=tokenize, effective_order=True) if sentence else BLEU(tokenize=tokenize)
+    if name == "chrf":
+        return CHRF(char_order=6, word_order=0)
+    if name == "chrf++":
+        return CHRF(char_order=6, word_order=2)
+    raise MetricError(f"no sacreBLEU metric {name!r}; known: {', '.join(SACREBLEU_METRICS)}")
+
+
+def _sacrebleu_score(name: str, lang: str, hypotheses: list[str], references: list[str]) -> Score:
+    corpus_object, sentence_object = corpus_metric(name, lang), corpus_metric(name, lang, sentence=True)
     hyps, refs = _check_pair(hypotheses, references)
-    corpus = corpus_metric.corpus_score(hyps, [refs])
+    corpus = corpus_object.corpus_score(hyps, [refs])
     # Per-segment scores are sentence-level scores (BLEU with effective order, as
     # sacrebleu.sentence_bleu does); the system value is always the corpus score.
-    per_segment = [sentence_metric.sentence_score(h, [r]).score for h, r in zip(hyps, refs)]
-    return Score(metric=name, value=float(corpus.score), signature=corpus_metric.get_signature().format(),
+    per_segment = [sentence_object.sentence_score(h, [r]).score for h, r in zip(hyps, refs)]
+    return Score(metric=name, value=float(corpus.score), signature=corpus_object.get_signature().format(),
                  absent_reason=None, per_segment=per_segment)
 
 
 def bleu_score(hypotheses: list[str], references: list[str], lang: str, *,
                sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
-    tokenize = _bleu_tokenizer(lang)
-    return _sacrebleu_score("bleu", BLEU(tokenize=tokenize), BLEU(tokenize=tokenize, effective_order=True),
-                            hypotheses, references)
+    return _sacrebleu_score("bleu", lang, hypotheses, references)
 
 
 def chrf_score(hypotheses: list[str], references: list[str], lang: str, *,
                sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
-    _bleu_tokenizer(lang)  # same language check as BLEU, so an unknown language fails alike everywhere
-    return _sacrebleu_score("chrf", CHRF(char_order=6, word_order=0), CHRF(char_order=6, word_order=0),
-                            hypotheses, references)
+    return _sacrebleu_score("chrf", lang, hypotheses, references)
 
 
 def chrf_pp_score(hypotheses: list[str], references: list[str], lang: str, *,
                   sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
-    _bleu_tokenizer(lang)
-    return _sacrebleu_score("chrf++", CHRF(char_order=6, word_order=2), CHRF(char_order=6, word_order=2),
-                            hypotheses, references)
+    return _sacrebleu_score("chrf++", lang, hypotheses, references)
 
 
 # ---- COMET ------------------------------------------------------------------
@@ -204,13 +230,8 @@ def comet_signature(result: dict) -> str:
 
 MetricFn = Callable[..., Score]
 
-# name -> fn(hypotheses, references, lang, *, sources, comet_model, track) -> Score
-METRICS: dict[str, MetricFn] = {
-    "bleu": bleu_score,
-    "chrf": chrf_score,
-    "chrf++": chrf_pp_score,
-    "comet": comet_score,
-}
+# name -> fn(hypotheses, references, lang, *, sources, comet_model, track) -> Score, in METRIC_NAMES order
+METRICS: dict[str, MetricFn] = dict(zip(METRIC_NAMES, (bleu_score, chrf_score, chrf_pp_score, comet_score)))
 
 
 def score_all(hypotheses: list[str], references: list[str], lang: str, metrics: list[str] | tuple[str, ...], *,
@@ -225,3 +246,21 @@ def score_all(hypotheses: list[str], references: list[str], lang: str, metrics: 
     return {name: METRICS[name](hypotheses, references, lang, sources=sources, comet_model=comet_model,
                                 track=track)
             for name in metrics}
+
+
+def score_output(track: Track, lang: str, hypotheses: list[str], references: list[str], *,
+                 sources: list[str] | None, audio_seconds: list[float] | None = None,
+                 ) -> tuple[dict[str, Score], DegenerationReport]:
+    """The scoring step of one system output on one direction, as make eval, the long-form eval
+    and import-hyps all do it: the track's metrics (``score_all``, with its COMET model) and the
+    degeneration flags (harness.degeneration; the length kind is judged only with ``audio_seconds``)."""
+    scores = score_all(hypotheses, references, lang, list(track.metrics), sources=sources,
+                       comet_model=track.comet_model, track=track.name)
+    degeneration = flag_segments(hypotheses, lang, references=references, audio_seconds=audio_seconds,
+                                 sources=sources)
+    return scores, degeneration
+
+
+def segment_scores(scores: dict[str, Score], index: int) -> dict[str, float]:
+    """Segment ``index``'s score under every metric that has per-segment scores (a results row's ``scores``)."""
+    return {name: score.per_segment[index] for name, score in scores.items() if score.per_segment}

@@ -23,12 +23,10 @@ from pathlib import Path
 
 from harness import results
 from harness.decode import DecodeSettings
-from harness.tracks import TestSetSpec, Track
+from harness.metrics import CHRF_FOR, METRIC_LABEL
+from harness.tracks import TestSetSpec, Track, load_spec, spec_by_name
 
 REPORT_SCHEMA = "iwslt-harness/report"
-# The metric a paper reports per direction beside BLEU (Moslem 2025: chrF++ for German, chrF for Chinese).
-CHRF_FOR = {"de": "chrf++", "zh": "chrf"}
-METRIC_LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def _size(folder: Path, track: Track) -> dict:
 
 def resolve_testset(track: Track, testset: str | Path) -> TestSetSpec:
     """One of the track's test sets by name, or a local segmented set folder."""
-    spec = next((s for s in track.testsets if s.name == str(testset)), None)
+    spec = spec_by_name(track, str(testset))
     if spec is not None:
         return spec
     folder = Path(testset)
@@ -90,7 +88,7 @@ def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *,
                   settings: DecodeSettings, device: str = "cpu", langs: Sequence[str] | None = None,
                   log=print) -> list[RowResult]:
     """Evaluate every row's systems on one test set; results files (resumable) go under ``results_root``."""
-    from harness.evaluate import evaluate, load_spec
+    from harness.evaluate import evaluate
 
     testset = load_spec(spec)
     out = []

@@ -59,16 +59,13 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
-from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import PairedTest
 
-from harness.metrics import BLEU_TOKENIZERS, single_line
+from harness.metrics import BLEU_TOKENIZERS, METRIC_NAMES as METRICS, MetricError, corpus_metric, single_line
 
 DEFAULT_SAMPLES = 1000   # sacreBLEU's default for the paired bootstrap
 DEFAULT_SEED = 12345     # sacreBLEU's default SACREBLEU_SEED
 ALPHA = 0.05
-SACREBLEU_METRICS = ("bleu", "chrf", "chrf++")
-METRICS = SACREBLEU_METRICS + ("comet",)
 
 # sacreBLEU's PairedTest reads its seed from the environment; the lock keeps two
 # threads of this process from seeing each other's value while one test runs.
@@ -80,16 +77,13 @@ class SignificanceError(ValueError):
 
 
 def sacrebleu_metric(metric: str, lang: str):
-    """A sacreBLEU metric object with harness.metrics' settings (so signatures match the results files)."""
-    if lang not in BLEU_TOKENIZERS:
-        raise SignificanceError(f"no BLEU tokenizer for target language {lang!r}; known: {', '.join(BLEU_TOKENIZERS)}")
-    if metric == "bleu":
-        return BLEU(tokenize=BLEU_TOKENIZERS[lang])
-    if metric == "chrf":
-        return CHRF(char_order=6, word_order=0)
-    if metric == "chrf++":
-        return CHRF(char_order=6, word_order=2)
-    raise SignificanceError(f"no sacreBLEU paired test for metric {metric!r}; known: {', '.join(METRICS)}")
+    """harness.metrics.corpus_metric's object (so signatures match the results files); a SignificanceError otherwise."""
+    try:
+        return corpus_metric(metric, lang)
+    except MetricError as error:
+        if lang not in BLEU_TOKENIZERS:  # the language is checked first, and its message is the same here
+            raise SignificanceError(str(error)) from None
+        raise SignificanceError(f"no sacreBLEU paired test for metric {metric!r}; known: {', '.join(METRICS)}") from None
 
 
 def signature(metric: str, lang: str) -> str:
@@ -124,21 +118,17 @@ def _check_seed(seed: int, n_samples: int) -> None:
 
 
 def _paired_sacrebleu(head: tuple[str, list[str]], others: list[tuple[str, list[str]]], references: list[str],
-                      metric: str, lang: str, n_samples: int, seed: int) -> tuple[float, dict[str, float], dict[str, float]]:
-    """(head score, {system: score}, {system: p-value vs head}) from sacreBLEU's PairedTest."""
+                      metric: str, lang: str, n_samples: int, seed: int) -> dict[str, float]:
+    """{system: p-value vs head} from sacreBLEU's PairedTest."""
     metric_object = sacrebleu_metric(metric, lang)
     with _sacrebleu_seed(seed):
         test = PairedTest([head] + others, {metric: metric_object}, references=[references], test_type="bs",
                           n_samples=n_samples, n_jobs=1)
         _, table = test()
     (results,) = [column for key, column in table.items() if key != "System"]
-    head_score = float(results[0].score)
-    scores, p_values = {}, {}
-    for (name, _), result in zip(others, results[1:]):
-        scores[name] = float(result.score)
-        # No observed difference is no evidence of one (see the module docstring).
-        p_values[name] = 1.0 if result.score == results[0].score else float(result.p_value)
-    return head_score, scores, p_values
+    # No observed difference is no evidence of one (see the module docstring).
+    return {name: 1.0 if result.score == results[0].score else float(result.p_value)
+            for (name, _), result in zip(others, results[1:])}
 
 
 def _bootstrap_indices(n_segments: int, n_samples: int, seed: int) -> np.ndarray:
@@ -213,9 +203,8 @@ def compare(systems: Mapping[str, tuple[Sequence[str], Sequence[str]]], lang: st
             return {}
         if metric == "comet":
             return {o: paired_bootstrap_means(segment_scores[head], segment_scores[o], n_samples, seed) for o in others}
-        _, _, p_values = _paired_sacrebleu((head, hypotheses[head]), [(o, hypotheses[o]) for o in others],
-                                           references, metric, lang, n_samples, seed)
-        return p_values
+        return _paired_sacrebleu((head, hypotheses[head]), [(o, hypotheses[o]) for o in others],
+                                 references, metric, lang, n_samples, seed)
 
     remaining = list(order)
     cluster = 0

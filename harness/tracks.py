@@ -134,3 +134,28 @@ def get_track(name: str) -> Track:
         return TRACKS[name]
     except KeyError:
         raise ValueError(f"unknown track {name!r}; known: {', '.join(TRACKS)}") from None
+
+
+def spec_by_name(track: Track, name: str) -> TestSetSpec | None:
+    """The track's test set called ``name``, or None (each caller says so in its own words)."""
+    return next((spec for spec in track.testsets if spec.name == name), None)
+
+
+class UnknownSourceError(ValueError):
+    """A test-set spec whose ``source`` no loader reads."""
+
+
+def load_spec(spec: TestSetSpec):
+    """The test set a spec names, loaded and hash-verified (harness.testsets): a TestSet or a LongFormSet.
+
+    A local folder is relative to the repository; harness.testsets is imported here, on
+    first use, so this module stays light. Raises harness.testsets.TestSetError for a set
+    that does not load, UnknownSourceError for a source no loader reads.
+    """
+    from harness.testsets import load_acl6060, load_testset
+
+    if spec.source == "local":
+        return load_testset(REPO / spec.location)
+    if spec.source == "acl6060":
+        return load_acl6060(spec.languages, revision=spec.revision)["test"]
+    raise UnknownSourceError(f"test set {spec.name}: unknown source {spec.source!r}")

@@ -18,6 +18,7 @@ from conftest import TINY_DE, TINY_EN, TINY_ZH, make_clip
 from harness import import_hyps
 from harness.__main__ import main as harness_main
 from harness.audio import SAMPLE_RATE
+from harness.degeneration import flag_segments
 from harness.significance import rank_from_results
 from harness.testsets import write_longform_set, write_segmented_set
 
@@ -105,6 +106,27 @@ def test_segmented_references_as_hypotheses_score_bleu_100(tmp_path, segmented, 
     assert {"id", "lang", "source", "reference", "hypothesis", "flags", "scores"} <= set(rows[0])
     assert [r["hypothesis"] for r in rows if r["lang"] == "de"] == list(TINY_DE[:N])
     assert "wrote" in capsys.readouterr().out
+
+
+def test_segmented_length_flag_is_judged_from_the_durations_as_make_eval_does(tmp_path_factory, tmp_path):
+    # make eval (harness.evaluate) judges the length kind from every utterance's audio seconds; an
+    # import must judge it alike, not report it unjudged ("no audio durations").
+    n = len(TINY_DE)  # at least the 10 references the length bounds need
+    folder = tmp_path_factory.mktemp("sets") / "tiny_seg_all"
+    rows = [{"id": f"u{i:02d}", "audio": make_clip(i, 1.0), "en": TINY_EN[i], "de": TINY_DE[i], "zh": TINY_ZH[i]}
+            for i in range(n)]
+    write_segmented_set(folder, name="tiny_seg_all", version="1", domain="talks", rows=rows,
+                        generator={"name": "tests/test_import_hyps.py"})
+    run_on = " ".join(TINY_DE)  # every sentence in one second of audio: far beyond the set's speaking rate
+    de = write_text(tmp_path / "hyp.de", [*TINY_DE[:-1], run_on])
+    assert run(tmp_path, folder, "tiny_seg_all", [("de", de)]) == 0
+    summary, rows = read_results(tmp_path, "tiny_seg_all")
+    degeneration = summary["languages"]["de"]["degeneration"]
+    assert degeneration["length"] == {"count": 1, "rate": 1 / n}
+    assert [r["flags"] for r in rows] == [[]] * (n - 1) + [["length"]]
+    as_eval = flag_segments([r["hypothesis"] for r in rows], "de", references=[r["reference"] for r in rows],
+                            audio_seconds=[r["audio_seconds"] for r in rows], sources=[r["source"] for r in rows])
+    assert degeneration == as_eval.summary
 
 
 def test_line_count_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, segmented, capsys):
