@@ -28,7 +28,8 @@ and a batch gives exactly the token ids batch 1 gives (tests/test_decode.py prov
 Timing: ``Hypothesis.seconds`` is the wall time of the utterance's batch (feature
 extraction, generation, detokenisation) divided by the batch size; with batch size 1
 it is the utterance's latency. RTFx = audio seconds / decoding wall seconds (model
-loading excluded), the definition the shared task's peers use.
+loading excluded), the definition the shared task's peers use. Speed figures for the
+leaderboard come from harness.speed's protocol, which times calls of ``decode``.
 
 Audio longer than the model's window (30 s for Qwen2-Audio-7B) is cut to the window by
 the feature extractor, as in the papers' processor calls; it is never cut silently:
@@ -41,8 +42,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import resource
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -52,6 +51,7 @@ import torch
 
 from harness.audio import SAMPLE_RATE
 from harness.models import PROMPT_STYLES, LoadedSystem
+from harness.speed import peak_rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +182,6 @@ def configure_threads() -> int:
     if torch.get_num_threads() > available:
         torch.set_num_threads(available)
     return torch.get_num_threads()
-
-
-def _peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
 def model_device(model) -> torch.device:
@@ -354,7 +349,7 @@ def decode(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settin
 
     hypotheses: list[Hypothesis] = results  # type: ignore[assignment]  # every slot is filled above
     stats = decode_stats(hypotheses, clips, wall, batch_size=settings.batch_size, batches=len(batches),
-                         window_samples=window_samples, peak_rss_bytes=_peak_rss_bytes(),
+                         window_samples=window_samples, peak_rss_bytes=peak_rss_bytes(),
                          gpu_peak_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
                          device=str(device), dtype=str(system.dtype).removeprefix("torch."), threads=threads)
     return DecodeOutput(hypotheses=hypotheses, stats=stats, settings=settings)
@@ -387,44 +382,3 @@ def decode_stats(hypotheses: Sequence[Hypothesis], clips: Sequence[np.ndarray], 
         unfinished=sum(not h.finished for h in hypotheses), peak_rss_bytes=peak_rss_bytes,
         gpu_peak_bytes=gpu_peak_bytes, device=device, dtype=dtype, torch_threads=threads,
         window_seconds=window_samples / SAMPLE_RATE)
-
-
-@dataclass(frozen=True)
-class SpeedReport:
-    """Throughput at a batch size and batch-1 latency, after warm-up, on named hardware."""
-
-    batch_size: int
-    rtfx: float  # at batch_size
-    tokens_per_second: float
-    latency_mean_seconds: float  # batch 1, per utterance
-    latency_median_seconds: float
-    peak_rss_bytes: int
-    gpu_peak_bytes: int | None
-    device: str
-    warmup_utterances: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def measure_speed(system: LoadedSystem, audios: Sequence[np.ndarray], lang: str, settings: DecodeSettings,
-                  warmup: int = 2) -> SpeedReport:
-    """Decode ``audios`` at ``settings.batch_size`` and again at batch 1, after a warm-up.
-
-    The warm-up (the first ``warmup`` clips, decoded and discarded) pays one-off costs
-    (kernel selection, allocator growth, lazy initialisation) that a timed run must not.
-    """
-    if not audios:
-        raise ValueError("measure_speed needs at least one clip")
-    decode(system, list(audios[:max(warmup, 1)]), lang, replace(settings, batch_size=1))
-    batched = decode(system, audios, lang, settings)
-    single = decode(system, audios, lang, replace(settings, batch_size=1))
-    latencies = [h.seconds for h in single.hypotheses]
-    gpu = [s.gpu_peak_bytes for s in (batched.stats, single.stats) if s.gpu_peak_bytes is not None]
-    return SpeedReport(batch_size=settings.batch_size, rtfx=batched.stats.rtfx,
-                       tokens_per_second=batched.stats.tokens_per_second,
-                       latency_mean_seconds=float(np.mean(latencies)),
-                       latency_median_seconds=float(np.median(latencies)),
-                       peak_rss_bytes=max(batched.stats.peak_rss_bytes, single.stats.peak_rss_bytes),
-                       gpu_peak_bytes=max(gpu) if gpu else None, device=batched.stats.device,
-                       warmup_utterances=max(warmup, 1))

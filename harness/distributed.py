@@ -13,8 +13,8 @@ Launching
   directly (WORLD_SIZE > 1 in the environment) takes the same worker path.
 
 Evaluation (``eval_entry``)
-  Rank 0 runs the ordinary evaluation (checkpoint, scoring, results files, latency
-  sample, long-form sets) with one change: its ``decode`` is ``Coordinator.decode``,
+  Rank 0 runs the ordinary evaluation (checkpoint, scoring, results files, speed
+  phase, long-form sets) with one change: its ``decode`` is ``Coordinator.decode``,
   which shards the utterances across the processes and gathers the hypotheses back
   in input order. The other ranks only serve decoding jobs (``follow``).
 
@@ -30,10 +30,9 @@ Evaluation (``eval_entry``)
   gathers the round's hypotheses and checkpoints them, so a killed run resumes as before.
 
   What differs from a single-process run: timings only (``decode_seconds`` per segment,
-  ``speed.rtfx`` / ``decode_seconds`` (each batch's own wall time, so RTFx is per
-  process, not the aggregate throughput), ``speed.peak_rss_bytes`` (rank 0's process),
-  the batch-1 latency fields) and the provenance (``created``, ``provenance.hardware``
-  e.g. torch_threads). Hypotheses, per-segment flags and scores, metrics and
+  the quality pass's ``decode_pass`` wall time, the speed phase's figures, which record
+  ``processes``: N, so they are compared only with other N-process runs) and the
+  provenance (``created``, ``provenance.hardware`` e.g. torch_threads). Hypotheses, per-segment flags and scores, metrics and
   signatures are identical (tests/test_distributed.py). Long-form sets are segmented by
   rank 0 (one pass over the audio); their segments are decoded through the same
   coordinator, a chunk of segments at a time (``harness.longform.decode_segments``), so

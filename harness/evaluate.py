@@ -4,9 +4,12 @@ For each built system (`build/<track>/<system>/system.json`) and each test set o
 track, and each language pair the system has: the storage verdict (harness.storage,
 headers only), batched greedy decoding (harness.decode, Moslem 2025's prompt and
 settings), BLEU / chrF / chrF++ / COMET with their signatures (harness.metrics),
-degeneration flags per segment (harness.degeneration), speed (RTFx = audio seconds /
-decoding wall seconds; batch-1 latency on a sample) and peak memory, all written as
-results files with provenance (harness.results).
+degeneration flags per segment (harness.degeneration), and speed by the speed protocol
+(harness.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
+load sampled), all written as results files with provenance (harness.results).
+
+With ``--system``, the track's base (``baseline``) is evaluated as well on every set where
+its results are missing, so the leaderboard's Δ columns always have a base.
 
 A run killed midway resumes from the finished segments, reusing them only under the
 same model content hash, decode settings and test-set hash.
@@ -21,17 +24,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-from harness import longform, results, storage
-from harness.decode import DecodeSettings, decode, measure_speed
+from harness import longform, results, speed, storage
+from harness.decode import DecodeSettings, decode
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
 from harness.testsets import LongFormSet, TestSet, TestSetError
-from harness.tracks import REPO, TestSetSpec, Track, get_track, load_spec
+from harness.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
 from harness.vllm_backend import BackendError, open_backend
 
 BUILD_ROOT = REPO / "build"
@@ -51,12 +54,29 @@ def find_systems(track: Track, build_root: Path, names: list[str] | None) -> lis
         return systems
     systems = sorted(p.parent for p in folder.glob(f"*/{SYSTEM_FILE}"))
     if not systems:
-        raise EvalError(f"no built systems under {folder}: run make build SUB=baseline first")
+        raise EvalError(f"no built systems under {folder}: run make build SUB={BASE_SYSTEM} first")
     return systems
 
 
+def with_base(systems: list[Path], track: Track, specs: Sequence[TestSetSpec], build_root: Path,
+              results_root: Path) -> list[Path]:
+    """``systems``, with the track's base first when any of ``specs`` lacks its results (Δ needs a base).
+
+    A missing base build is an error naming the command that makes it."""
+    base = build_root / track.name / BASE_SYSTEM
+    if base in systems:
+        return systems
+    if all(results.ResultPaths.of(track.name, BASE_SYSTEM, spec.name, results_root).summary.is_file()
+           for spec in specs):
+        return systems
+    if not (base / SYSTEM_FILE).is_file():
+        raise EvalError(f"the track's base {BASE_SYSTEM} has no results to compare against and is not built "
+                        f"(no {base / SYSTEM_FILE}); run make build SUB={BASE_SYSTEM}")
+    return [base, *systems]
+
+
 def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
-             *, results_root: Path, device: str = "cpu", latency_sample: int = 8,
+             *, results_root: Path, device: str = "cpu", measure_speed: bool = True,
              storage_verdict: dict | None = None, name: str | None = None,
              only: Sequence[str] | None = None, backend: str = "transformers") -> dict:
     """Decode and score one system on one segmented test set; writes and returns the summary.
@@ -73,7 +93,7 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
     paths = results.ResultPaths.of(track.name, name, spec.name, results_root)
     summary_languages, segment_rows = {}, []
     for lang in languages:
-        rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, latency_sample,
+        rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, measure_speed,
                                           name, backend)
         summary_languages[lang] = report
         segment_rows.extend(rows)
@@ -98,11 +118,9 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
 
 
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
-                       paths: results.ResultPaths, device: str, latency_sample: int,
+                       paths: results.ResultPaths, device: str, measure_speed: bool,
                        name: str, backend: str = "transformers") -> tuple[list[dict], dict]:
     system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
-    if backend == "vllm":
-        latency_sample = 0  # measure_speed times harness.decode's batches; vLLM schedules its own
     settings = settings.resolved(system)
     key = results.cache_key(model=system.content_hash, decode=settings.as_dict(),
                             testset=testset.content_hash, lang=lang)
@@ -117,12 +135,11 @@ def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: s
                         "decode_seconds": round(hypothesis.seconds, 6), "new_tokens": hypothesis.new_tokens,
                         "finished": hypothesis.finished, "truncated_audio": hypothesis.truncated_audio})
 
-    stats = None
+    started = time.perf_counter()
     try:
         if todo:
-            output = decoder(system, [utterances[i].audio() for i in todo], lang, settings,
-                            progress=f"{name} {testset.name} {lang}", on_result=keep)
-            stats = output.stats
+            decoder(system, [utterances[i].audio() for i in todo], lang, settings,
+                    progress=f"{name} {testset.name} {lang}", on_result=keep)
     finally:
         checkpoint.close(remove=False)
     rows = [dict(checkpoint.done[(lang, u.id)]) for u in utterances]
@@ -134,28 +151,14 @@ def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: s
         row["flags"] = list(flags)
         row["scores"] = segment_scores(scores, index)
 
-    audio_seconds = sum(r["audio_seconds"] for r in rows)
-    decode_seconds = sum(r["decode_seconds"] for r in rows)
-    speed = {
-        "definition": "RTFx = audio seconds / decoding wall seconds (features + generation + detokenisation)",
-        "batch_size": settings.batch_size,
-        "rtfx": round(audio_seconds / decode_seconds, 3) if decode_seconds > 0 else None,
-        "decode_seconds": round(decode_seconds, 3),
-        "resumed_segments": len(rows) - len(todo),
-        "peak_rss_bytes": stats.peak_rss_bytes if stats else None,
-        "gpu_peak_bytes": stats.gpu_peak_bytes if stats else None,
-        "device": device,
-    }
-    if latency_sample > 0:
-        sample = [u.audio() for u in utterances[:latency_sample]]
-        report = measure_speed(system, sample, lang, replace(settings, batch_size=1), warmup=1)
-        speed["batch1_latency_mean_seconds"] = round(report.latency_mean_seconds, 4)
-        speed["batch1_latency_median_seconds"] = round(report.latency_median_seconds, 4)
-        speed["batch1_latency_utterances"] = len(sample)
+    decode_pass = speed.decode_pass(time.perf_counter() - started, decoded=len(todo), resumed=len(rows) - len(todo))
     summary = {
         "metrics": {name: score.to_dict() for name, score in scores.items()},
         "degeneration": degeneration.summary,
-        "speed": speed,
+        "speed": (speed.measure(system, decoder, speed.segmented_sample(testset), lang, settings, backend=backend,
+                                processes=speed.processes())
+                  if measure_speed else speed.absent(speed.NOT_REQUESTED)),
+        "decode_pass": decode_pass,
         "model": system.provenance(),
         "decode_settings": settings.as_dict(),
         "truncated_audio": sum(bool(r["truncated_audio"]) for r in rows),
@@ -181,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the track's")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--latency-sample", type=int, default=8,
-                        help="utterances decoded at batch 1 to measure latency (0: skip)")
+    parser.add_argument("--speed", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure speed by the speed protocol after scoring (harness.speed; default: yes)")
     parser.add_argument("--segmentation", default=longform.DEFAULT_METHOD, choices=("dac", "vad", "fixed", "gold"),
                         help="how long-form sets are segmented (default: SHAS-style divide-and-conquer)")
     parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
@@ -206,8 +209,10 @@ def _run(args: argparse.Namespace) -> int:
         track = get_track(args.track)
         settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
                                   batch_size=args.batch_size)
-        systems = find_systems(track, args.build_root, args.system)
         specs = [s for s in track.testsets if not args.testset or s.name in args.testset]
+        systems = find_systems(track, args.build_root, args.system)
+        if args.system:
+            systems = with_base(systems, track, specs, args.build_root, args.results_root)
         unknown = set(args.testset or ()) - {s.name for s in track.testsets}
         if unknown:
             raise EvalError(f"unknown test set {sorted(unknown)[0]!r} for track {track.name}; "
@@ -230,15 +235,16 @@ def _run(args: argparse.Namespace) -> int:
                     summary = longform.evaluate_longform(system_dir, track, spec, testset, settings,
                                                          results_root=args.results_root, device=args.device,
                                                          segmentation=segmentations[spec.name],
-                                                         storage_verdict=verdict, backend=args.backend)
+                                                         storage_verdict=verdict, backend=args.backend,
+                                                         measure_speed=args.speed)
                 else:
                     summary = evaluate(system_dir, track, spec, testset, settings, results_root=args.results_root,
-                                       device=args.device, latency_sample=args.latency_sample,
+                                       device=args.device, measure_speed=args.speed,
                                        storage_verdict=verdict, backend=args.backend)
                 for lang, report in summary["languages"].items():
                     shown = ", ".join(f"{name} {m['value']:.2f}" if m["value"] is not None else f"{name} absent"
                                       for name, m in report["metrics"].items())
-                    print(f"{system_dir.name} / {spec.name} / en-{lang}: {shown}; RTFx {report['speed']['rtfx']}")
+                    print(f"{system_dir.name} / {spec.name} / en-{lang}: {shown}; {speed.describe(report['speed'])}")
     except (EvalError, ModelLoadError, TestSetError, MetricError, ValueError, BackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

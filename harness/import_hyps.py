@@ -45,7 +45,7 @@ import re
 import sys
 from pathlib import Path
 
-from harness import results
+from harness import results, speed
 from harness.errors import one_line, read_input_bytes
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
@@ -184,7 +184,7 @@ def load_set(track: Track, testset: str, folder: Path | None):
 
 # ---------------------------------------------------------------- scoring
 
-NO_SPEED = {"rtfx": None, "absent_reason": "hypotheses imported: nothing was decoded here"}
+NO_SPEED = "hypotheses imported: nothing was decoded here"
 
 
 def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
@@ -209,7 +209,7 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
              "reference": references[i], "hypothesis": hypotheses[i], "flags": list(degeneration.flags[i]),
              "scores": segment_scores(scores, i)} for i, u in enumerate(utterances)]
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
-              "speed": dict(NO_SPEED)}
+              "speed": speed.absent(NO_SPEED)}
     files = [{"path": str(path.resolve()), "sha256": results.file_sha256(path), "lines": len(hypotheses)}]
     return rows, report, {"files": files}
 
@@ -225,7 +225,7 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
     except (ResegmentError, MetricError) as error:
         raise _fail(str(error)) from None
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
-              "resegmentation": set_report(aligned), "speed": dict(NO_SPEED)}
+              "resegmentation": set_report(aligned), "speed": speed.absent(NO_SPEED)}
     files = [{"talk": talk, "path": str(path.resolve()), "sha256": results.file_sha256(path),
               "lines": len(hyps[talk])} for talk, path in by_talk.items()]
     return rows, report, {"files": files}

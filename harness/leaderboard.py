@@ -4,7 +4,8 @@ Reads every results summary under ``--results`` (``<track>/<system>/<testset>.js
 schemas ``iwslt-harness/eval`` and ``iwslt-harness/eval-longform``, written by
 harness.evaluate / harness.longform) and writes, atomically, to ``--out``:
 
-  README.md     Markdown tables (tabulate), one per comparable group
+  README.md     Markdown tables (tabulate), one per comparable group, each followed by its speed
+                tables (one per speed comparability key)
   results.csv   one row per (system, test set, language pair), reproduced and reported
   results.json  the same rows, the groups and their signatures
   index.html    one self-contained page (inline CSS and JS, no network): a sortable table
@@ -24,6 +25,15 @@ What it implements, and from where:
 - The IWSLT rules (papers.md): compliance with the 2026 4 GB on-disk limit and the 2025
   size bin, scaled per track by harness.tracks / harness.storage; constrained (in-domain
   talks data only) vs unconstrained data conditions.
+- Every score with its 95 % bootstrap confidence interval where its results file has one
+  (harness.metrics: sacreBLEU's bootstrap, 1,000 resamples, seed 12345; COMET: bootstrap of
+  segment means on the same draws), shown as "value ±half width"; a file written before the
+  intervals existed shows the bare value, never an invented interval.
+- Speed only beside comparable speed: the speed protocol's block (harness.speed) names what
+  a figure depends on (hardware, device, backend, dtype, batch size, processes, threads,
+  sample) and hashes it into a comparability key; each group's speed is one table per key,
+  ranked by median RTFx among runs not under contention (CPU load by others below the
+  protocol's threshold); contended or unsampled runs are listed below, never ranked.
 - Reported rows: the systems' published numbers (Moslem, IWSLT 2025, Table 2; Liu,
   Koneru, Niehues, IWSLT 2026) kept apart, with their own test set and metric settings,
   never ranked with reproduced rows.
@@ -50,15 +60,15 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.errors import one_line
-from harness.metrics import CHRF_FOR, METRIC_LABEL as LABEL, METRIC_NAMES as METRICS
+from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, METRIC_LABEL as LABEL,
+                             METRIC_NAMES as METRICS)
 from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, RESULTS_ROOT, atomic_write_text
-from harness.tracks import GB, REAL_RULE, REPO
+from harness.tracks import BASE_SYSTEM, GB, REAL_RULE, REPO
 
 DEFAULT_RESULTS = RESULTS_ROOT
 DEFAULT_OUT = REPO / "leaderboard"
 SCHEMA = "iwslt-harness/leaderboard"
 RESULT_SCHEMAS = (EVAL_SCHEMA, LONGFORM_SCHEMA)
-BASE_SYSTEM = "baseline"
 
 # The data condition of the known submissions, used only when a system manifest does not
 # declare one (papers.md; the task's 2025 rules: constrained = only ACL 60/60 talks data).
@@ -106,12 +116,21 @@ PAPERS = {"moslem2025": MOSLEM_2025, "liu2026": LIU_2026}
 CSV_COLUMNS = (
     "kind", "track", "testset", "testset_hash", "segmentation", "lang_pair", "group", "rank", "system",
     "data_condition", "verification",
-    *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_delta", "_signature")],
+    *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_ci_low", "_ci_high", "_delta", "_signature")],
     "primary_metric", "degeneration_any_rate", "degeneration_empty_rate", "degeneration_repetition_rate",
     "size_bytes", "size_gb", "logical_params", "reduction_bytes", "reduction_params", "limit_bytes",
-    "complies_2026", "bin_2025", "storage_status", "rtfx", "peak_rss_bytes", "gpu_peak_bytes",
-    "batch1_latency_mean_seconds", "created", "source",
+    "complies_2026", "bin_2025", "storage_status", "rtfx", "rtfx_spread", "batch1_latency_median_seconds",
+    "speed_contended", "speed_comparability_key", "peak_rss_bytes", "gpu_peak_bytes", "created", "source",
 )
+# The speed protocol's block (harness.speed) has one of these statuses; any other block (or none)
+# predates the protocol and is "no speed measured": its single figure names no comparability.
+SPEED_STATUSES = ("measured", "absent")
+# What a speed figure depends on, as the speed table's title names it (in this order; others after).
+SPEED_FIELDS = (("hardware", "hardware"), ("device", "device"), ("backend", "backend"), ("dtype", "dtype"),
+                ("batch_size", "batch size"), ("processes", "processes"), ("torch_threads", "torch threads"),
+                ("sample", "sample"))
+SPEED_HEADER = ("system", "RTFx median", "spread", "batch-1 latency median (s)", "tokens/s median", "peak RSS",
+                "GPU peak", "load (others' CPU)")
 
 
 class LeaderboardError(ValueError):
@@ -163,6 +182,14 @@ def _validate(relative: str, summary) -> None:
             value = metric["value"]
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise LeaderboardError(f"{relative}: metric {name!r} of {lang!r} is not a number: {value!r}")
+            interval = metric.get("ci95")
+            if interval is not None and not (isinstance(interval, dict) and all(
+                    _is_number(interval.get(key)) for key in ("half_width", "low", "high"))):
+                raise LeaderboardError(f"{relative}: metric {name!r} of {lang!r} has a malformed ci95")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------- rows
@@ -204,7 +231,9 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
     limit = unit.get("limit_2026") or {}
     size_bin = unit.get("bin_2025") or {}
     reduction = unit.get("reduction") or {}
-    speed = report.get("speed") or {}
+    speed = _speed_block(report.get("speed"))
+    measured = speed if (speed or {}).get("status") == "measured" else {}
+    memory = measured.get("memory") or {}
     degeneration = report.get("degeneration") or {}
     segmentation = (summary.get("segmentation") or {}).get("method")
     metrics = {}
@@ -212,7 +241,7 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
         metric = report["metrics"].get(name)
         if metric is not None:
             metrics[name] = {"value": metric.get("value"), "signature": metric.get("signature"),
-                             "absent_reason": metric.get("absent_reason")}
+                             "absent_reason": metric.get("absent_reason"), "ci95": metric.get("ci95")}
     manifest = summary.get("system_manifest") or {}
     return {
         "kind": "reproduced",
@@ -244,15 +273,66 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
         "complies_2026": limit.get("complies"),
         "bin_2025": size_bin.get("bin"),
         "storage_status": storage.get("status"),
-        "rtfx": speed.get("rtfx"),
-        "peak_rss_bytes": speed.get("peak_rss_bytes"),
-        "gpu_peak_bytes": speed.get("gpu_peak_bytes"),
-        "batch1_latency_mean_seconds": speed.get("batch1_latency_mean_seconds"),
+        "speed": speed,
+        "rtfx": (measured.get("rtfx") or {}).get("median"),
+        "rtfx_spread": (measured.get("rtfx") or {}).get("spread"),
+        "batch1_latency_median_seconds": (measured.get("batch1_latency_seconds") or {}).get("median"),
+        "speed_contended": measured.get("contended"),
+        "speed_comparability_key": measured.get("comparability_key"),
+        "peak_rss_bytes": memory.get("peak_rss_bytes"),
+        "gpu_peak_bytes": memory.get("gpu_peak_bytes"),
         "created": summary.get("created"),
         "git_commit": ((summary.get("provenance") or {}).get("git") or {}).get("commit"),
         "source": relative,
         "storage": _storage_detail(storage),
     }
+
+
+def _speed_block(block) -> dict | None:
+    """The speed protocol's block as written (status measured or absent), else None (no speed measured)."""
+    return block if isinstance(block, dict) and block.get("status") in SPEED_STATUSES else None
+
+
+def speed_groups(rows: list[dict]) -> dict:
+    """A group's speed, kept apart by what it was measured under.
+
+    ``speed_groups``: one entry per comparability key (sorted by title, then key), its ``ranked``
+    systems by median RTFx (fastest first; ties in name order) among runs not under contention,
+    and its ``contended`` systems (contended, or load not sampled: nothing says the run had the
+    machine), in name order and never ranked. ``speed_absent``: [{system, reason}] for the protocol's absent
+    blocks (and a measured one without a key, comparable with nothing). ``speed_none``: systems
+    whose results file has no protocol block."""
+    by_key: dict[str, list[dict]] = {}
+    absent, none = [], []
+    for row in sorted(rows, key=lambda r: r["system"]):
+        speed = row["speed"]
+        if speed is None:
+            none.append(row["system"])
+        elif speed["status"] == "absent" or not row["speed_comparability_key"]:
+            reason = ((speed.get("absent_reason") or "no reason given") if speed["status"] == "absent"
+                      else "measured without a comparability key: comparable with no other measurement")
+            absent.append({"system": row["system"], "reason": reason})
+        else:
+            by_key.setdefault(row["speed_comparability_key"], []).append(row)
+    tables = []
+    for key in by_key:
+        members = by_key[key]
+        ranked = sorted((r for r in members if r["speed_contended"] is False),
+                        key=lambda r: (r["rtfx"] is None, -(r["rtfx"] or 0.0), r["system"]))
+        comparability = members[0]["speed"].get("comparability") or {}
+        tables.append({"comparability": comparability, "comparability_key": key, "title": _speed_title(comparability),
+                       "ranked": [r["system"] for r in ranked],
+                       "contended": [r["system"] for r in members if r["speed_contended"] is not False]})
+    tables.sort(key=lambda t: (t["title"], t["comparability_key"]))  # readable order, and a total one
+    return {"speed_groups": tables, "speed_absent": absent, "speed_none": none}
+
+
+def _speed_title(comparability: dict) -> str:
+    known = [key for key, _ in SPEED_FIELDS]
+    pairs = [(label, comparability[key]) for key, label in SPEED_FIELDS if key in comparability]
+    pairs += [(key, comparability[key]) for key in sorted(comparability) if key not in known]
+    title = " · ".join(f"{label} {'—' if value is None else value}" for label, value in pairs)
+    return title or "comparability unknown"
 
 
 def _storage_detail(storage: dict) -> dict:
@@ -347,6 +427,7 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
             "primary_metric": primary, "base_system": base["system"] if base else None,
             "limit_bytes": limits[0] if len(limits) == 1 else None,
             "rows": rows,
+            **speed_groups(rows),
         })
     created = sorted(r["created"] for g in groups for r in g["rows"] if isinstance(r.get("created"), str))
     return {"schema": SCHEMA, "schema_version": 1, "generated_from_newest_result": created[-1] if created else None,
@@ -414,6 +495,48 @@ def _yes(value, yes="✓", no="✗") -> str:
     return "—" if value is None else (yes if value else no)
 
 
+def _score(metric: dict | None) -> str:
+    """A score with its 95 % interval's half width ("45.83 ±1.22"); the bare value where none was stored."""
+    metric = metric or {}
+    interval = metric.get("ci95")
+    if metric.get("value") is None or interval is None:
+        return _num(metric.get("value"))
+    return f"{_num(metric['value'])} ±{_num(interval['half_width'])}"
+
+
+def _spread(value) -> str:
+    # The protocol's spread is (max - min) / median of the repetitions; shown as a share of the median.
+    return "—" if value is None else f"±{100 * value:.1f} %"
+
+
+def _gpu(memory: dict) -> str:
+    if memory.get("gpu_peak_bytes") is not None:
+        source = memory.get("gpu_memory_source")
+        return _mib(memory["gpu_peak_bytes"]) + (f" ({source})" if source else "")
+    reason = memory.get("gpu_absent_reason")
+    return "—" + (f" ({reason})" if reason else "")
+
+
+def _load(load: dict) -> str:
+    if not load.get("sampled"):
+        reason = load.get("reason")
+        return "not sampled" + (f" ({reason})" if reason else "")
+    return f"{_pct(load.get('others_cpu_share'))} (max {_pct(load.get('others_cpu_share_max'))})"
+
+
+def _figure(speed: dict, name: str, key: str = "median"):
+    """One of a speed block's figures (rtfx, batch1_latency_seconds, tokens_per_second: median, spread, ...)."""
+    return (speed.get(name) or {}).get(key)
+
+
+def _speed_cells(row: dict) -> list[str]:
+    """A measured row's cells of a speed table (SPEED_HEADER), as README.md and the page show them."""
+    speed, memory = row["speed"], row["speed"].get("memory") or {}
+    return [row["system"], _num(_figure(speed, "rtfx"), 1), _spread(_figure(speed, "rtfx", "spread")),
+            _num(_figure(speed, "batch1_latency_seconds"), 3), _num(_figure(speed, "tokens_per_second"), 1),
+            _mib(memory.get("peak_rss_bytes")), _gpu(memory), _load(speed.get("load") or {})]
+
+
 def _metric_names(group: dict) -> list[str]:
     """The metrics with at least one value in the group (an absent one is named below the table)."""
     return [name for name in METRICS if any(_value(r, name) is not None for r in group["rows"])]
@@ -452,7 +575,7 @@ def render_markdown(board: dict) -> str:
         header = ["#", "system", "data", "verified"]
         for name in names:
             header += [LABEL[name], "Δ"]
-        header += ["degen.", "size GB", "bytes", "params", "reduction", "2026 limit", "2025 bin", "RTFx", "peak RSS"]
+        header += ["degen.", "size GB", "bytes", "params", "reduction", "2026 limit", "2025 bin"]
         table = []
         for row in group["rows"]:
             rank = "—" if row["rank"] is None else str(row["rank"])
@@ -460,16 +583,19 @@ def render_markdown(board: dict) -> str:
                 rank += f" ({row['cluster']})"
             line = [rank, row["system"] + (" ★" if row["pareto"] else ""), row["data_condition"], row["verification"]]
             for name in names:
-                line += [_num(_value(row, name)), _delta(row["deltas"].get(name))]
+                line += [_score(row["metrics"].get(name)), _delta(row["deltas"].get(name))]
             line += [_pct(row["degeneration"].get("any")), _gb(row["size_gb"]), _bytes(row["size_bytes"]),
                      _bytes(row["logical_params"]), _pct(row["reduction_bytes"]), _yes(row["complies_2026"]),
-                     row["bin_2025"] or "—", _num(row["rtfx"], 1), _mib(row["peak_rss_bytes"])]
+                     row["bin_2025"] or "—"]
             table.append(line)
         lines += [tabulate(table, headers=header, tablefmt="github", disable_numparse=True), ""]
         lines += ["Signatures: " + "; ".join(f"{LABEL[n]} `{s}`" for n, s in group["signatures"].items())
                   if group["signatures"] else "Signatures: none", ""]
         for name, reason in group["absent"].items():
             lines += [f"{LABEL[name]} absent: {reason}.", ""]
+        lines += _speed_markdown(group)
+    if board["groups"]:
+        lines += [INTERVAL_NOTE, "", SPEED_NOTE, ""]
     if any(r.get("cluster") is not None for g in board["groups"] for r in g["rows"]):
         lines += ["(n) beside a rank = significance cluster within its table: systems in one cluster are not "
                   "significantly different from its best (paired bootstrap resampling, p >= 0.05; "
@@ -486,6 +612,40 @@ def render_markdown(board: dict) -> str:
     return "\n".join(lines)
 
 
+INTERVAL_NOTE = (f"±x beside a score = half width of its 95 % confidence interval (bootstrap resampling of the "
+                 f"segments, {BOOTSTRAP_SAMPLES:,} resamples, seed {BOOTSTRAP_SEED}): BLEU, chrF and chrF++ by "
+                 "sacreBLEU's own bootstrap (its --confidence), COMET by a bootstrap of segment means on the same "
+                 "draws. A score without ± comes from a results file written before intervals were stored.")
+SPEED_NOTE = ("Speed is ranked only against speed measured under the same conditions: one speed table per "
+              "comparability key (the settings in its title, hashed), ranked by median RTFx (audio seconds / "
+              "decoding seconds) over the protocol's repetitions, among runs that had the machine (others' CPU "
+              "share below the protocol's threshold). Spread = (max − min) / median of the repetitions; "
+              "load = other processes' share of the CPUs during the run. Runs under contention, or whose load "
+              "was not sampled, are listed apart and not ranked.")
+
+
+def _speed_markdown(group: dict) -> list[str]:
+    """The speed tables under a quality table: one per comparability key, contended runs apart."""
+    rows = {row["system"]: row for row in group["rows"]}
+    lines = []
+    for table in group["speed_groups"]:
+        lines += [f"### Speed: {table['title']}", "",
+                  f"Comparability key `{table['comparability_key']}`; ranked by RTFx median.", ""]
+        if table["ranked"]:
+            cells = [[str(rank), *_speed_cells(rows[name])] for rank, name in enumerate(table["ranked"], 1)]
+            lines += [tabulate(cells, headers=["#", *SPEED_HEADER], tablefmt="github", disable_numparse=True), ""]
+        if table["contended"]:
+            cells = [_speed_cells(rows[name]) for name in table["contended"]]
+            lines += ["Measured under contention (not ranked):", "",
+                      tabulate(cells, headers=SPEED_HEADER, tablefmt="github", disable_numparse=True), ""]
+    if group["speed_absent"]:
+        lines += ["Speed absent: " + "; ".join(f"{a['system']} ({a['reason']})" for a in group["speed_absent"])
+                  + ".", ""]
+    if group["speed_none"]:
+        lines += ["No speed measured: " + ", ".join(group["speed_none"]) + ".", ""]
+    return lines
+
+
 def _csv_row(row: dict) -> dict:
     out = {column: "" for column in CSV_COLUMNS}
     for column in CSV_COLUMNS:
@@ -494,6 +654,8 @@ def _csv_row(row: dict) -> dict:
     for name in METRICS:
         metric = row["metrics"].get(name) or {}
         out[name] = metric.get("value")
+        out[f"{name}_ci_low"] = (metric.get("ci95") or {}).get("low")
+        out[f"{name}_ci_high"] = (metric.get("ci95") or {}).get("high")
         out[f"{name}_delta"] = (row.get("deltas") or {}).get(name)
         out[f"{name}_signature"] = metric.get("signature")
     for kind in ("any", "empty", "repetition"):
@@ -531,7 +693,9 @@ def render_html(board: dict) -> str:
     return (_PAGE.replace("@@DATA@@", data).replace("@@REPORTED@@", "\n".join(reported))
             .replace("@@STAMP@@", stamp).replace("@@EMPTY@@", empty)
             .replace("@@MOSLEM@@", html.escape(MOSLEM_2025)).replace("@@LIU@@", html.escape(LIU_2026))
-            .replace("@@REPORTED_TESTSET@@", html.escape(REPORTED_TESTSET)))
+            .replace("@@REPORTED_TESTSET@@", html.escape(REPORTED_TESTSET))
+            .replace("@@SPEED_HEADER@@", json.dumps(list(SPEED_HEADER), ensure_ascii=False))
+            .replace("@@NOTES@@", f"<p>{html.escape(INTERVAL_NOTE)}</p>\n<p>{html.escape(SPEED_NOTE)}</p>"))
 
 
 _PAGE = """<!DOCTYPE html>
@@ -575,7 +739,11 @@ svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
 #detail dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; font-size:13px; margin:8px 0; }
 #detail dt { color:var(--muted); } #detail dd { margin:0; text-align:right; font-variant-numeric:tabular-nums; }
 #detail h3 { font-size:14px; margin:14px 0 4px; }
-.reported { margin:0 32px 32px; }
+table.speed th { cursor:default; } table.speed td:nth-child(n+3) { text-align:right; }
+tbody.contended td { color:var(--muted); } tbody.contended tr.note td { font-style:italic; text-align:left; }
+h3.speed-title { font-size:14px; margin:16px 0 2px; }
+.notes p { margin:0 0 8px; }
+.reported, .notes { margin:0 32px 32px; }
 .empty { font-size:16px; padding:24px; background:#fff; border:1px dashed var(--line); border-radius:10px; }
 </style>
 </head>
@@ -585,7 +753,8 @@ svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
 <div class="muted">Rendered from results files only. Numbers are ranked only within a group of identical test set
 (name + content hash), language pair and metric signatures. Δ = difference from the track's uncompressed base.
 ★ = on the Pareto front of quality against size; (n) beside a rank = significance cluster (paired bootstrap,
-p &ge; 0.05 within the cluster). Click a column to sort, a row for its details. @@STAMP@@</div>
+p &ge; 0.05 within the cluster); ±x = half width of a score's 95 % bootstrap interval. Speed is in its own
+tables under each group, one per measurement setting. Click a column to sort, a row for its details. @@STAMP@@</div>
 <div class="filters">
 <label>Track <select id="filter-track"></select></label>
 <label>Test set <select id="filter-testset"></select></label>
@@ -599,6 +768,9 @@ results.csv and results.json beside it.</noscript></section>
 <aside id="detail" class="card"><h2>Details</h2><p class="muted">Click a row to see its size breakdown
 (storage verdict), signatures, degeneration and speed.</p></aside>
 </main>
+<section class="notes card muted" id="notes">
+@@NOTES@@
+</section>
 <section class="reported card" id="reported">
 <h2>Reported in the papers (not reproduced here; never ranked with the tables above)</h2>
 <p class="muted">Test set: @@REPORTED_TESTSET@@; each paper's own metric settings; size in decimal GB as published;
@@ -646,6 +818,29 @@ results.csv and results.json beside it.</noscript></section>
   function gb(v) { return v === null || v === undefined ? "—" : Number(v.toPrecision(4)).toString(); }
   function mib(v) { return v === null || v === undefined ? "—" : Math.round(v / 1048576).toLocaleString("en-US") + " MiB"; }
   function metric(row, m) { var x = row.metrics[m]; return x ? x.value : null; }
+  // A score with its interval's half width, as README.md shows it; the bare value where none was stored.
+  function score(row, m) {
+    var x = row.metrics[m] || {};
+    return num(x.value) + (x.value !== null && x.value !== undefined && x.ci95 ? " ±" + num(x.ci95.half_width) : "");
+  }
+
+  // The speed tables' columns and cells, as README.md shows them (leaderboard.SPEED_HEADER, _speed_cells).
+  var SPEED_HEADER = @@SPEED_HEADER@@;
+  function figure(s, name, key) { var v = (s[name] || {})[key || "median"]; return v === undefined ? null : v; }
+  function spread(v) { return v === null || v === undefined ? "—" : "±" + (100 * v).toFixed(1) + " %"; }
+  function gpu(m) {
+    if (m.gpu_peak_bytes !== null && m.gpu_peak_bytes !== undefined) return mib(m.gpu_peak_bytes) + (m.gpu_memory_source ? " (" + m.gpu_memory_source + ")" : "");
+    return "—" + (m.gpu_absent_reason ? " (" + m.gpu_absent_reason + ")" : "");
+  }
+  function load(l) {
+    if (!l.sampled) return "not sampled" + (l.reason ? " (" + l.reason + ")" : "");
+    return pct(l.others_cpu_share) + " (max " + pct(l.others_cpu_share_max) + ")";
+  }
+  function speedCells(r) {
+    var s = r.speed, m = s.memory || {};
+    return [r.system, num(figure(s, "rtfx"), 1), spread(figure(s, "rtfx", "spread")), num(figure(s, "batch1_latency_seconds"), 3),
+            num(figure(s, "tokens_per_second"), 1), mib(m.peak_rss_bytes), gpu(m), load(s.load || {})];
+  }
 
   function options(select, values, labels) {
     select.appendChild(el("option", {value: ""}, "all"));
@@ -667,7 +862,7 @@ results.csv and results.json beside it.</noscript></section>
       {key: "verified", label: "verified", get: function (r) { return r.verification; }, tag: true}];
     METRICS.forEach(function (m) {
       if (!group.rows.some(function (r) { return metric(r, m) !== null && metric(r, m) !== undefined; })) return;
-      cols.push({key: m, label: LABEL[m], get: function (r) { return metric(r, m); }, show: function (r) { return num(metric(r, m)); }});
+      cols.push({key: m, label: LABEL[m], get: function (r) { return metric(r, m); }, show: function (r) { return score(r, m); }});
       cols.push({key: m + "-delta", label: "Δ " + LABEL[m], get: function (r) { return r.deltas[m]; }, delta: true,
                  show: function (r) { var d = r.deltas[m]; return d === null || d === undefined ? "—" : (d >= 0 ? "+" : "") + d.toFixed(2); }});
     });
@@ -679,8 +874,6 @@ results.csv and results.json beside it.</noscript></section>
     cols.push({key: "limit", label: "2026 limit", get: function (r) { return r.complies_2026; }, verdict: true,
                show: function (r) { return r.complies_2026 === null || r.complies_2026 === undefined ? "—" : (r.complies_2026 ? "✓" : "✗"); }});
     cols.push({key: "bin", label: "2025 bin", get: function (r) { return r.bin_2025; }, show: function (r) { return r.bin_2025 || "—"; }});
-    cols.push({key: "rtfx", label: "RTFx", get: function (r) { return r.rtfx; }, show: function (r) { return num(r.rtfx, 1); }});
-    cols.push({key: "rss", label: "peak RSS", get: function (r) { return r.peak_rss_bytes; }, show: function (r) { return mib(r.peak_rss_bytes); }});
     return cols;
   }
 
@@ -738,6 +931,58 @@ results.csv and results.json beside it.</noscript></section>
     }
     fill();
     var wrap = el("div", {"class": "scroll"}); wrap.appendChild(table); card.appendChild(wrap);
+  }
+
+  // One table per comparability key, in the order build() ranked them; contended runs in their own
+  // tbody below, never sorted with the ranked ones (the speed tables have no sorting at all).
+  function drawSpeed(group, card) {
+    var byName = {};
+    group.rows.forEach(function (r) { byName[r.system] = r; });
+    function line(tbody, r, first) {
+      var row = el("tr");
+      [first].concat(speedCells(r)).forEach(function (c) { row.appendChild(el("td", {}, c)); });
+      row.addEventListener("click", function () { showDetail(group, r); });
+      tbody.appendChild(row);
+    }
+    group.speed_groups.forEach(function (sg) {
+      card.appendChild(el("h3", {"class": "speed-title"}, "Speed: " + sg.title));
+      card.appendChild(el("div", {"class": "muted"}, "Comparability key " + sg.comparability_key + "; ranked by RTFx median."));
+      var table = el("table", {"class": "speed", "data-speed-key": sg.comparability_key}), thead = el("thead"), tr = el("tr");
+      ["#"].concat(SPEED_HEADER).forEach(function (h) { tr.appendChild(el("th", {scope: "col"}, h)); });
+      thead.appendChild(tr); table.appendChild(thead);
+      var ranked = el("tbody", {"class": "ranked"});
+      sg.ranked.forEach(function (name, i) { line(ranked, byName[name], String(i + 1)); });
+      table.appendChild(ranked);
+      if (sg.contended.length) {
+        var contended = el("tbody", {"class": "contended"}), note = el("tr", {"class": "note"});
+        note.appendChild(el("td", {colspan: SPEED_HEADER.length + 1}, "measured under contention — not ranked"));
+        contended.appendChild(note);
+        sg.contended.forEach(function (name) { line(contended, byName[name], "—"); });
+        table.appendChild(contended);
+      }
+      var wrap = el("div", {"class": "scroll"}); wrap.appendChild(table); card.appendChild(wrap);
+    });
+    if (group.speed_absent.length) card.appendChild(el("div", {"class": "muted speed-absent"}, "Speed absent: " +
+      group.speed_absent.map(function (a) { return a.system + " (" + a.reason + ")"; }).join("; ") + "."));
+    if (group.speed_none.length) card.appendChild(el("div", {"class": "muted speed-none"}, "No speed measured: " + group.speed_none.join(", ") + "."));
+  }
+
+  function speedDetail(group, r) {
+    detailEl.appendChild(el("h3", {}, "Speed"));
+    var s = r.speed;
+    if (!s) { detailEl.appendChild(el("p", {"class": "muted"}, "No speed measured.")); return; }
+    if (s.status === "absent") { detailEl.appendChild(el("p", {"class": "muted"}, "Absent: " + (s.absent_reason || "no reason given"))); return; }
+    var rt = s.rtfx || {}, l = s.load || {}, m = s.memory || {}, lat = figure(s, "batch1_latency_seconds");
+    var table = group.speed_groups.filter(function (sg) { return sg.comparability_key === s.comparability_key; })[0];
+    if (table) detailEl.appendChild(el("div", {"class": "muted"}, table.title));
+    detailEl.appendChild(dl([["RTFx median", num(rt.median, 1)], ["RTFx spread", spread(rt.spread)],
+      ["RTFx runs", (rt.runs || []).map(function (v) { return num(v, 1); }).join(", ")],
+      ["batch-1 latency median", lat === null ? null : num(lat, 3) + " s"], ["tokens/s median", num(figure(s, "tokens_per_second"), 1)],
+      ["peak RSS", mib(m.peak_rss_bytes)], ["GPU peak", gpu(m)], ["load (others' CPU)", load(l)],
+      ["load average, 1 min max", l.loadavg_1min_max === undefined ? undefined : num(l.loadavg_1min_max)],
+      ["contended", s.contended === false ? "no" : s.contended === true ? "yes — not ranked" : "unknown (load not sampled) — not ranked"],
+      ["comparability key", s.comparability_key], ["measured", s.measured],
+      ["protocol", s.protocol ? s.protocol.name + " v" + s.protocol.version : undefined]]));
   }
 
   function drawPlot(group, card) {
@@ -799,7 +1044,12 @@ results.csv and results.json beside it.</noscript></section>
     detailEl.appendChild(el("div", {"class": "muted"}, group.track + " · " + group.testset + " · " + group.lang_pair + " · " + r.source));
     detailEl.appendChild(el("h3", {}, "Scores"));
     var pairs = [];
-    METRICS.forEach(function (m) { if (m in r.metrics) pairs.push([LABEL[m], num(metric(r, m)) + (r.deltas[m] !== null && r.deltas[m] !== undefined ? " (Δ " + (r.deltas[m] >= 0 ? "+" : "") + r.deltas[m].toFixed(2) + ")" : "")]); });
+    METRICS.forEach(function (m) {
+      if (!(m in r.metrics)) return;
+      var ci = r.metrics[m].ci95, d = r.deltas[m];
+      pairs.push([LABEL[m], score(r, m) + (ci && metric(r, m) !== null ? " [" + num(ci.low) + ", " + num(ci.high) + "]" : "") +
+                 (d !== null && d !== undefined ? " (Δ " + (d >= 0 ? "+" : "") + d.toFixed(2) + ")" : "")]);
+    });
     detailEl.appendChild(dl(pairs));
     var s = r.storage || {};
     detailEl.appendChild(el("h3", {}, "Size (storage verdict)"));
@@ -833,9 +1083,8 @@ results.csv and results.json beside it.</noscript></section>
     }
     detailEl.appendChild(el("h3", {}, "System"));
     detailEl.appendChild(dl([["data condition", r.data_condition], ["verification", r.verification], ["format", r.format],
-      ["built by", r.built_by], ["RTFx", num(r.rtfx, 1)], ["peak RSS", mib(r.peak_rss_bytes)], ["GPU peak", mib(r.gpu_peak_bytes)],
-      ["batch-1 latency", r.batch1_latency_mean_seconds === null ? null : num(r.batch1_latency_mean_seconds, 3) + " s"],
-      ["created", r.created], ["git commit", r.git_commit ? r.git_commit.slice(0, 12) : null]]));
+      ["built by", r.built_by], ["created", r.created], ["git commit", r.git_commit ? r.git_commit.slice(0, 12) : null]]));
+    speedDetail(group, r);
     detailEl.appendChild(el("h3", {}, "Degeneration"));
     detailEl.appendChild(dl(Object.keys(r.degeneration).sort().map(function (k) { return [k, pct(r.degeneration[k])]; })));
   }
@@ -858,6 +1107,7 @@ results.csv and results.json beside it.</noscript></section>
       Object.keys(g.signatures).sort().forEach(function (m) { sig.appendChild(document.createTextNode(LABEL[m] + " ")); sig.appendChild(el("code", {}, g.signatures[m])); sig.appendChild(document.createTextNode("  ")); });
       Object.keys(g.absent).sort().forEach(function (m) { sig.appendChild(el("div", {}, LABEL[m] + " absent: " + g.absent[m])); });
       card.appendChild(sig);
+      drawSpeed(g, card);
       drawPlot(g, card);
       groupsEl.appendChild(card);
     });

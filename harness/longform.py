@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness import results
+from harness import results, speed
 from harness.decode import DecodeSettings, decode
 from harness.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
 from harness.models import read_manifest
@@ -98,8 +98,10 @@ def _results_name(spec: TestSetSpec, segmentation, testset_name: str | None) -> 
 
 
 def _evaluate_language(system, decoder, track: Track, longform_set, segmentation, lang: str,
-                       settings: DecodeSettings, device: str, progress: str) -> tuple[list[dict], dict]:
-    """Decode one opened system on every talk, resegment and score: (results rows, the language's report)."""
+                       settings: DecodeSettings, progress: str, *, backend: str = "transformers",
+                       measure_speed: bool = True) -> tuple[list[dict], dict]:
+    """Decode one opened system on every talk, resegment and score, then measure speed on the
+    segmentation's first segments (harness.speed): (results rows, the language's report)."""
     from harness.resegment import set_report
 
     resolved = settings.resolved(system)
@@ -109,17 +111,22 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
     decode_seconds = time.perf_counter() - started
     rows, scores, degeneration, aligned = score_resegmented(
         track, longform_set, lang, {talk: [h.text for h in hyps] for talk, hyps in hypotheses.items()})
-    audio_seconds = sum(t.seconds for t in segmentation.talks)
+    segments_decoded = sum(len(h) for h in hypotheses.values())
+    if measure_speed:
+        sample = speed.longform_sample(longform_set, {t.talk_id: segmentation.segments(t.talk_id)
+                                                      for t in longform_set.talks})
+        speed_block = speed.measure(system, decoder, sample, lang, resolved, backend=backend,
+                                    processes=speed.processes())
+    else:
+        speed_block = speed.absent(speed.NOT_REQUESTED)
     report = {
         "metrics": {metric: score.to_dict() for metric, score in scores.items()},
         "degeneration": degeneration.summary,
         "resegmentation": set_report(aligned),
-        "speed": {"definition": "RTFx = talk audio seconds / decoding wall seconds of every segment",
-                  "rtfx": round(audio_seconds / decode_seconds, 3) if decode_seconds > 0 else None,
-                  "decode_seconds": round(decode_seconds, 3), "device": device,
-                  "segments_decoded": sum(len(h) for h in hypotheses.values()),
-                  "unfinished": sum(not h.finished for hyps in hypotheses.values() for h in hyps),
-                  "truncated_audio": sum(h.truncated_audio for hyps in hypotheses.values() for h in hyps)},
+        "speed": speed_block,
+        "decode_pass": speed.decode_pass(decode_seconds, decoded=segments_decoded, resumed=0),
+        "unfinished": sum(not h.finished for hyps in hypotheses.values() for h in hyps),
+        "truncated_audio": sum(h.truncated_audio for hyps in hypotheses.values() for h in hyps),
         "model": system.provenance(),
         "decode_settings": resolved.as_dict(),
     }
@@ -151,7 +158,8 @@ def _write_summary(paths: results.ResultPaths, name: str, manifest, track: Track
 def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longform_set, settings: DecodeSettings, *,
                       results_root: Path, method: str = DEFAULT_METHOD, segmentation=None, device: str = "cpu",
                       name: str | None = None, testset_name: str | None = None,
-                      storage_verdict: dict | None = None, backend: str = "transformers") -> dict:
+                      storage_verdict: dict | None = None, backend: str = "transformers",
+                      measure_speed: bool = True) -> dict:
     """Segment, decode, resegment and score one system on one long-form set; writes and returns the summary.
 
     ``segmentation`` (a harness.segment.SegmentationResult) is reused when given, so
@@ -168,8 +176,8 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
     for lang in languages:
         system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
         lang_rows, summary_languages[lang] = _evaluate_language(system, decoder, track, longform_set, segmentation,
-                                                                lang, settings, device,
-                                                                progress=f"{name} {testset_name} {lang}")
+                                                                lang, settings, progress=f"{name} {testset_name} {lang}",
+                                                                backend=backend, measure_speed=measure_speed)
         rows += lang_rows
     return _write_summary(paths, name, manifest, track, spec, longform_set, segmentation, settings,
                           summary_languages, rows, storage_verdict)
@@ -206,8 +214,8 @@ def compare(systems: list[Path], track: Track, spec: TestSetSpec, longform_set, 
             for method in methods:
                 started = time.perf_counter()
                 lang_rows, reports[method][lang] = _evaluate_language(
-                    system, decoder, track, longform_set, segmentations[method], lang, settings, device,
-                    progress=f"{name} {set_names[method]} {lang}")
+                    system, decoder, track, longform_set, segmentations[method], lang, settings,
+                    progress=f"{name} {set_names[method]} {lang}", measure_speed=False)
                 result_rows[method] += lang_rows
                 seconds[method] += time.perf_counter() - started
         for method in methods:
@@ -304,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "rows": [{"system": row["system"], "method": row["method"],
                                             "seconds": round(row["seconds"], 1),
                                             "languages": {lang: {key: report[key] for key in
-                                                                 ("metrics", "resegmentation", "speed")}
+                                                                 ("metrics", "resegmentation", "decode_pass")}
                                                           for lang, report in row["summary"]["languages"].items()}}
                                            for row in rows]})
     print(f"wrote {args.out}")

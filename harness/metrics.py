@@ -17,8 +17,19 @@ harness/comet_runner.py, fed a JSONL file. This process never imports comet.
 COMET values are reported x100 (as the task's papers do); the per-segment scores
 too.
 
+Every present score carries its 95 % confidence interval (``ci95``), from bootstrap
+resampling of the test set's segments (Koehn 2004, "Statistical significance tests for
+machine translation evaluation"). BLEU, chrF and chrF++: sacreBLEU's own bootstrap, the
+steps of its ``corpus_score(..., n_bootstrap=1000)`` (``--confidence``): 1,000 resamples,
+each scored from the segments' summed statistics, seed 12345 (sacreBLEU's default
+``SACREBLEU_SEED``); the interval is sacreBLEU's "μ = mean ± ci", the mean of the draws'
+scores and half the distance between the 2.5th and 97.5th percentile draws
+(sacrebleu.significance.estimate_ci). COMET, a mean of segment scores: the same draws
+(the very numpy call sacreBLEU makes) on the segment scores, the mean of each draw, and
+the same percentile rule. The same files give the same interval every time.
+
 A metric that cannot be computed is a Score with value None and the reason,
-never a made-up number.
+never a made-up number; its interval is None too.
 """
 
 from __future__ import annotations
@@ -27,11 +38,15 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
+import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness.degeneration import DegenerationReport, flag_segments
 
@@ -56,6 +71,17 @@ METRIC_LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "CO
 # German, plain chrF for Chinese).
 CHRF_FOR = {"de": "chrf++", "zh": "chrf"}
 
+# The bootstrap's settings: sacreBLEU's defaults (its --confidence-n and SACREBLEU_SEED), for the
+# confidence intervals here and the paired tests of harness.significance alike.
+BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_SEED = 12345
+SACREBLEU_CI_METHOD = "sacreBLEU bootstrap resampling (sacrebleu.significance.estimate_ci)"
+COMET_CI_METHOD = "bootstrap of segment means (same draws as sacreBLEU)"
+
+# sacreBLEU reads its seed from the environment; the lock keeps two threads of this
+# process from seeing each other's value while one bootstrap runs.
+_SEED_LOCK = threading.Lock()
+
 
 class MetricError(ValueError):
     """Inputs no metric can be computed on (counts differ, unknown language)."""
@@ -70,6 +96,7 @@ class Score:
     signature: str | None
     absent_reason: str | None = None
     per_segment: list[float] | None = None
+    ci95: dict | None = None  # the bootstrap interval (confidence_interval's dict); None when absent
 
     @property
     def present(self) -> bool:
@@ -77,14 +104,14 @@ class Score:
 
     def to_dict(self, with_segments: bool = False) -> dict:
         row = {"metric": self.metric, "value": self.value, "signature": self.signature,
-               "absent_reason": self.absent_reason}
+               "absent_reason": self.absent_reason, "ci95": self.ci95}
         if with_segments:
             row["per_segment"] = self.per_segment
         return row
 
 
 def absent(metric: str, reason: str) -> Score:
-    return Score(metric=metric, value=None, signature=None, absent_reason=reason, per_segment=None)
+    return Score(metric=metric, value=None, signature=None, absent_reason=reason, per_segment=None, ci95=None)
 
 
 def single_line(text: str) -> str:
@@ -126,6 +153,65 @@ def corpus_metric(name: str, lang: str, *, sentence: bool = False) -> BLEU | CHR
     raise MetricError(f"no sacreBLEU metric {name!r}; known: {', '.join(SACREBLEU_METRICS)}")
 
 
+# ---- bootstrap confidence intervals ------------------------------------------
+
+@contextmanager
+def sacrebleu_seed(seed: int) -> Iterator[None]:
+    """SACREBLEU_SEED set to ``seed`` while the block runs (sacreBLEU's bootstrap reads it there)."""
+    with _SEED_LOCK:
+        before = os.environ.get("SACREBLEU_SEED")
+        os.environ["SACREBLEU_SEED"] = str(seed)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("SACREBLEU_SEED", None)
+            else:
+                os.environ["SACREBLEU_SEED"] = before
+
+
+def bootstrap_indices(n_segments: int, n_samples: int, seed: int) -> np.ndarray:
+    # The very call sacreBLEU's bootstrap (_bootstrap_resample, _paired_bs_test) makes, so a
+    # mean of segment scores (COMET) is resampled with the same draws as BLEU and chrF.
+    return np.random.default_rng(seed).choice(n_segments, size=(n_samples, n_segments), replace=True)
+
+
+def confidence_interval(mean: float, half_width: float, method: str) -> dict:
+    """The stored form of a 95 % interval, sacreBLEU's "μ = mean ± half_width"."""
+    mean, half_width = float(mean), float(half_width)
+    return {"mean": mean, "half_width": half_width, "low": mean - half_width, "high": mean + half_width,
+            "n_samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED, "method": method}
+
+
+def sacrebleu_ci(name: str, lang: str, hypotheses: list[str], references: list[str]) -> dict:
+    """sacreBLEU's own bootstrap interval of corpus metric ``name`` (its ``--confidence``).
+
+    The steps of ``corpus_score(..., n_bootstrap=1000)``: the segments' statistics, sacreBLEU's
+    resampling (``_bootstrap_resample``: seeded draws, each draw scored from summed statistics),
+    and the percentile rule, here ``sacrebleu.significance.estimate_ci`` on the draws' scores as
+    float64. Not corpus_score itself: its ``Score.estimate_ci`` averages with statistics.mean,
+    which raises TypeError when a chrF draw scores exactly 0 (a Python float among numpy
+    float32s; sacreBLEU 2.6.0's CLI crashes there too), e.g. a draw of only empty hypotheses.
+    """
+    # A metric object of its own, so the bootstrap never touches the one whose signature is
+    # stored (an object that ran corpus_score(n_bootstrap=...) signs bs:1000|seed:12345, and the
+    # leaderboard groups rows by the stored signature).
+    metric_object = corpus_metric(name, lang)
+    stats = metric_object._extract_corpus_statistics(hypotheses, [references])
+    with sacrebleu_seed(BOOTSTRAP_SEED):
+        _, resampled = _bootstrap_resample(stats, metric_object, BOOTSTRAP_SAMPLES)
+    mean, half_width = estimate_ci(np.array([float(draw.score) for draw in resampled], dtype=np.float64))
+    return confidence_interval(mean, half_width, SACREBLEU_CI_METHOD)
+
+
+def segment_mean_ci(per_segment: Sequence[float]) -> dict:
+    """The bootstrap interval of a mean of segment scores (COMET): sacreBLEU's draws and percentiles."""
+    scores = np.asarray(per_segment, dtype=np.float64)
+    means = scores[bootstrap_indices(scores.size, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED)].mean(axis=1)
+    mean, half_width = estimate_ci(means)
+    return confidence_interval(mean, half_width, COMET_CI_METHOD)
+
+
 def _sacrebleu_score(name: str, lang: str, hypotheses: list[str], references: list[str]) -> Score:
     corpus_object, sentence_object = corpus_metric(name, lang), corpus_metric(name, lang, sentence=True)
     hyps, refs = _check_pair(hypotheses, references)
@@ -134,7 +220,7 @@ def _sacrebleu_score(name: str, lang: str, hypotheses: list[str], references: li
     # sacrebleu.sentence_bleu does); the system value is always the corpus score.
     per_segment = [sentence_object.sentence_score(h, [r]).score for h, r in zip(hyps, refs)]
     return Score(metric=name, value=float(corpus.score), signature=corpus_object.get_signature().format(),
-                 absent_reason=None, per_segment=per_segment)
+                 absent_reason=None, per_segment=per_segment, ci95=sacrebleu_ci(name, lang, hyps, refs))
 
 
 def bleu_score(hypotheses: list[str], references: list[str], lang: str, *,
@@ -210,7 +296,7 @@ def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
     if len(per_segment) != len(hyps):
         raise MetricError(f"COMET runner returned {len(per_segment)} scores for {len(hyps)} segments")
     return Score(metric="comet", value=100.0 * float(result["system_score"]), signature=comet_signature(result),
-                 absent_reason=None, per_segment=per_segment)
+                 absent_reason=None, per_segment=per_segment, ci95=segment_mean_ci(per_segment))
 
 
 def comet_signature(result: dict) -> str:

@@ -102,7 +102,7 @@ def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *,
                                 testset, settings)
             if summary is None:
                 summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
-                                   latency_sample=0, name=name, only=(lang,))
+                                   measure_speed=False, name=name, only=(lang,))
             result.metrics[lang] = summary["languages"][lang]["metrics"]
             result.size[lang] = _size(folder, track)
             if log:

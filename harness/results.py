@@ -101,7 +101,9 @@ def git_state() -> dict:
         except (OSError, subprocess.SubprocessError):
             return None
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # leaderboard/ is what evaluations write: results committed earlier, rewritten by this
+    # very run, do not make the harness's code differ from the commit.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!leaderboard")
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
@@ -117,7 +119,7 @@ def package_versions() -> dict[str, str]:
 
 def hardware() -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(),
-            "processor": _cpu_model(), "cpu_count": os.cpu_count()}
+            "processor": cpu_model(), "cpu_count": os.cpu_count()}
     try:
         info["memory_bytes"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
@@ -132,7 +134,7 @@ def hardware() -> dict:
     return info
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

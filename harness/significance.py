@@ -53,23 +53,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from sacrebleu.significance import PairedTest
 
-from harness.metrics import BLEU_TOKENIZERS, METRIC_NAMES as METRICS, MetricError, corpus_metric, single_line
+# The bootstrap's seed handling and draws are harness.metrics' (its confidence intervals use the same).
+from harness.metrics import (BLEU_TOKENIZERS, BOOTSTRAP_SAMPLES as DEFAULT_SAMPLES, BOOTSTRAP_SEED as DEFAULT_SEED,
+                             METRIC_NAMES as METRICS, MetricError, bootstrap_indices, corpus_metric, sacrebleu_seed,
+                             single_line)
 
-DEFAULT_SAMPLES = 1000   # sacreBLEU's default for the paired bootstrap
-DEFAULT_SEED = 12345     # sacreBLEU's default SACREBLEU_SEED
 ALPHA = 0.05
-
-# sacreBLEU's PairedTest reads its seed from the environment; the lock keeps two
-# threads of this process from seeing each other's value while one test runs.
-_SEED_LOCK = threading.Lock()
 
 
 class SignificanceError(ValueError):
@@ -94,20 +89,6 @@ def signature(metric: str, lang: str) -> str:
     return metric_object.get_signature().format()
 
 
-@contextmanager
-def _sacrebleu_seed(seed: int) -> Iterator[None]:
-    with _SEED_LOCK:
-        before = os.environ.get("SACREBLEU_SEED")
-        os.environ["SACREBLEU_SEED"] = str(seed)
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("SACREBLEU_SEED", None)
-            else:
-                os.environ["SACREBLEU_SEED"] = before
-
-
 def _check_seed(seed: int, n_samples: int) -> None:
     # sacreBLEU treats a seed of 0 as "no seed" (`self._seed if self._seed else None`),
     # which would make the test non-deterministic; refuse it rather than surprise.
@@ -121,7 +102,7 @@ def _paired_sacrebleu(head: tuple[str, list[str]], others: list[tuple[str, list[
                       metric: str, lang: str, n_samples: int, seed: int) -> dict[str, float]:
     """{system: p-value vs head} from sacreBLEU's PairedTest."""
     metric_object = sacrebleu_metric(metric, lang)
-    with _sacrebleu_seed(seed):
+    with sacrebleu_seed(seed):
         test = PairedTest([head] + others, {metric: metric_object}, references=[references], test_type="bs",
                           n_samples=n_samples, n_jobs=1)
         _, table = test()
@@ -129,11 +110,6 @@ def _paired_sacrebleu(head: tuple[str, list[str]], others: list[tuple[str, list[
     # No observed difference is no evidence of one (see the module docstring).
     return {name: 1.0 if result.score == results[0].score else float(result.p_value)
             for (name, _), result in zip(others, results[1:])}
-
-
-def _bootstrap_indices(n_segments: int, n_samples: int, seed: int) -> np.ndarray:
-    # The very call sacreBLEU's _paired_bs_test makes, so COMET is resampled with the same draws.
-    return np.random.default_rng(seed).choice(n_segments, size=(n_samples, n_segments), replace=True)
 
 
 def paired_bootstrap_means(head: Sequence[float], other: Sequence[float], n_samples: int = DEFAULT_SAMPLES,
@@ -145,7 +121,7 @@ def paired_bootstrap_means(head: Sequence[float], other: Sequence[float], n_samp
     observed = abs(a.mean() - b.mean())
     if observed == 0:
         return 1.0
-    idxs = _bootstrap_indices(a.size, n_samples, seed)
+    idxs = bootstrap_indices(a.size, n_samples, seed)
     sample_diffs = np.abs(a[idxs].mean(axis=1) - b[idxs].mean(axis=1))
     centred = sample_diffs - sample_diffs.mean()
     return float((np.sum(centred > observed) + 1) / (n_samples + 1))

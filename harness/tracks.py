@@ -17,6 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 GB = 10**9
+# The uncompressed base every track's systems are compared against (the leaderboard's Δ).
+BASE_SYSTEM = "baseline"
 
 QWEN2_AUDIO_7B_BF16_BYTES = 16_790_000_000  # papers.md: 8.40 B parameters, 16.79 GB in bf16
 QWEN2_AUDIO_7B_PARAMS = 8_400_000_000

@@ -26,7 +26,6 @@ from harness.decode import (
     build_prompt,
     configure_threads,
     decode,
-    measure_speed,
     prepare_batch,
 )
 from harness.models import load_system
@@ -229,12 +228,14 @@ def test_stats(fp32_system, tiny_clips):
     assert set(stats.as_dict()) >= {"rtfx", "seconds_per_utterance", "peak_rss_bytes", "gpu_peak_bytes"}
 
 
-def test_measure_speed(fp32_system, tiny_clips):
-    report = measure_speed(fp32_system, tiny_clips[:4], "de", DecodeSettings(max_new_tokens=8, batch_size=4),
-                           warmup=1)
-    assert report.batch_size == 4 and report.rtfx > 0
-    assert 0 < report.latency_median_seconds and 0 < report.latency_mean_seconds
-    assert report.as_dict()["device"] == "cpu"
+def test_speed_protocol_times_the_real_decoder(fp32_system, tiny_clips):
+    from harness import speed
+
+    block = speed.measure(fp32_system, decode, tiny_clips[:4], "de", DecodeSettings(max_new_tokens=8, batch_size=4),
+                          backend="transformers")
+    assert block["status"] == "measured" and block["rtfx"]["median"] > 0
+    assert 0 < block["batch1_latency_seconds"]["min"] <= block["batch1_latency_seconds"]["median"]
+    assert block["comparability"]["device"] == "cpu" and block["comparability"]["dtype"] == "float32"
 
 
 @pytest.mark.parametrize("audio, message", [

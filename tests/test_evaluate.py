@@ -11,6 +11,7 @@ import pytest
 from harness import evaluate as evaluation
 from harness.decode import DecodeSettings
 from harness.models import ModelLoadError
+from harness.speed import PROTOCOL_VERSION
 from harness.testsets import load_testset, write_segmented_set
 from harness import tracks
 from harness.tracks import get_track
@@ -35,8 +36,7 @@ def tiny_testset(tmp_path_factory, tiny_clips):
 def reference_run(tmp_path_factory, tiny_base_dir, tiny_testset):
     root = tmp_path_factory.mktemp("results")
     system = copy_system(tiny_base_dir, tmp_path_factory.mktemp("build") / "tiny")
-    summary = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=root,
-                                  latency_sample=2)
+    summary = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=root)
     return system, root, summary
 
 
@@ -65,7 +65,17 @@ def test_summary_has_scores_with_signatures_and_provenance(reference_run, tiny_t
         assert "nw:2" in metrics["chrf++"]["signature"]
         # No COMET model on the mini track: absent with a reason, never a number.
         assert metrics["comet"]["value"] is None and "no COMET model" in metrics["comet"]["absent_reason"]
-        assert report["speed"]["rtfx"] > 0 and report["speed"]["batch1_latency_mean_seconds"] > 0
+        speed = report["speed"]
+        assert speed["status"] == "measured" and speed["protocol"]["version"] == PROTOCOL_VERSION
+        assert speed["rtfx"]["median"] > 0 and speed["batch1_latency_seconds"]["median"] > 0
+        assert len(speed["rtfx"]["runs"]) == speed["protocol"]["repetitions"] >= 3
+        assert speed["comparability"]["batch_size"] == SETTINGS.batch_size
+        assert speed["comparability"]["sample"].endswith(f":{len(tiny_testset.utterances)}")
+        assert speed["comparability_key"].startswith("sha256:")
+        assert speed["load"]["sampled"] and isinstance(speed["contended"], bool)
+        assert speed["memory"]["peak_rss_bytes"] > 0 and "cpu" in speed["memory"]["gpu_absent_reason"]
+        # The quality pass's timing is kept apart, and is not a speed figure.
+        assert report["decode_pass"]["decoded_segments"] == len(tiny_testset.utterances)
         assert len(report["model"]["content_hash"]) == 64  # sha256 of the model folder
         assert "any" in report["degeneration"]
 
@@ -100,14 +110,14 @@ def test_killed_run_resumes_and_ends_equal_to_an_uninterrupted_run(reference_run
     monkeypatch.setattr(evaluation, "decode", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
         evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                            latency_sample=0)
+                            measure_speed=False)
     partial = tmp_path / "mini" / "tiny" / "tiny_test.de.partial.jsonl"
     assert len(partial.read_text().splitlines()) >= 1 + 4  # key line + the finished segments
     monkeypatch.setattr(evaluation, "decode", real_decode)
 
     summary = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                                  latency_sample=0)
-    assert summary["languages"]["de"]["speed"]["resumed_segments"] >= 3  # the batch of 3 that finished
+                                  measure_speed=False)
+    assert summary["languages"]["de"]["decode_pass"]["resumed_segments"] >= 3  # the batch of 3 that finished
     assert _without_timing(_segments(tmp_path)) == _without_timing(_segments(reference_root))
     assert not partial.exists()
 
@@ -125,12 +135,12 @@ def test_checkpoint_under_other_settings_is_not_reused(reference_run, tiny_tests
     monkeypatch.setattr(evaluation, "decode", dies_at_once)
     with pytest.raises(KeyboardInterrupt):
         evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                            latency_sample=0)
+                            measure_speed=False)
     monkeypatch.setattr(evaluation, "decode", real_decode)
     other = DecodeSettings(max_new_tokens=SETTINGS.max_new_tokens + 1, batch_size=SETTINGS.batch_size)
     summary = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, other, results_root=tmp_path,
-                                  latency_sample=0)
-    assert summary["languages"]["de"]["speed"]["resumed_segments"] == 0
+                                  measure_speed=False)
+    assert summary["languages"]["de"]["decode_pass"]["resumed_segments"] == 0
 
 
 def test_corrupt_weights_fail_and_keep_earlier_results(reference_run, tiny_testset, tmp_path):
@@ -144,7 +154,7 @@ def test_corrupt_weights_fail_and_keep_earlier_results(reference_run, tiny_tests
     earlier.write_text('{"earlier": true}\n')
     with pytest.raises(ModelLoadError):
         evaluation.evaluate(broken, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=results_root,
-                            latency_sample=0)
+                            measure_speed=False)
     assert earlier.read_text() == '{"earlier": true}\n'
 
 
@@ -165,3 +175,77 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err
     assert not (tmp_path / "r").exists()
+
+
+def test_resumed_run_measures_speed_whole_in_its_own_phase(reference_run, tiny_testset, tmp_path, monkeypatch):
+    system, _, _ = reference_run
+    real_decode = evaluation.decode
+
+    def dies_after_three(*args, on_result=None, **kwargs):
+        def counting(index, hypothesis, seen=[]):
+            on_result(index, hypothesis)
+            seen.append(index)
+            if len(seen) == 3:
+                raise KeyboardInterrupt("killed")
+        return real_decode(*args, on_result=counting, **kwargs)
+
+    monkeypatch.setattr(evaluation, "decode", dies_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
+                            only=("de",))
+    monkeypatch.setattr(evaluation, "decode", real_decode)
+    report = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
+                                 only=("de",))["languages"]["de"]
+    # Only the rest was decoded for quality; speed still timed the whole sample, every repetition.
+    assert report["decode_pass"]["resumed_segments"] == 3
+    assert report["decode_pass"]["decoded_segments"] == len(tiny_testset.utterances) - 3
+    assert report["speed"]["comparability"]["sample"].endswith(f":{len(tiny_testset.utterances)}")
+    assert len(report["speed"]["rtfx"]["runs"]) == report["speed"]["protocol"]["repetitions"]
+
+
+def test_speed_command_rewrites_only_the_speed_blocks(reference_run, tiny_testset):
+    from harness import speed
+
+    system, _, summary = reference_run
+    again = speed.remeasure(summary, system, tiny_testset, device="cpu", backend="transformers")
+    for lang, report in again["languages"].items():
+        before = summary["languages"][lang]
+        assert report["speed"]["remeasured"]["command"] == "python -m harness speed"
+        assert report["speed"]["comparability_key"] == before["speed"]["comparability_key"]  # same conditions
+        assert {k: v for k, v in report.items() if k != "speed"} == {k: v for k, v in before.items() if k != "speed"}
+    assert {k: v for k, v in again.items() if k != "languages"} == {k: v for k, v in summary.items()
+                                                                     if k != "languages"}
+
+
+def test_speed_command_refuses_another_model_or_test_set(reference_run, tiny_testset):
+    from harness import speed
+
+    system, _, summary = reference_run
+    other_model = json.loads(json.dumps(summary))
+    other_model["languages"]["de"]["model"]["content_hash"] = "0" * 64
+    with pytest.raises(speed.SpeedError, match="is not the one the results record"):
+        speed.remeasure(other_model, system, tiny_testset, device="cpu", backend="transformers")
+    other_set = json.loads(json.dumps(summary))
+    other_set["testset"]["content_hash"] = "sha256:other"
+    with pytest.raises(speed.SpeedError, match="changed since"):
+        speed.remeasure(other_set, system, tiny_testset, device="cpu", backend="transformers")
+
+
+def test_named_systems_bring_the_base_when_its_results_are_missing(tmp_path):
+    track = get_track("mini")
+    build, results_root = tmp_path / "build", tmp_path / "results"
+    spec = track.testsets[0]
+    model_b = build / "mini" / "modelB"
+    model_b.mkdir(parents=True)
+    # The base is not built: the error names the command that builds it.
+    with pytest.raises(evaluation.EvalError, match="run make build SUB=baseline"):
+        evaluation.with_base([model_b], track, [spec], build, results_root)
+    base = build / "mini" / "baseline"
+    base.mkdir()
+    (base / "system.json").write_text("{}")
+    assert evaluation.with_base([model_b], track, [spec], build, results_root) == [base, model_b]
+    # Once the base has results on every asked set, it is not evaluated again.
+    done = results_root / "mini" / "baseline" / f"{spec.name}.json"
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert evaluation.with_base([model_b], track, [spec], build, results_root) == [model_b]

@@ -7,6 +7,7 @@ schema of harness.evaluate / harness.longform), so the expected numbers are know
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
 import io
 import json
@@ -30,12 +31,64 @@ HASH = "sha256:" + "ab" * 32
 LIMIT = 2_000_000
 
 
-def metrics(bleu: float, chrf: float, chrfpp: float, bleu_signature: str = BLEU_DE) -> dict:
-    return {"bleu": {"metric": "bleu", "value": bleu, "signature": bleu_signature, "absent_reason": None},
-            "chrf": {"metric": "chrf", "value": chrf, "signature": CHRF, "absent_reason": None},
-            "chrf++": {"metric": "chrf++", "value": chrfpp, "signature": CHRFPP, "absent_reason": None},
-            "comet": {"metric": "comet", "value": None, "signature": None,
-                      "absent_reason": "no COMET model configured for track mini"}}
+def interval(value: float, half_width: float | None) -> dict | None:
+    """A stored ci95 (harness.metrics.confidence_interval's shape) centred on the value; None: a file
+    written before intervals were stored."""
+    if half_width is None:
+        return None
+    return {"mean": value, "half_width": half_width, "low": value - half_width, "high": value + half_width,
+            "n_samples": 1000, "seed": 12345, "method": "sacreBLEU bootstrap resampling (sacrebleu.significance.estimate_ci)"}
+
+
+def metrics(bleu: float, chrf: float, chrfpp: float, bleu_signature: str = BLEU_DE, ci: float | None = None) -> dict:
+    out = {"bleu": {"metric": "bleu", "value": bleu, "signature": bleu_signature, "absent_reason": None},
+           "chrf": {"metric": "chrf", "value": chrf, "signature": CHRF, "absent_reason": None},
+           "chrf++": {"metric": "chrf++", "value": chrfpp, "signature": CHRFPP, "absent_reason": None},
+           "comet": {"metric": "comet", "value": None, "signature": None,
+                     "absent_reason": "no COMET model configured for track mini", "ci95": None}}
+    if ci is not None:
+        for name in ("bleu", "chrf", "chrf++"):
+            out[name]["ci95"] = interval(out[name]["value"], ci)
+    return out
+
+
+HW_A = "AMD EPYC 7B13 x2"
+HW_B = "Intel Xeon 8480 x16"
+
+
+def figure(median: float, spread: float = 0.05) -> dict:
+    """One of the speed protocol's five-key figures (median, min, max, spread, runs)."""
+    low, high = median * (1 - spread / 2), median * (1 + spread / 2)
+    return {"median": median, "min": low, "max": high, "spread": spread, "runs": [low, median, high]}
+
+
+def speed_block(rtfx: float, hardware: str = HW_A, *, contended: bool | None = False, spread: float = 0.031,
+                peak_rss: int = 2**30) -> dict:
+    """A results summary's speed block in the exact shape harness.speed writes."""
+    comparability = {"hardware": hardware, "device": "cpu", "backend": "transformers", "dtype": "float32",
+                     "batch_size": 16, "processes": 1, "torch_threads": 2, "sample": "sha256:" + "cd" * 8 + ":16"}
+    key = "sha256:" + hashlib.sha256(json.dumps(comparability, sort_keys=True).encode()).hexdigest()[:16]
+    sampled = contended is not None
+    load = ({"sampled": True, "reason": None, "cpu_count": 2, "loadavg_1min_max": 0.9, "loadavg_1min_mean": 0.5,
+             "others_cpu_share": 0.4 if contended else 0.02, "others_cpu_share_max": 0.6 if contended else 0.05,
+             "top_others": [{"name": "python3", "cpu_share": 0.01}]} if sampled else
+            {"sampled": False, "reason": "no /proc on this machine", "cpu_count": 2, "loadavg_1min_max": None,
+             "loadavg_1min_mean": None, "others_cpu_share": None, "others_cpu_share_max": None, "top_others": []})
+    return {"status": "measured", "absent_reason": None,
+            "protocol": {"name": "iwslt-harness/speed", "version": 1, "warmup_utterances": 2, "repetitions": 3,
+                         "sample_utterances": 16, "latency_utterances": 8, "contention_threshold": 0.1,
+                         "definition": "RTFx = audio seconds / decoding wall seconds of the sample"},
+            "comparability": comparability, "comparability_key": key,
+            "rtfx": figure(rtfx, spread), "batch1_latency_seconds": figure(0.25), "tokens_per_second": figure(120.0),
+            "load": load, "contended": contended,
+            "memory": {"peak_rss_bytes": peak_rss, "gpu_peak_bytes": None, "gpu_memory_source": None,
+                       "gpu_absent_reason": "not a CUDA device"},
+            "measured": "2026-12-05T16:00:00Z"}
+
+
+IMPORTED = {"status": "absent", "absent_reason": "hypotheses imported: nothing was decoded here"}
+# What results files written before the speed protocol hold: one figure, no comparability.
+LEGACY_SPEED = {"rtfx": 50.0, "peak_rss_bytes": 2**30, "gpu_peak_bytes": None, "batch1_latency_mean_seconds": 0.25}
 
 
 def storage(size: int, params: int = 1000) -> dict:
@@ -52,7 +105,7 @@ def storage(size: int, params: int = 1000) -> dict:
 
 def summary(system: str, de: dict, *, built_by: str | None = None, store: dict | None = None,
             created: str = "2026-01-01T00:00:00Z", manifest: dict | None = None, testset: str = "talks_test",
-            longform: str | None = None) -> dict:
+            longform: str | None = None, speed: dict | None = None) -> dict:
     manifest = dict(manifest or {"format": "hf", "languages": {"de": "model"}})
     if built_by:
         manifest["built_by"] = built_by
@@ -60,13 +113,13 @@ def summary(system: str, de: dict, *, built_by: str | None = None, store: dict |
            "system": system, "system_manifest": manifest, "track": "mini",
            "testset": {"name": testset, "version": "1.0", "content_hash": HASH, "utterances": 10},
            "languages": {"de": {"metrics": de,
-                                "degeneration": {"empty": {"count": 1, "rate": 0.1}, "any": {"count": 2, "rate": 0.2}},
-                                "speed": {"rtfx": 50.0, "peak_rss_bytes": 2**30, "gpu_peak_bytes": None,
-                                          "batch1_latency_mean_seconds": 0.25}}},
+                                "degeneration": {"empty": {"count": 1, "rate": 0.1}, "any": {"count": 2, "rate": 0.2}}}},
            "storage": store, "created": created,
            "provenance": {"git": {"commit": "0" * 40, "dirty": False}}}
     if longform:
         out["segmentation"] = {"method": longform}
+    if speed is not None:
+        out["languages"]["de"]["speed"] = speed
     return out
 
 
@@ -80,15 +133,16 @@ def write(root: Path, data: dict, name: str = "talks_test") -> Path:
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
     """baseline (recipe), modelA (recipe, compliant), sizeonly (storage, no recipe), hyps (another BLEU
-    tokenizer, no storage: its own group)."""
+    tokenizer, no storage: its own group). Scores with intervals, except hyps' (a file from before them).
+    Speed: baseline and modelA on one machine, sizeonly (fastest) on another, hyps imported (absent)."""
     root = tmp_path / "results"
-    write(root, summary("baseline", metrics(10.0, 30.0, 28.0), built_by="submissions/baseline/build.py",
-                        store=storage(8_000_000)))
-    write(root, summary("modelA", metrics(20.5, 41.25, 39.5), built_by="submissions/modelA/build.py",
-                        store=storage(1_500_000), created="2026-02-03T04:05:06Z"))
-    write(root, summary("sizeonly", metrics(15.0, 35.0, 33.0), store=storage(3_000_000),
-                        manifest={"format": "hf", "data_condition": "constrained"}))
-    write(root, summary("hyps", metrics(30.0, 50.0, 48.0, bleu_signature=BLEU_DE_INTL)))
+    write(root, summary("baseline", metrics(10.0, 30.0, 28.0, ci=1.5), built_by="submissions/baseline/build.py",
+                        store=storage(8_000_000), speed=speed_block(40.0)))
+    write(root, summary("modelA", metrics(20.5, 41.25, 39.5, ci=1.25), built_by="submissions/modelA/build.py",
+                        store=storage(1_500_000), created="2026-02-03T04:05:06Z", speed=speed_block(50.0)))
+    write(root, summary("sizeonly", metrics(15.0, 35.0, 33.0, ci=2.0), store=storage(3_000_000),
+                        manifest={"format": "hf", "data_condition": "constrained"}, speed=speed_block(90.0, HW_B)))
+    write(root, summary("hyps", metrics(30.0, 50.0, 48.0, bleu_signature=BLEU_DE_INTL), speed=IMPORTED))
     return root
 
 
@@ -330,8 +384,15 @@ global.location = {hash: ""};
 
 _DRIVE = r"""
 var out = {};
-var tables = nodes.groups.all("table");
+var all = nodes.groups.all("table");
+var tables = all.filter(function (t) { return t.attrs["class"] === "board"; });
+var speed = all.filter(function (t) { return t.attrs["class"] === "speed"; });
 out.tables = tables.length;
+out.speed_tables = speed.map(function (t) {
+  return {key: t.attrs["data-speed-key"], bodies: t.all("tbody").map(function (b) {
+    return {cls: b.className, rows: b.children.map(function (r) { return r.children.map(function (c) { return c.textContent; }); })}; })};
+});
+out.speed_titles = nodes.groups.all("h3").map(function (h) { return h.textContent; });
 out.plots = nodes.groups.all("svg").length;
 out.limit_lines = nodes.groups.all("line").filter(function (l) { return l.attrs["class"] === "limit"; }).length;
 var first = tables[0], heads = first.all("th");
@@ -342,6 +403,8 @@ heads[out.headers.indexOf("bytes")].fire("click");
 out.by_bytes = systems(first);
 first.all("tbody")[0].children[0].fire("click");
 out.detail = nodes.detail.textContent;
+speed[1].all("tbody")[0].children[0].fire("click");
+out.speed_detail = nodes.detail.textContent;
 nodes["filter-track"].value = "mini";
 nodes["filter-lang"].value = "en-zh";
 nodes["filter-lang"].fire("change");
@@ -366,7 +429,18 @@ def test_the_page_script_runs_sorts_shows_details_and_filters(results: Path, tmp
     assert out["order"] == ["modelA ★", "sizeonly", "baseline"]
     assert out["by_bytes"] == ["baseline", "sizeonly", "modelA ★"]  # first click on a number: largest first
     assert "baseline" in out["detail"] and "8,000,000" in out["detail"] and "Size (storage verdict)" in out["detail"]
+    assert "28.00 ±1.50 [26.50, 29.50]" in out["detail"]  # baseline's chrF++ with its interval
     assert out["filtered"] == "No group matches these filters."
+    # Speed: the page draws the README's speed tables cell for cell, one per machine, never merged.
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert out["speed_titles"] == [line[len("### "):] for line in readme.splitlines() if line.startswith("### Speed")]
+    assert len(out["speed_tables"]) == 2
+    for table in out["speed_tables"]:
+        for row in table["bodies"][0]["rows"]:
+            assert "| " + " | ".join(row) + " |" in re.sub(r" +\|", " |", readme), row
+    assert [[r[1] for r in t["bodies"][0]["rows"]] for t in out["speed_tables"]] == [["modelA", "baseline"], ["sizeonly"]]
+    assert "sizeonly" in out["speed_detail"] and "RTFx runs" in out["speed_detail"] and "88.6, 90.0, 91.4" in out["speed_detail"]
+    assert "contended" in out["speed_detail"] and "2.0 % (max 5.0 %)" in out["speed_detail"]
 
 
 def test_the_command_adds_significance_clusters_from_the_segments_files(results: Path, tmp_path: Path):
@@ -384,3 +458,121 @@ def test_the_command_adds_significance_clusters_from_the_segments_files(results:
         assert (with_["modelA"]["cluster"], with_["baseline"]["cluster"]) == (1, 2)
         assert with_["sizeonly"]["cluster"] is None  # no segments file: not tested, no cluster
     assert all(row["cluster"] is None for row in without.values())
+
+
+# ---------------------------------------------------------------- intervals and speed
+
+def test_scores_show_their_interval_and_an_old_file_the_bare_value(results: Path, tmp_path: Path):
+    board = render(results, tmp_path / "out")
+    rows = rows_by_system(board)
+    assert rows["modelA"]["metrics"]["chrf++"]["ci95"] == interval(39.5, 1.25)  # copied from the results file
+    assert rows["hyps"]["metrics"]["chrf++"]["ci95"] is None  # written before intervals: none invented
+    readme = (tmp_path / "out" / "README.md").read_text()
+    table_row = {line.split("|")[2].strip(): line for line in readme.splitlines() if line.startswith("| ")}
+    assert "| 39.50 ±1.25 |" in table_row["modelA ★"] and "| 20.50 ±1.25 |" in table_row["modelA ★"]
+    assert "| 48.00 " in table_row["hyps"] and "±" not in table_row["hyps"]
+    assert readme.count("±x beside a score = half width of its 95 % confidence interval") == 1
+    assert "1,000 resamples, seed 12345" in readme and "bootstrap of segment means" in readme
+    csv_rows = {r["system"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text()))}
+    assert (float(csv_rows["modelA"]["chrf++_ci_low"]), float(csv_rows["modelA"]["chrf++_ci_high"])) == (38.25, 40.75)
+    assert csv_rows["hyps"]["chrf++_ci_low"] == csv_rows["hyps"]["chrf++_ci_high"] == ""
+    assert csv_rows["modelA"]["comet_ci_low"] == ""  # COMET absent: no interval
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "±x beside a score = half width of its 95 % confidence interval" in page
+
+
+def test_a_malformed_interval_is_refused(results: Path):
+    data = summary("broken", metrics(1, 2, 3))
+    data["languages"]["de"]["metrics"]["bleu"]["ci95"] = {"half_width": "wide"}
+    write(results, data)
+    with pytest.raises(LeaderboardError, match="metric 'bleu' of 'de' has a malformed ci95"):
+        read_results(results)
+
+
+def test_quality_tables_have_no_speed_and_each_machine_its_own_speed_table(results: Path, tmp_path: Path):
+    board = render(results, tmp_path / "out")
+    main_group = next(g for g in board["groups"] if len(g["rows"]) == 3)
+    # sizeonly is the fastest number, but on other hardware: never ranked with baseline and modelA
+    tables = [(t["comparability"]["hardware"], t["ranked"], t["contended"]) for t in main_group["speed_groups"]]
+    assert tables == [(HW_A, ["modelA", "baseline"], []), (HW_B, ["sizeonly"], [])]
+    assert main_group["speed_groups"][0]["comparability_key"] == speed_block(1.0)["comparability_key"]
+    assert main_group["speed_absent"] == [] and main_group["speed_none"] == []
+    alone = next(g for g in board["groups"] if len(g["rows"]) == 1)
+    assert alone["speed_groups"] == [] and alone["speed_absent"] == [
+        {"system": "hyps", "reason": "hypotheses imported: nothing was decoded here"}]
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    first = data["groups"][0]["speed_groups"][0]
+    assert set(first) >= {"comparability", "comparability_key", "ranked", "contended"}
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "RTFx" not in readme.split("### Speed", 1)[0]  # the quality table has no speed column
+    assert readme.count("### Speed: hardware") == 2
+    assert (f"### Speed: hardware {HW_A} · device cpu · backend transformers · dtype float32 · batch size 16 · "
+            "processes 1 · torch threads 2") in readme
+    assert "Speed absent: hyps (hypotheses imported: nothing was decoded here)." in readme
+    rows = {r["system"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text()))}
+    a = rows["modelA"]
+    assert (a["rtfx"], a["rtfx_spread"], a["batch1_latency_median_seconds"], a["speed_contended"]) == \
+        ("50.0", "0.031", "0.25", "False")
+    assert a["speed_comparability_key"] == speed_block(1.0)["comparability_key"] and a["peak_rss_bytes"] == str(2**30)
+    assert rows["hyps"]["rtfx"] == rows["hyps"]["speed_comparability_key"] == ""
+
+
+@pytest.fixture
+def speed_results(tmp_path: Path) -> Path:
+    """One quality group, one machine: fast is fastest but contended, unsampled had no load sampling, mid and
+    slow ran alone; legacy predates the speed protocol, imported has no speed (absent)."""
+    root = tmp_path / "speed-results"
+    for system, speed in (("fast", speed_block(500.0, contended=True)), ("unsampled", speed_block(400.0, contended=None)),
+                          ("slow", speed_block(10.0)), ("mid", speed_block(20.0)), ("legacy", LEGACY_SPEED),
+                          ("imported", IMPORTED)):
+        write(root, summary(system, metrics(10, 30, 28, ci=1.0), speed=speed))
+    write(root, summary("nothing", metrics(10, 30, 28, ci=1.0)))  # no speed block at all
+    return root
+
+
+def test_contended_runs_are_listed_not_ranked_and_missing_speed_is_named(speed_results: Path, tmp_path: Path):
+    board = render(speed_results, tmp_path / "out")
+    (group,) = board["groups"]
+    (table,) = group["speed_groups"]
+    assert table["ranked"] == ["mid", "slow"]
+    assert table["contended"] == ["fast", "unsampled"]
+    assert group["speed_absent"] == [{"system": "imported", "reason": "hypotheses imported: nothing was decoded here"}]
+    assert group["speed_none"] == ["legacy", "nothing"]  # a pre-protocol figure compares with nothing
+    rows = rows_by_system(board)
+    assert rows["legacy"]["rtfx"] is None and rows["legacy"]["speed"] is None
+    readme = (tmp_path / "out" / "README.md").read_text()
+    ranked, _, contended = readme.partition("Measured under contention (not ranked):")
+    ranked = ranked.split("### Speed", 1)[1]
+    assert "| 1   | mid" in ranked and "| 2   | slow" in ranked and "fast" not in ranked
+    contended = contended.split("\n\n", 2)[1]  # the contended table itself
+    assert "| fast" in contended and "| unsampled" in contended and "mid" not in contended
+    assert "40.0 % (max 60.0 %)" in contended and "not sampled (no /proc on this machine)" in contended
+    assert "Speed absent: imported (hypotheses imported: nothing was decoded here)." in readme
+    assert "No speed measured: legacy, nothing." in readme
+    csv_rows = {r["system"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text()))}
+    assert (csv_rows["fast"]["speed_contended"], csv_rows["unsampled"]["speed_contended"]) == ("True", "")
+
+
+def test_the_page_keeps_contended_runs_in_their_own_body(speed_results: Path, tmp_path: Path):
+    node = node_or_skip()
+    render(speed_results, tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    (tmp_path / "data.json").write_text(page_data(page))
+    (tmp_path / "run.js").write_text(_FAKE_DOM + page_script(page) + _DRIVE.split("var first =", 1)[0]
+                                     + "console.log(JSON.stringify(out));\n")
+    done = subprocess.run([node, str(tmp_path / "run.js"), str(tmp_path / "data.json")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (table,) = json.loads(done.stdout)["speed_tables"]
+    ranked, contended = table["bodies"]
+    assert "ranked" in ranked["cls"] and "contended" in contended["cls"]
+    assert [row[:2] for row in ranked["rows"]] == [["1", "mid"], ["2", "slow"]]
+    assert contended["rows"][0] == ["measured under contention — not ranked"]
+    assert [row[:2] for row in contended["rows"][1:]] == [["—", "fast"], ["—", "unsampled"]]
+
+
+def test_speed_tables_render_byte_identically(speed_results: Path, tmp_path: Path):
+    render(speed_results, tmp_path / "one")
+    render(speed_results, tmp_path / "two")
+    for name in ("README.md", "results.csv", "results.json", "index.html"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

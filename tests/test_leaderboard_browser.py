@@ -3,7 +3,7 @@
 The page is opened from disk with every host name unresolvable (it must need no network),
 its DOM read after the scripts ran (``--dump-dom``), and its view driven through the URL
 fragment the page reads (``#sort=..&dir=..&lang=..&detail=..``): sorting, filtering and the
-detail view, without a browser driver. A screenshot of the real mini-track page (or of
+detail view, without a browser driver; scores show their 95 % interval, speed its own tables. A screenshot of the real mini-track page (or of
 the fixture's, where no results exist) is written to ``build/screenshots/leaderboard.png``.
 """
 
@@ -55,6 +55,27 @@ def test_the_page_loads_from_disk_without_network_and_draws_tables_and_plots(pag
     assert html.count('<table class="board"') == 2  # the scripts ran: one table per group
     assert "<svg" in html and "<circle" in html and 'class="limit"' in html  # the Pareto plot with the limit
     assert re.sub(r"<[^>]+>", "", first_column(html)[0]).strip() == "modelA ★"  # ranked by the primary metric
+
+
+def text(cell: str) -> str:
+    return re.sub(r"<[^>]+>", "", cell).strip()
+
+
+def test_scores_show_their_interval_and_speed_has_its_own_tables(page):
+    html = dom(page)
+    headers = [text(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", html.split("</thead>", 1)[0], re.S)]
+    assert "RTFx" not in headers and "peak RSS" not in headers  # no speed in the quality table
+    chrfpp = first_column(html, headers.index("chrF++"))
+    assert [text(c) for c in chrfpp] == ["39.50 ±1.25", "33.00 ±2.00", "28.00 ±1.50"]
+    assert "48.00" in html and "48.00 ±" not in html  # hyps: a results file without intervals, the bare value
+    assert html.count('<table class="speed"') == 2 and "Speed: hardware AMD EPYC 7B13 x2 · device cpu" in html
+    assert "±3.1 %" in html and "Speed absent: hyps (hypotheses imported: nothing was decoded here)." in html
+    assert "half width of its 95 % confidence interval" in html
+    # sorting by chrF++ still sorts by the value, not by the text with its interval
+    ascending = [text(c) for c in first_column(dom(page, "sort=chrf%2B%2B&dir=asc"), headers.index("chrF++"))]
+    assert ascending == ["28.00 ±1.50", "33.00 ±2.00", "39.50 ±1.25"]
+    detail = dom(page, "detail=modelA")
+    assert "RTFx runs" in detail and "49.2, 50.0, 50.8" in detail and "contended" in detail and "iwslt-harness/speed v1" in detail
 
 
 def test_sorting_filtering_and_details_through_the_fragment(page):

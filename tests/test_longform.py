@@ -64,7 +64,9 @@ def test_gold_segments_are_scored_as_they_are(track, longform_set, tmp_path):
         report = summary["languages"][lang]
         assert report["resegmentation"]["methods"]["as-is"] == 2  # as many hypotheses as references
         assert report["metrics"]["bleu"]["value"] is not None and report["metrics"]["bleu"]["signature"]
-        assert report["speed"]["segments_decoded"] == 6
+        assert report["decode_pass"]["decoded_segments"] == 6
+        # Speed by the protocol, on the segmentation's first segments (all six here).
+        assert report["speed"]["status"] == "measured" and report["speed"]["comparability"]["sample"].endswith(":6")
     # Results files: the summary, and one row per reference segment and direction, in segments.yaml order.
     folder = tmp_path / "mini" / "mini-base"
     assert json.loads((folder / "tiny_longform.gold.json").read_text())["schema"] == longform.LONGFORM_SCHEMA

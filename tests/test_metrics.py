@@ -1,4 +1,5 @@
-"""BLEU / chrF / chrF++ against the sacreBLEU command line, the registry, and `python -m harness score`."""
+"""BLEU / chrF / chrF++ and their bootstrap intervals against the sacreBLEU command line, COMET's interval,
+the registry, and `python -m harness score`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from harness.metrics import METRICS, MetricError, Score, bleu_score, chrf_pp_score, chrf_score, score_all
+from harness.metrics import (COMET_CI_METHOD, METRICS, SACREBLEU_CI_METHOD, MetricError, Score, bleu_score,
+                             chrf_pp_score, chrf_score, comet_score, score_all, segment_mean_ci)
 
 REPO = Path(__file__).resolve().parents[1]
 SACREBLEU = Path(sys.executable).parent / "sacrebleu"
@@ -100,6 +103,108 @@ def test_per_segment_scores_equal_the_cli_sentence_level(tmp_path, name, lang, h
         assert [rounded(v) for v in ours[metric].per_segment] == [rounded(v) for v in cli_scores], metric
 
 
+MULTI = [c for c in CASES if len(c[2]) > 1]
+
+
+def cli_confidence(tmp_path, hyps, refs, *args) -> dict | None:
+    """The CLI's `--confidence` row of one metric under its default seed; None where sacreBLEU 2.6.0's
+    own interval crashes (statistics.mean of a Python 0.0 among float32 draw scores, chrF only)."""
+    env = {k: v for k, v in os.environ.items() if k != "SACREBLEU_SEED"}
+    hyp_file, ref_file = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp_file.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    ref_file.write_text("".join(r + "\n" for r in refs), encoding="utf-8")
+    done = subprocess.run([str(SACREBLEU), str(ref_file), "-i", str(hyp_file), "-w", str(WIDTH), "--confidence",
+                           *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        assert "don't know how to coerce float and float32" in done.stderr, done.stderr[-500:]
+        return None
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("name,lang,hyps,refs", MULTI, ids=[c[0] for c in MULTI])
+def test_confidence_intervals_equal_the_cli_confidence(tmp_path, name, lang, hyps, refs):
+    # The golden numbers are sacreBLEU's own `--confidence` (1,000 resamples, its default seed 12345).
+    tok = {"de": "13a", "zh": "zh"}[lang]
+    ours = score_all(hyps, refs, lang, ["bleu", "chrf", "chrf++"])
+    compared = 0
+    for metric, args in (("bleu", ("-m", "bleu", "-tok", tok)), ("chrf", ("-m", "chrf")),
+                         ("chrf++", ("-m", "chrf", "--chrf-word-order", "2"))):
+        ci = ours[metric].ci95
+        assert (ci["n_samples"], ci["seed"], ci["method"]) == (1000, 12345, SACREBLEU_CI_METHOD)
+        assert ci["low"] == ci["mean"] - ci["half_width"] and ci["high"] == ci["mean"] + ci["half_width"]
+        assert ours[metric].to_dict()["ci95"] == ci
+        row = cli_confidence(tmp_path, hyps, refs, *args)
+        if row is None:
+            assert metric != "bleu" and ci["half_width"] > 0  # ours is computed where the CLI's crashes
+            continue
+        # the interval is computed beside the score: the stored signature stays the one without bs/seed
+        assert ours[metric].signature == row["signature"].replace("|bs:1000|seed:12345", ""), metric
+        if "confidence_mean" not in row:  # the CLI prints no interval for a mean of 0 (every draw scores 0)
+            assert ci["mean"] == ci["half_width"] == 0.0, metric
+            continue
+        assert rounded(ci["mean"]) == rounded(row["confidence_mean"]), metric
+        assert rounded(ci["half_width"]) == rounded(row["confidence_var"]), metric
+        compared += 1
+    assert compared >= 1 or name == "de all hypotheses empty"
+
+
+def test_the_interval_ignores_a_caller_seed_and_leaves_it_alone(monkeypatch):
+    hyps, refs = CASES[1][2], CASES[1][3]
+    expected = score_all(hyps, refs, "de", ["bleu"])["bleu"].ci95
+    monkeypatch.setenv("SACREBLEU_SEED", "7")
+    assert score_all(hyps, refs, "de", ["bleu"])["bleu"].ci95 == expected
+    assert os.environ["SACREBLEU_SEED"] == "7"
+
+
+def independent_mean_ci(scores: list[float]) -> tuple[float, float]:
+    """Mean and half width of the 95 % interval of bootstrap means, written out with numpy alone:
+    the draw sacreBLEU makes (default_rng(12345).choice), and its 25th / 975th of 1,000 sorted means
+    (index n // 40 from either end) as numpy percentiles."""
+    x = np.asarray(scores, dtype=np.float64)
+    draws = np.random.default_rng(12345).choice(x.size, size=(1000, x.size), replace=True)
+    means = x[draws].mean(axis=1)
+    low, high = np.percentile(means, 2.5, method="higher"), np.percentile(means, 97.5, method="lower")
+    return float(means.mean()), float((high - low) / 2)
+
+
+SYNTHETIC_COMET = [round(100 * float(v), 6) for v in np.random.default_rng(3).uniform(0.2, 0.95, size=40)]
+
+
+def test_segment_mean_interval_equals_an_independent_bootstrap():
+    ci = segment_mean_ci(SYNTHETIC_COMET)
+    mean, half = independent_mean_ci(SYNTHETIC_COMET)
+    assert ci["mean"] == pytest.approx(mean, abs=1e-9) and ci["half_width"] == pytest.approx(half, abs=1e-9)
+    assert (ci["low"], ci["high"]) == (ci["mean"] - ci["half_width"], ci["mean"] + ci["half_width"])
+    assert (ci["n_samples"], ci["seed"], ci["method"]) == (1000, 12345, COMET_CI_METHOD)
+    assert 0 < ci["half_width"] < 10 and ci["low"] < float(np.mean(SYNTHETIC_COMET)) < ci["high"]
+    assert segment_mean_ci([50.0] * 7)["half_width"] == 0.0  # no spread, no interval width
+
+
+FAKE_COMET_PYTHON = """#!{python}
+# Stands in for .venv-comet's python: ignores the runner script, answers its --output with fixed scores.
+import json, sys
+args = sys.argv[2:]
+scores = {scores!r}
+out = {{"scores": scores, "system_score": sum(scores) / len(scores), "model": "fake/comet", "comet_version": "0"}}
+open(args[args.index("--output") + 1], "w").write(json.dumps(out))
+"""
+
+
+def test_comet_score_carries_the_segment_mean_interval(tmp_path, monkeypatch):
+    raw = [v / 100 for v in SYNTHETIC_COMET]
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_COMET_PYTHON.format(python=sys.executable, scores=raw))
+    fake.chmod(0o755)
+    monkeypatch.setenv("HARNESS_COMET_PYTHON", str(fake))
+    n = len(raw)
+    score = comet_score(["h"] * n, ["r"] * n, "de", sources=["s"] * n, comet_model="fake/comet")
+    assert score.present and score.signature == "comet|model:fake/comet|version:0"
+    mean, half = independent_mean_ci(score.per_segment)
+    assert score.ci95["mean"] == pytest.approx(mean, abs=1e-9)
+    assert score.ci95["half_width"] == pytest.approx(half, abs=1e-9)
+    assert score.ci95 == segment_mean_ci(score.per_segment) and score.to_dict()["ci95"] == score.ci95
+
+
 def test_perfect_and_empty_outputs_are_the_extremes():
     refs = ["Die Katze schläft.", "Der Hund bellt."]
     perfect = score_all(refs, refs, "de", ["bleu", "chrf", "chrf++"])
@@ -146,7 +251,8 @@ def test_registry_and_score_all_order():
 def test_comet_without_a_model_is_absent_with_the_reason_not_a_number():
     scores = score_all(["Hallo."], ["Hallo."], "de", ["chrf", "comet"], sources=["Hello."], track="mini")
     comet = scores["comet"]
-    assert comet.value is None and comet.signature is None and comet.per_segment is None
+    assert comet.value is None and comet.signature is None and comet.per_segment is None and comet.ci95 is None
+    assert comet.to_dict()["ci95"] is None  # no interval made up for an absent metric
     assert comet.absent_reason == "no COMET model configured for track mini"
     assert scores["chrf"].value == pytest.approx(100.0)
 
