@@ -8,8 +8,12 @@
 #                 size check + decode + score built systems -> leaderboard/results/ (long-form sets:
 #                 segment -> decode -> resegment to the references -> score)
 #   make leaderboard  render leaderboard/ (README.md, index.html, results.csv, results.json) from leaderboard/results/
+#   make leaderboard-mini  the committed mini leaderboard, from one commit: refuses a tree with local changes
+#                 outside leaderboard/, builds every submission (cached stages), removes leaderboard/results/mini/,
+#                 evaluates every system on every mini test set (long-form included), renders
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
-#   make data     generate the mini-track test and training sets under testsets/mini/
+#   make data     generate the mini-track test and training sets under testsets/mini/ (present and intact:
+#                 only verifies the hashes); build and eval on the mini track make them when missing
 #   make mini-base   retrain the mini track's base model into models/mini-base/ (~70 min, 1 core)
 #   make test     the test suite, offline, on the CPU
 #   make test-gpu the CUDA path of the tests (marker gpu; skipped without a CUDA device)
@@ -36,8 +40,15 @@ SEGMENTATION ?=
 # (e.g. C.UTF-8), so only de, zh or both count as a direction.
 BUILD_LANG := $(filter de zh both,$(LANG))
 BATCH ?= 16
-# The mini track's test sets come from make data; the 7B tracks read theirs from the hub.
-TRACK_DATA := $(if $(filter mini,$(TRACK)),data)
+# The mini track's sets come from make data (the 7B tracks read theirs from the hub); build and
+# eval depend on its stamp, so a fresh clone makes them and later runs do not even re-verify them
+# (make data always does). The stamp is remade when the generator's sources change.
+MINI_STAMP := $(MINI)/.generated
+TRACK_DATA := $(if $(filter mini,$(TRACK)),$(MINI_STAMP))
+# make eval compares every system with the track's base; on the mini track it is built when
+# missing (the 7B base comes from the hub: there the eval names make build SUB=baseline).
+BASE_BUILT := $(if $(filter mini,$(TRACK)),build/$(TRACK)/baseline/system.json)
+SUBMISSIONS := $(sort $(notdir $(patsubst %/build.py,%,$(wildcard submissions/*/build.py))))
 
 # Nothing the tests or the mini track do may reach a model or dataset hub. The 7B
 # tracks fetch the base model and ACL 60/60 once (loading a built system is always
@@ -50,7 +61,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 
-.PHONY: build eval leaderboard check data mini-base test test-gpu bench clean clean-data lock comet-env
+.PHONY: build eval leaderboard leaderboard-mini check data mini-base test test-gpu bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -94,6 +105,13 @@ endif
 # ---- targets --------------------------------------------------------------
 data: $(VENV_STAMP) espeak-ng
 	$(PY) -m testsets.miniworld --out $(MINI) --jobs $(JOBS)
+	@touch $(MINI_STAMP)
+
+# espeak-ng is only needed to speak the sets, so it is installed here, not on every build.
+$(MINI_STAMP): $(wildcard testsets/miniworld/*.py) | $(VENV_STAMP)
+	$(if $(ESPEAK),,$(MAKE) --no-print-directory espeak-ng)
+	$(PY) -m testsets.miniworld --out $(MINI) --jobs $(JOBS)
+	@touch $@
 
 # One intra-op thread on purpose: the recipe's weights are reproducible for a thread
 # count, and on two shared cores two threads stall on each other (harness/stages/mini_base.py).
@@ -101,23 +119,41 @@ MINI_BASE_OUT ?= models/mini-base
 mini-base: data
 	OMP_NUM_THREADS=1 $(PY) -m harness.stages.mini_base --out $(MINI_BASE_OUT) --work build/mini-base --evaluate
 
-build: $(VENV_STAMP)
+build: $(VENV_STAMP) $(TRACK_DATA)
 	@test -n "$(SUB)" || { echo "usage: make build SUB=<name>  (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
 	@test -f submissions/$(SUB)/build.py || { echo "error: no submission named $(SUB) (submissions: $$(ls submissions | tr '\n' ' '))" >&2; exit 2; }
 	$(if $(NPROC),HARNESS_NPROC=$(NPROC)) $(if $(FSDP),HARNESS_FSDP=1) $(PY) submissions/$(SUB)/build.py --track $(TRACK) $(if $(BUILD_LANG),--lang $(BUILD_LANG))
 
-eval: $(VENV_STAMP) $(TRACK_DATA)
+# The mini base as it is (a copy of models/mini-base/, seconds); a retrained base is copied again.
+build/mini/baseline/system.json: $(wildcard models/mini-base/*) | $(VENV_STAMP)
+	$(PY) submissions/baseline/build.py --track mini
+
+eval: $(VENV_STAMP) $(TRACK_DATA) $(BASE_BUILT)
 	$(PY) -m harness eval --track $(TRACK) --batch-size $(BATCH) $(if $(SUB),--system $(SUB)) $(if $(TESTSET),--testset $(TESTSET)) $(if $(SEGMENTATION),--segmentation $(SEGMENTATION)) $(if $(NPROC),--nproc $(NPROC))
 	$(PY) -m harness leaderboard
 
 leaderboard: $(VENV_STAMP)
 	$(PY) -m harness leaderboard
 
+# The committed mini leaderboard, from one commit: every row built, decoded and scored by the
+# checked-out code, so the tree may differ from HEAD only under leaderboard/ (what this writes;
+# the results files record the commit with the same exclusion, harness.results.git_state).
+# Every submission is built (both directions; the stage cache makes an unchanged one quick) and
+# evaluated afresh; --system keeps a stale build/mini/ folder of no submission off the page.
+leaderboard-mini:
+	@changed="$$(git status --porcelain --untracked-files=no -- . ':!leaderboard')" \
+	  || { echo "error: make leaderboard-mini needs a git checkout (the results record its commit)" >&2; exit 2; }; \
+	  test -z "$$changed" || { echo "error: local changes outside leaderboard/ ($$(echo "$$changed" | cut -c4- | head -3 | paste -sd ' ')$$(test $$(echo "$$changed" | wc -l) -le 3 || echo ' ...')): commit them first, so the leaderboard records one commit" >&2; exit 2; }
+	for sub in $(SUBMISSIONS); do $(MAKE) --no-print-directory build SUB=$$sub TRACK=mini BUILD_LANG= || exit; done
+	rm -rf leaderboard/results/mini
+	$(PY) -m harness eval --track mini --batch-size $(BATCH) $(foreach sub,$(SUBMISSIONS),--system $(sub))
+	$(PY) -m harness leaderboard
+
 check: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make check SUB=<name> [TRACK=mini]" >&2; exit 2; }
 	$(PY) -m harness check build/$(TRACK)/$(SUB) --track $(TRACK)
 
-bench: $(VENV_STAMP)
+bench: $(VENV_STAMP) $(TRACK_DATA)
 	$(TEST_ENV) BENCH_DEVICE=$(BENCH_DEVICE) $(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)
 
 test: $(VENV_STAMP) espeak-ng chromium
@@ -138,4 +174,4 @@ clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-data:
-	rm -rf $(MINI)/*/data.parquet $(MINI)/*/wav
+	rm -rf $(MINI)/*/data.parquet $(MINI)/*/wav $(MINI_STAMP)

@@ -8,8 +8,9 @@ degeneration flags per segment (harness.degeneration), and speed by the speed pr
 (harness.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
 load sampled), all written as results files with provenance (harness.results).
 
-With ``--system``, the track's base (``baseline``) is evaluated as well on every set where
-its results are missing, so the leaderboard's Δ columns always have a base.
+The track's base (``baseline``) is evaluated as well on every set where its results are
+missing, so the leaderboard's Δ columns have a base: with ``--system``, a base that is not
+built is an error naming ``make build SUB=baseline``; without, a warning.
 
 A run killed midway resumes from the finished segments, reusing them only under the
 same model content hash, decode settings and test-set hash.
@@ -210,13 +211,17 @@ def _run(args: argparse.Namespace) -> int:
         settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
                                   batch_size=args.batch_size)
         specs = [s for s in track.testsets if not args.testset or s.name in args.testset]
-        systems = find_systems(track, args.build_root, args.system)
-        if args.system:
-            systems = with_base(systems, track, specs, args.build_root, args.results_root)
         unknown = set(args.testset or ()) - {s.name for s in track.testsets}
         if unknown:
             raise EvalError(f"unknown test set {sorted(unknown)[0]!r} for track {track.name}; "
                             f"known: {', '.join(s.name for s in track.testsets)}")
+        systems = find_systems(track, args.build_root, args.system)
+        try:
+            systems = with_base(systems, track, specs, args.build_root, args.results_root)
+        except EvalError as error:
+            if args.system:
+                raise  # systems named to be compared: without their base there is nothing to compare with
+            print(f"warning: {error} (the leaderboard's Δ columns stay empty)", file=sys.stderr)
         # Each test set is loaded and verified once, however many systems there are.
         testsets = {spec.name: load_spec(spec) for spec in specs}
         segmentations: dict = {}  # one segmentation per long-form set, shared by every system

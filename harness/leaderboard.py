@@ -283,6 +283,7 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
         "gpu_peak_bytes": memory.get("gpu_peak_bytes"),
         "created": summary.get("created"),
         "git_commit": ((summary.get("provenance") or {}).get("git") or {}).get("commit"),
+        "git_dirty": ((summary.get("provenance") or {}).get("git") or {}).get("dirty"),
         "source": relative,
         "storage": _storage_detail(storage),
     }

@@ -147,6 +147,18 @@ class UnknownSourceError(ValueError):
     """A test-set spec whose ``source`` no loader reads."""
 
 
+MINI_DATA = REPO / "testsets" / "mini"
+
+
+def made_by_hint(folder: Path) -> str:
+    """What to run when a set under testsets/mini/ is missing or stale: make data writes them."""
+    try:
+        Path(folder).resolve().relative_to(MINI_DATA.resolve())
+    except ValueError:
+        return ""
+    return "; run make data (it writes the mini track's sets)"
+
+
 def load_spec(spec: TestSetSpec):
     """The test set a spec names, loaded and hash-verified (harness.testsets): a TestSet or a LongFormSet.
 
@@ -154,10 +166,13 @@ def load_spec(spec: TestSetSpec):
     first use, so this module stays light. Raises harness.testsets.TestSetError for a set
     that does not load, UnknownSourceError for a source no loader reads.
     """
-    from harness.testsets import load_acl6060, load_testset
+    from harness.testsets import TestSetError, load_acl6060, load_testset
 
     if spec.source == "local":
-        return load_testset(REPO / spec.location)
+        try:
+            return load_testset(REPO / spec.location)
+        except TestSetError as error:
+            raise TestSetError(f"{error}{made_by_hint(REPO / spec.location)}") from None
     if spec.source == "acl6060":
         return load_acl6060(spec.languages, revision=spec.revision)["test"]
     raise UnknownSourceError(f"test set {spec.name}: unknown source {spec.source!r}")

@@ -48,7 +48,7 @@ from pathlib import Path
 from harness.results import staged_folder
 from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
-from harness.tracks import REPO, Track, get_track
+from harness.tracks import REPO, Track, get_track, made_by_hint
 
 MODEL = "model"  # the system folder inside a model-producing stage's folder
 KD_FILE = "kd.jsonl"
@@ -224,7 +224,7 @@ def resolve_set(source: str, *, track: Track, langs: Sequence[str], cache: Stage
     try:
         testset = load_testset(folder)
     except TestSetError as err:
-        raise StageError(f"{source}: data set is missing or unreadable ({err})") from None
+        raise StageError(f"{source}: data set is missing or unreadable ({err}){made_by_hint(folder)}") from None
     if not isinstance(testset, TestSet):
         raise StageError(f"{source}: a long-form set; training and selection need a segmented set")
     missing = [lang for lang in langs if lang not in testset.languages]
