@@ -12,8 +12,10 @@ as the median with its spread, and recorded with the conditions it ran under.
    long-form set the first segments of the recorded segmentation); the quality pass's
    own timing is kept only as ``decode_pass`` and is not a speed figure. A resumed run
    therefore never sums timings across runs: the phase is measured whole, every run.
-2. Warm-up. ``warmup_utterances`` clips are decoded at batch 1 and as one batch and
-   discarded: lazy initialisation, allocator growth and kernel selection are paid there.
+2. Warm-up. ``warmup_utterances`` clips are decoded at batch 1, and the whole sample once
+   at the batch size, and discarded: lazy initialisation, allocator growth and kernel
+   selection are paid there (with a two-clip batch only, the first timed repetition of a
+   16-clip batch measured 14-17 % slower than the next two on the mini base).
 3. Repetitions. ``repetitions`` times: the sample at the evaluation's batch size (RTFx
    = audio seconds / wall seconds; new tokens per second), then the first
    ``latency_utterances`` clips one call each at batch 1 (latency = the call's wall
@@ -67,7 +69,8 @@ PROTOCOL = {
     "latency_utterances": 8,
     "load_interval_seconds": 0.5,
     "contention_threshold": 0.10,
-    "definition": ("own phase after the quality pass; warm-up discarded; per repetition RTFx = sample audio seconds "
+    "definition": ("own phase after the quality pass; warm-up (clips at batch 1, the sample once at the batch "
+                   "size) discarded; per repetition RTFx = sample audio seconds "
                    "/ wall seconds at the batch size, tokens/s = new tokens / wall seconds, batch-1 latency = "
                    "median wall seconds of one-clip calls; median, min, max and spread = (max - min) / median over "
                    "the repetitions; contended when other processes used more than contention_threshold of all CPUs"),
@@ -162,15 +165,19 @@ def _cpu_ticks(proc: Path) -> tuple[int, int] | None:
     return total - values[3] - values[4], total
 
 
-def _process_ticks(proc: Path, pid: int | str) -> tuple[str, int] | None:
-    """(command name, user + system jiffies) of one process, or None when it is gone."""
+def _process_ticks(proc: Path, pid: int | str) -> tuple[str, int, int] | None:
+    """(command name, user + system jiffies, start time) of one process, or None when it is gone.
+
+    The start time tells a reused pid from the process that had it (a kernel thread's name
+    changes with its work, so the name cannot)."""
     try:
         text = (proc / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The name is in parentheses and may itself hold spaces or parentheses.
     name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
-    return name, int(rest[11]) + int(rest[12])  # fields 14 and 15 (utime, stime) of proc(5)
+    start = int(rest[19]) if len(rest) > 19 else 0  # field 22 (starttime)
+    return name, int(rest[11]) + int(rest[12]), start  # fields 14 and 15 (utime, stime) of proc(5)
 
 
 def _parent_of(proc: Path, pid: int | str) -> int | None:
@@ -181,7 +188,7 @@ def _parent_of(proc: Path, pid: int | str) -> int | None:
     return int(text[text.rindex(")") + 2:].split()[1])
 
 
-def _process_table(proc: Path) -> dict[int, tuple[str, int]]:
+def _process_table(proc: Path) -> dict[int, tuple[str, int, int]]:
     table = {}
     for entry in proc.iterdir() if proc.is_dir() else ():
         if entry.name.isdigit() and (ticks := _process_ticks(proc, entry.name)) is not None:
@@ -279,11 +286,11 @@ class LoadSampler:
         mean = others_share(self.start_ticks, self.end_ticks, self.start_own, self.end_own)
         total = self.end_ticks[1] - self.start_ticks[1]
         busiest = []
-        for pid, (name, ticks) in self.end_table.items():
+        for pid, (name, ticks, start) in self.end_table.items():
             if pid in self.excluded:
                 continue
             before = self.start_table.get(pid)
-            used = ticks - (before[1] if before and before[0] == name else 0)
+            used = ticks - (before[1] if before and before[2] == start else 0)
             if used > 0 and total > 0:
                 busiest.append({"pid": pid, "name": name, "cpu_share": round(used / total, 4)})
         busiest.sort(key=lambda p: (-p["cpu_share"], p["pid"]))
@@ -356,9 +363,9 @@ def measure(system, decoder: Callable, clips: Sequence[np.ndarray], lang: str, s
     device = str(provenance.get("device"))
     cuda = device.startswith("cuda") and backend == "transformers"
     single = replace(settings, batch_size=1)
-    warm = list(clips[:protocol["warmup_utterances"]])
-    decoder(system, warm, lang, single)
-    decoder(system, warm, lang, settings)
+    # Batch-1 calls and the sample's full batches each grow their own buffers: warm both.
+    decoder(system, list(clips[:protocol["warmup_utterances"]]), lang, single)
+    decoder(system, list(clips), lang, settings)
     latency_clips = list(clips[:protocol["latency_utterances"]])
     audio_seconds = sum(len(c) for c in clips) / 16000
     rtfx, tokens, latency = [], [], []

@@ -25,7 +25,7 @@ def _write_proc(root: Path, cpu: list[int], processes: dict[int, tuple[str, int,
     for pid, (name, parent, ticks) in processes.items():
         (root / str(pid)).mkdir(exist_ok=True)
         # proc(5): pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
-        (root / str(pid) / "stat").write_text(f"{pid} ({name}) R {parent} 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0\n")
+        (root / str(pid) / "stat").write_text(f"{pid} ({name}) R {parent} 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0 {pid}\n")
 
 
 def test_others_share_is_busy_time_minus_our_own_over_all_cpus():
@@ -37,13 +37,17 @@ def test_others_share_is_busy_time_minus_our_own_over_all_cpus():
 
 def test_load_sampler_excludes_this_process_and_names_the_busiest_others(tmp_path):
     me, proc = os.getpid(), tmp_path / "proc"
-    _write_proc(proc, [100, 0, 50, 1000, 0, 0, 0, 0], {me: ("python", 1, 10), 999: ("hog", 1, 0)})
+    _write_proc(proc, [100, 0, 50, 1000, 0, 0, 0, 0], {me: ("python", 1, 10), 999: ("hog", 1, 0),
+                                                        998: ("kworker/0:1-events", 2, 500)})
     with speed.LoadSampler(interval=60, proc=proc) as load:
-        # 200 jiffies pass: 150 busy, of which 100 ours and 50 the hog's.
-        _write_proc(proc, [250, 0, 50, 1050, 0, 0, 0, 0], {me: ("python", 1, 110), 999: ("hog", 1, 50)})
+        # 200 jiffies pass: 160 busy, of which 100 ours, 50 the hog's and 10 a kernel thread's,
+        # which renamed itself meanwhile (its 500 earlier jiffies are not the phase's).
+        _write_proc(proc, [260, 0, 50, 1040, 0, 0, 0, 0], {me: ("python", 1, 110), 999: ("hog", 1, 50),
+                                                            998: ("kworker/0:1-mm_percpu_wq", 2, 510)})
     block = load.summary()
-    assert block["sampled"] and block["others_cpu_share"] == pytest.approx(0.25)
-    assert block["busiest_others"] == [{"pid": 999, "name": "hog", "cpu_share": 0.25}]
+    assert block["sampled"] and block["others_cpu_share"] == pytest.approx(0.30)
+    assert block["busiest_others"] == [{"pid": 999, "name": "hog", "cpu_share": 0.25},
+                                       {"pid": 998, "name": "kworker/0:1-mm_percpu_wq", "cpu_share": 0.05}]
 
 
 def test_load_without_proc_is_not_sampled_with_the_reason(tmp_path):
@@ -115,9 +119,10 @@ def test_measure_warms_up_then_repeats_each_figure(monkeypatch, tmp_path):
     block = speed.measure(_FakeSystem(), decoder, clips, "de", SETTINGS, backend="transformers")
     protocol = block["protocol"]
     warmup = protocol["warmup_utterances"]
-    # Warm-up (batch 1, then the batch size), then per repetition: the sample batched, then one call per clip.
+    # Warm-up (clips at batch 1, the sample at the batch size), then per repetition: the sample
+    # batched, then one call per clip.
     latency = [(1, 1)] * min(len(clips), protocol["latency_utterances"])
-    assert calls == [(warmup, 1), (warmup, 4)] + ([(4, 4)] + latency) * protocol["repetitions"]
+    assert calls == [(warmup, 1), (4, 4)] + ([(4, 4)] + latency) * protocol["repetitions"]
     assert block["status"] == "measured" and len(block["rtfx"]["runs"]) == protocol["repetitions"]
     assert block["batch1_latency_seconds"]["median"] >= 0.01
     assert block["tokens_per_second"]["median"] > 0 and block["sample_audio_seconds"] == 4.0

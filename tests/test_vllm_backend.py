@@ -86,7 +86,7 @@ def test_make_eval_with_the_vllm_backend_is_one_line_without_vllm(monkeypatch, t
     from harness.tracks import TestSetSpec, get_track
 
     monkeypatch.setitem(sys.modules, "vllm", None)
-    shutil.copytree(BASE, tmp_path / "build" / "mini" / "base")
+    shutil.copytree(BASE, tmp_path / "build" / "mini" / "baseline")
     write_segmented_set(tmp_path / "one", name="one", version="1", domain="talks", generator={"name": "test"},
                         rows=[{"id": "u0", "audio": np.zeros(16000, np.float32), "en": "Hi.", "de": "Hallo.",
                                "zh": "你好。"}])

@@ -1,12 +1,14 @@
 """Benchmark: the speed protocol (harness.speed) tells a quiet machine from a busy one.
 
-The mini track's base (models/mini-base, committed) is measured three times on the
+The mini track's base (models/mini-base, committed) is measured on the
 protocol's sample of general_test (its first 16 utterances, en-de), at the mini
 track's batch size 16 and max_new_tokens:
 
   quiet 1   nothing else running (the benchmark is meant for an otherwise idle machine);
   busy      one CPU hog process per usable CPU running beside it;
-  quiet 2   the hogs gone.
+  quiet 2   the hogs gone;
+  a fourth, quiet measurement is pytest-benchmark's timing (its own wall clock, outside
+  the checks: run inside pytest-benchmark's harness it measured 20-35 % slower here).
 
 What must hold: the busy run is marked contended (others' CPU share above the
 protocol's threshold) and names a hog among the busiest others; both quiet runs are
@@ -70,7 +72,8 @@ def test_protocol_marks_contention_and_repeats_within_ten_percent(benchmark):
     quiet_1 = measure()
     with cpu_hogs(len(os.sched_getaffinity(0))) as hog_pids:
         busy = measure()
-    quiet_2 = benchmark.pedantic(measure, rounds=1, iterations=1)
+    quiet_2 = measure()
+    benchmark.pedantic(measure, rounds=1, iterations=1)
     runs = {"quiet_1": quiet_1, "busy": busy, "quiet_2": quiet_2}
     medians = quiet_1["rtfx"]["median"], quiet_2["rtfx"]["median"]
     difference = abs(medians[0] - medians[1]) / min(medians)
