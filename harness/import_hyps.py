@@ -150,7 +150,7 @@ def verify_size(model: Path, track: Track, declared_bytes: int, declared_params:
     verdict = {key: data[key] for key in ("status", "exit_code", "reason", "totals", "verdicts") if key in data}
     verified = {"bytes": report.verdict.size_bytes, "params": report.verdict.logical_params,
                 "unit": report.verdict.unit, "folder": str(Path(model).resolve()),
-                "measure": "bytes on disk of the judged unit's weight files; logical parameters from safetensors headers"}
+                "measure": "bytes on disk of every file of the judged unit (harness.storage); logical parameters from safetensors headers"}
     flags = []
     for what, declared, measured in (("bytes", declared_bytes, verified["bytes"]),
                                      ("params", declared_params, verified["params"])):

@@ -562,8 +562,8 @@ def render_markdown(board: dict) -> str:
     lines += ["Each table holds only numbers with the same test set (name + content hash), language pair and "
               "metric signatures; tables are never ranked against each other. Δ = difference from the track's "
               f"uncompressed base (`{board['base_system']}`) in the same table. Rank by the table's primary metric "
-              "(COMET where present, else chrF++ (DE) / chrF (ZH)). Size = bytes of the weight files of the model "
-              "that translates this pair; limit = the track's 2026 limit (4 GB on the 7B tracks, scaled on mini).", ""]
+              "(COMET where present, else chrF++ (DE) / chrF (ZH)). Size = bytes on disk of every file of the model "
+              "folder that translates this pair (weights, tokenizer, configs, anything else: harness.storage); limit = the track's 2026 limit (4 GB on the 7B tracks, scaled on mini).", ""]
     if not board["groups"]:
         lines += ["**No results yet.** Run `make eval`, then render again.", ""]
     for group in board["groups"]:

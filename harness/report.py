@@ -69,7 +69,7 @@ def _size(folder: Path, track: Track) -> dict:
 
     report = storage.to_json(storage.check(folder, track))
     totals = report["totals"]
-    return {"bytes": totals["weight_file_bytes"], "logical_params": totals["logical_params"],
+    return {"bytes": totals["size_bytes"], "logical_params": totals["logical_params"],
             "dtypes": sorted(report["dtypes"]), "status": report["status"]}
 
 
@@ -170,7 +170,7 @@ def render_markdown(results_: Sequence[RowResult], *, langs: Sequence[str], metr
             cells.append("?" if size is None else f"{size / scale:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Test set: `{testset}`. Sizes: the weight files of one direction's folder as stored "
+    lines.append(f"Test set: `{testset}`. Sizes: every file of one direction's folder, as stored "
                  f"(harness.storage, headers only); parameters are logical (a packed 4-bit byte holds two).")
     for (lang, name), signature in sorted(signatures.items()):
         lines.append(f"- {METRIC_LABEL[name]} en-{lang}: `{signature}`")

@@ -93,6 +93,17 @@ def size_of(folder: Path, *names: str) -> int:
     return sum(os.path.getsize(folder / name) for name in names)
 
 
+def folder_size(folder: Path, *, leave_out: tuple[str, ...] = ()) -> int:
+    """The counting rule, computed independently: st_size of every regular file (links not followed)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.relative_to(folder).as_posix() not in leave_out and not path.is_symlink() and path.is_file():
+                total += os.path.getsize(path)
+    return total
+
+
 def rule(limit: int, bins: tuple[SizeBin, ...] = ()) -> SizeRule:
     return SizeRule(limit_bytes=limit, bins=bins, reference_bytes=10 * limit + 1, reference_params=10**6, source="test rule")
 
@@ -171,7 +182,8 @@ def hard_link_outside(tmp, m):
 def hard_link_inside_counted_twice(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
     os.link(folder / "model.safetensors", folder / "copy.safetensors")
-    return folder, rule(2 * size_of(folder, "model.safetensors") - 1), "iwslt2026"
+    # Over only if the second link is counted.
+    return folder, rule(folder_size(folder, leave_out=("copy.safetensors",))), "iwslt2026"
 
 
 def truncated(tmp, m):
@@ -249,14 +261,14 @@ def duplicate_header_key(tmp, m):
 def weights_as_txt(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
     shutil.copy(folder / "model.safetensors", folder / "notes.txt")
-    # Under the limit by itself; over only if notes.txt is counted.
-    return folder, rule(size_of(folder, "model.safetensors")), "iwslt2026"
+    # Under the limit without it; over only if notes.txt is counted.
+    return folder, rule(folder_size(folder, leave_out=("notes.txt",))), "iwslt2026"
 
 
 def weights_in_subfolder(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
     write_safetensors(folder / "deep" / "er" / "w.safetensors", {"w": ("BF16", [8])})
-    return folder, rule(size_of(folder, "model.safetensors")), "iwslt2026"
+    return folder, rule(folder_size(folder, leave_out=("deep/er/w.safetensors",))), "iwslt2026"
 
 
 def adapter_without_base(tmp, m):
@@ -324,12 +336,12 @@ def fifo(tmp, m):
 
 def over_by_one_byte(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
-    return folder, rule(size_of(folder, "model.safetensors") - 1), "iwslt2026"
+    return folder, rule(folder_size(folder) - 1), "iwslt2026"
 
 
 def exactly_on_limit(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
-    return folder, rule(size_of(folder, "model.safetensors")), "iwslt2026"
+    return folder, rule(folder_size(folder)), "iwslt2026"
 
 
 def _bins_around(size: int) -> tuple[SizeBin, ...]:
@@ -338,27 +350,27 @@ def _bins_around(size: int) -> tuple[SizeBin, ...]:
 
 def exactly_on_bin_boundary(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
-    size = size_of(folder, "model.safetensors")
+    size = folder_size(folder)
     return folder, rule(2 * size, _bins_around(size)), "iwslt2026"
 
 
 def one_byte_below_bin_boundary(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
-    size = size_of(folder, "model.safetensors")
+    size = folder_size(folder)
     return folder, rule(2 * size, _bins_around(size + 1)), "iwslt2026"
 
 
 def binned_track_on_top_boundary(tmp, m):
     # 2025 rule: the top bin excludes its upper bound, so a size equal to it fits no bin.
     folder = copy_model(m.bf16, tmp / "sys")
-    size = size_of(folder, "model.safetensors")
+    size = folder_size(folder)
     return folder, rule(size, (SizeBin("Bin1", size // 2, size), SizeBin("Bin2", 0, size // 2))), "iwslt2025"
 
 
 def gguf_counted(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
     (folder / "model.gguf").write_bytes(b"GGUF" + struct.pack("<I", 3) + bytes(1000))
-    return folder, rule(size_of(folder, "model.safetensors", "model.gguf") - 1), "iwslt2026"
+    return folder, rule(folder_size(folder) - 1), "iwslt2026"
 
 
 def npz_counted(tmp, m):
@@ -366,7 +378,7 @@ def npz_counted(tmp, m):
 
     folder = copy_model(m.bf16, tmp / "sys")
     np.savez(folder / "extra.dat", w=np.zeros(100, dtype=np.float32))
-    return folder, rule(size_of(folder, "model.safetensors", "extra.dat.npz") - 1), "iwslt2026"
+    return folder, rule(folder_size(folder) - 1), "iwslt2026"
 
 
 def npz_with_object_array(tmp, m):
@@ -381,7 +393,7 @@ def onnx_counted(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
     # ir_version 8, then producer_name (field 2): the start of an ONNX ModelProto.
     (folder / "graph.bin").write_bytes(b"\x08\x08\x12\x07pytorch" + bytes(500))
-    return folder, rule(size_of(folder, "model.safetensors", "graph.bin") - 1), "iwslt2026"
+    return folder, rule(folder_size(folder) - 1), "iwslt2026"
 
 
 def tar_with_pickle(tmp, m):
@@ -397,7 +409,7 @@ def tar_with_pickle(tmp, m):
 def unrecognised_bin_counted(tmp, m):
     folder = copy_model(m.bf16, tmp / "sys")
     (folder / "raw.bin").write_bytes(bytes(range(256)) * 4)
-    return folder, rule(size_of(folder, "model.safetensors", "raw.bin") - 1), "iwslt2026"
+    return folder, rule(folder_size(folder) - 1), "iwslt2026"
 
 
 def bnb_shape_lie(tmp, m):
@@ -475,10 +487,15 @@ def test_bf16_sizes_and_components(models):
     report = storage.check(models.bf16, get_track("iwslt2026"))
     data = storage.to_json(report)
     assert data["totals"]["weight_file_bytes"] == os.path.getsize(models.bf16 / "model.safetensors")
+    assert data["totals"]["size_bytes"] == folder_size(models.bf16) == report.verdict.size_bytes
     assert data["totals"]["logical_params"] == data["totals"]["stored_elements"] == models.params
-    assert sum(c["bytes"] for c in data["components"].values()) == data["totals"]["weight_file_bytes"]
+    # The breakdown adds up to the rule's size: tensors, headers, and every other file by path.
+    assert sum(c["bytes"] for c in data["components"].values()) == data["totals"]["size_bytes"]
     assert set(data["components"]) == {"audio_encoder", "projector", "decoder_layers", "embedding", "lm_head", "other",
-                                       storage.HEADERS_ROW}
+                                       storage.HEADERS_ROW, storage.OTHER_ROW}
+    others = {f["path"]: f["bytes"] for f in data["other_files"]}
+    assert others == {name: size_of(models.bf16, name) for name in os.listdir(models.bf16) if name != "model.safetensors"}
+    assert data["components"][storage.OTHER_ROW]["bytes"] == sum(others.values())
     assert data["components"]["decoder_layers"]["layers"] == [0, 1]
     assert data["components"]["embedding"]["logical_params"] == 1000 * 64
     assert data["dtypes"]["BF16"]["bytes"] == 2 * models.params
@@ -577,7 +594,7 @@ def test_mini_scales_from_the_base_headers(tmp_path, models):
     report = storage.check(models.bnb4, get_track("mini"), repo=tmp_path)
     expected = scaled_rule(2 * models.params, models.params)
     assert report.verdict.rule == expected
-    size = os.path.getsize(models.bnb4 / "model.safetensors")
+    size = folder_size(models.bnb4)      # every file counts (the reference stays the base's bf16 tensor bytes)
     assert report.exit_code == (0 if size <= expected.limit_bytes else 1)
     assert report.verdict.reduction_params == pytest.approx(0.0)
     assert report.verdict.reduction_bytes == pytest.approx(1 - size / (2 * models.params))
@@ -620,8 +637,8 @@ def test_cli_table_json_and_last_line(tmp_path, models, capsys):
     assert any(line.startswith("decoder_layers") for line in out)
     data = json.loads(target.read_text())
     assert data["schema"] == storage.SCHEMA and data["schema_version"] == storage.SCHEMA_VERSION
-    assert set(data) == {"schema", "schema_version", "folder", "track", "files", "components", "dtypes", "quantization",
-                         "totals", "verdicts", "integrity", "load", "status", "exit_code", "reason"}
+    assert set(data) == {"schema", "schema_version", "folder", "track", "files", "components", "other_files", "unloadable",
+                         "dtypes", "quantization", "totals", "verdicts", "integrity", "load", "status", "exit_code", "reason"}
     assert data["reason"] == out[-1] and data["exit_code"] == 0
     assert data["totals"]["torch_save_bytes"] > data["totals"]["weight_file_bytes"]
     assert list(target.parent.iterdir()) == [target]        # the temporary file was renamed, not left behind
@@ -692,8 +709,9 @@ def two_model_system(tmp: Path, m: Models) -> Path:
 
 def test_each_direction_is_judged_on_its_own(tmp_path, models):
     folder = two_model_system(tmp_path, models)
-    de_bytes = size_of(folder, "de/model.safetensors")
-    zh_bytes = size_of(folder, "zh/model.safetensors")
+    shared = size_of(folder, "system.json")      # outside every model folder: counted for each direction
+    de_bytes = folder_size(folder / "de") + shared
+    zh_bytes = folder_size(folder / "zh") + shared
     report = storage.check(folder, get_track("iwslt2026"), rule=rule(de_bytes))
     assert report.exit_code == 0, report.reason      # the two together would be over
     units = storage.to_json(report)["verdicts"]["units"]
@@ -709,8 +727,27 @@ def test_weights_outside_the_direction_folders_count_for_every_direction(tmp_pat
     write_safetensors(folder / "shared.safetensors", {"w": ("BF16", [8])})
     report = storage.check(folder, get_track("iwslt2026"), rule=rule(10**9))
     units = storage.to_json(report)["verdicts"]["units"]
-    assert units["zh"]["size_bytes"] == size_of(folder, "zh/model.safetensors", "shared.safetensors")
+    assert units["zh"]["size_bytes"] == folder_size(folder / "zh") + size_of(folder, "shared.safetensors", "system.json")
     assert "shared.safetensors" in units["de"]["files"]
+    assert units["de"]["logical_params"] == models.params + 8
+
+
+def test_every_file_outside_the_model_folders_counts_for_every_direction(tmp_path, models):
+    """Tokenizer, code, a .git/ folder and an archive at the top count for both directions, a model folder's only for its own."""
+    folder = two_model_system(tmp_path, models)
+    (folder / "tokenizer.json").write_text("{}" + " " * 5000)
+    (folder / ".git" / "objects").mkdir(parents=True)
+    (folder / ".git" / "objects" / "pack").write_bytes(bytes(3000))
+    (folder / "weights.tar.gz").write_bytes(b"\x1f\x8b\x08" + bytes(7000))
+    (folder / "de" / "notes.md").write_text("de only\n" * 100)
+    report = storage.check(folder, get_track("iwslt2026"), rule=rule(10**9))
+    units = storage.to_json(report)["verdicts"]["units"]
+    top = size_of(folder, "tokenizer.json", ".git/objects/pack", "weights.tar.gz", "system.json")
+    assert units["de"]["size_bytes"] == folder_size(folder / "de") + top
+    assert units["zh"]["size_bytes"] == folder_size(folder / "zh") + top
+    assert "de/notes.md" not in units["zh"]["files"] and ".git/objects/pack" in units["zh"]["files"]
+    assert units["de"]["logical_params"] is None            # the archive may hold weights: parameters unknown
+    assert report.exit_code == 0 and report.reason.endswith("the harness cannot load weights.tar.gz (gzip-compressed)")
 
 
 def test_system_json_pointing_outside_is_invalid(tmp_path, models):
