@@ -2,7 +2,15 @@
 
   python -m harness import-hyps --track mini --testset talks_test --team T --system S
         --hyps de=FILE_OR_FOLDER [--hyps zh=...] --declared-bytes N --declared-params N
-        [--model FOLDER] [--testset-folder PATH] [--results-root DIR]
+        [--same-as SYSTEM] [--model FOLDER] [--testset-folder PATH] [--results-root DIR]
+
+Names: ``--team`` and ``--system`` are the names the leaderboard shows, as the team spells
+them (any one line of printable text, up to 100 characters: "KIT & NAIST", "Ünïcode"); the
+row's system is ``<team>-<system>``. They never become a path as typed: a name of letters,
+digits, '.', '_' and '-' (starting with a letter or digit) is its own folder name, any other
+is made one (each run of other characters replaced by '_', plus 8 hex digits of the name's
+sha256, so two names never share a folder). The leaderboard escapes every name it shows
+(harness.leaderboard renders through Jinja2 with autoescaping).
 
 Hypotheses, per target language (``--hyps LANG=PATH``, repeatable):
   segmented set   one text file, one line per reference segment, in the set's order
@@ -23,6 +31,15 @@ declared number more than 1 % away from the verified one is flagged. ``verificat
 says which: "hypotheses only" (nothing but the outputs was seen) or "size verified".
 Neither is "reproduced from a recipe": only systems built by ``make build`` are.
 
+The same model: without ``--model`` the size is only declared, and the leaderboard shows it
+marked "(declared)". ``--same-as SYSTEM`` declares that these hypotheses come from the same
+model as the board's row ``SYSTEM`` (a system built here, or one imported with ``--model``);
+without it, the same model is the row of the same name (``<team>-<system>``, e.g. imported
+with ``--model`` for another test set). The leaderboard compares the declared bytes with that
+row's verified bytes (same track and language pair) and flags a declaration more than 1 %
+below them. Nothing else identifies a model: a declaration holds only bytes, parameters and
+this name.
+
 Scoring is make eval's step (harness.metrics.score_output): the track's metrics with
 their signatures (sacreBLEU; COMET when the track configures it) and the degeneration
 flags, the length kind judged from a segmented set's audio durations as eval judges it
@@ -30,7 +47,8 @@ flags, the length kind judged from a segmented set's audio durations as eval jud
 ``<results>/<track>/<team>-<system>/<testset>.json`` and ``.segments.jsonl`` in the
 schema of ``make eval`` (harness.evaluate / harness.longform), plus ``team``,
 ``declared``, ``verified``, ``verification`` and ``imported`` (the input files and their
-sha256). Nothing is decoded here, so speed is absent.
+sha256). ``declared`` holds ``bytes``, ``params`` and ``same_as`` (None without
+``--same-as``). Nothing is decoded here, so speed is absent.
 
 Bad input (a line count that does not match, an unknown talk id, an unreadable or
 non-UTF-8 file, a negative size, an invalid model folder) is a one-line error and exit
@@ -41,8 +59,10 @@ is written to a temporary name and renamed into place (harness.results).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 from harness import results, speed
@@ -55,6 +75,8 @@ HYPOTHESES_ONLY = "hypotheses only"
 SIZE_VERIFIED = "size verified"
 SIZE_TOLERANCE = 0.01   # a declared size more than 1 % off the verified one is flagged
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 100
 
 
 class HypothesesError(Exception):
@@ -122,6 +144,30 @@ def _talk_files(paths: list[Path], talks: set[str], lang: str) -> dict[str, Path
             raise _fail(f"{path}: a second file for talk {talk!r} (first: {by_talk[talk]})")
         by_talk[talk] = path
     return by_talk
+
+
+# ---------------------------------------------------------------- names
+
+def check_name(what: str, name: str) -> str:
+    """A shown name: one line of printable text (no control or format characters), trimmed, not too long."""
+    if not name or name != name.strip():
+        raise _fail(f"{what} {name!r}: must not be empty or start or end with white space")
+    if len(name) > MAX_NAME:
+        raise _fail(f"{what}: at most {MAX_NAME} characters, got {len(name)}")
+    for char in name:
+        # Cc: control (newlines, escapes), Cf: format (bidi overrides), Zl/Zp: line breaks, Cs/Co/Cn: not text.
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            raise _fail(f"{what} {name!r}: character U+{ord(char):04X} is not printable text")
+    return name
+
+
+def folder_name(name: str) -> str:
+    """The folder a shown name is stored under: itself when it is a safe path component, else a slug
+    of it with a hash of the whole name (so "a b" and "a_b" land apart). Never '.', '..' or a path."""
+    if _SAFE_NAME.fullmatch(name):
+        return name
+    slug = _UNSAFE_RUN.sub("_", name).strip("._-")[:40] or "name"
+    return f"{slug}_{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
 
 
 # ---------------------------------------------------------------- size
@@ -240,12 +286,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--testset", required=True, help="the track's test set (the results file's name)")
     parser.add_argument("--testset-folder", type=Path, default=None,
                         help="load the test set from this folder instead of the track's")
-    parser.add_argument("--team", required=True)
-    parser.add_argument("--system", required=True, help="the team's system name; results go to <team>-<system>")
+    parser.add_argument("--team", required=True, help="the team's name as the leaderboard shows it")
+    parser.add_argument("--system", required=True,
+                        help="the team's system name; the row is <team>-<system> (the folder: a safe form of it)")
     parser.add_argument("--hyps", action="append", required=True, metavar="LANG=PATH",
                         help="hypotheses for one target language (repeatable; a long-form set: folder or per-talk files)")
     parser.add_argument("--declared-bytes", required=True, help="the system's size on disk as the team declares it")
     parser.add_argument("--declared-params", required=True, help="the system's parameter count as the team declares it")
+    parser.add_argument("--same-as", default=None, metavar="SYSTEM",
+                        help="the board's system whose verified size the declared one is checked against "
+                             "(default: the row of the same name)")
     parser.add_argument("--model", type=Path, default=None, help="the team's model folder: its size is verified")
     parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
     return parser.parse_args(argv)
@@ -269,8 +319,13 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[result
     from harness.testsets import LongFormSet
 
     for what, name in (("--team", args.team), ("--system", args.system)):
-        if not _SAFE_NAME.fullmatch(name):
-            raise _fail(f"{what} {name!r}: letters, digits, '.', '_' and '-' only, starting with a letter or digit")
+        check_name(what, name)
+    if args.same_as is not None:
+        check_name("--same-as", args.same_as)
+    if args.testset_folder is not None and not _SAFE_NAME.fullmatch(args.testset):
+        # With a local folder the name is the team's, and it names the results file.
+        raise _fail(f"--testset {args.testset!r}: letters, digits, '.', '_' and '-' only, "
+                    "starting with a letter or digit")
     declared_bytes = _parse_size(args.declared_bytes, "--declared-bytes")
     declared_params = _parse_size(args.declared_params, "--declared-params")
     try:
@@ -297,7 +352,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[result
         inputs[lang] = files
 
     name = f"{args.team}-{args.system}"
-    paths = results.ResultPaths.of(track.name, name, spec.name, args.results_root)
+    folder = f"{folder_name(args.team)}-{folder_name(args.system)}"
+    paths = results.ResultPaths.of(track.name, folder, spec.name, args.results_root)
     _refuse_overwriting_a_build(paths)
     if longform:
         info = {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
@@ -318,7 +374,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[result
         "track": track.name,
         "testset": info,
         "verification": SIZE_VERIFIED if verified is not None else HYPOTHESES_ONLY,
-        "declared": {"bytes": declared_bytes, "params": declared_params},
+        "declared": {"bytes": declared_bytes, "params": declared_params, "same_as": args.same_as},
         "verified": verified,
         "size": ({"bytes": verified["bytes"], "params": verified["params"], "source": "verified"}
                  if verified is not None else

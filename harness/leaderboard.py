@@ -11,7 +11,9 @@ harness.evaluate / harness.longform) and writes, atomically, to ``--out``:
   index.html    one self-contained page (inline CSS and JS, no network): a sortable table
                 per group, filters by track / test set / language pair, a Pareto plot of
                 quality against size with the track's size limit drawn, and a detail view
-                per system (its storage verdict: totals, units, dtypes/quantization)
+                per system (its storage verdict: totals, units, dtypes/quantization); rendered
+                by Jinja2 from harness/templates/leaderboard.html.j2 (package data) with
+                autoescaping, so a name from a submission is text, never markup
 
 What it implements, and from where:
 - Never rank incomparable numbers (the lesson of sacreBLEU, Post 2018, "A Call for
@@ -48,7 +50,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import html
 import io
 import json
 import re
@@ -68,6 +69,7 @@ from harness.tracks import BASE_SYSTEM, GB, REAL_RULE, REPO
 DEFAULT_RESULTS = RESULTS_ROOT
 DEFAULT_OUT = REPO / "leaderboard"
 SCHEMA = "iwslt-harness/leaderboard"
+PAGE_TEMPLATE = "leaderboard.html.j2"   # harness/templates/, package data
 RESULT_SCHEMAS = (EVAL_SCHEMA, LONGFORM_SCHEMA)
 
 # The data condition of the known submissions, used only when a system manifest does not
@@ -81,6 +83,7 @@ KNOWN_CONDITIONS = {
 VERIFIED_RECIPE = "reproduced from a recipe"
 VERIFIED_SIZE = "size verified"
 VERIFIED_NONE = "hypotheses only"
+DECLARED_TOLERANCE = 0.01   # a declared size more than 1 % below the verified one marks the row
 _RECIPE = re.compile(r"^submissions/[A-Za-z0-9._-]+/build\.py$")
 
 # The published numbers, typed from the papers (../shared/reference/papers.md), never
@@ -118,7 +121,8 @@ CSV_COLUMNS = (
     "data_condition", "verification",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_ci_low", "_ci_high", "_delta", "_signature")],
     "primary_metric", "degeneration_any_rate", "degeneration_empty_rate", "degeneration_repetition_rate",
-    "size_bytes", "size_gb", "logical_params", "reduction_bytes", "reduction_params", "limit_bytes",
+    "size_bytes", "size_gb", "size_source", "declared_bytes", "size_flag", "logical_params", "reduction_bytes",
+    "reduction_params", "limit_bytes",
     "complies_2026", "bin_2025", "storage_status", "rtfx", "rtfx_spread", "batch1_latency_median_seconds",
     "speed_contended", "speed_comparability_key", "peak_rss_bytes", "gpu_peak_bytes", "created", "source",
 )
@@ -228,6 +232,12 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
     unit = _unit(storage, lang)
     totals = storage.get("totals") or {}
     size = unit.get("size_bytes", totals.get("weight_file_bytes"))
+    declared = summary.get("declared") if isinstance(summary.get("declared"), dict) else {}
+    declared_bytes = declared.get("bytes") if _is_number(declared.get("bytes")) else None
+    # Hypotheses only: the team's declared bytes stand in for the size, marked as declared.
+    size_source = "verified" if size is not None else "declared" if declared_bytes is not None else None
+    if size is None:
+        size = declared_bytes
     limit = unit.get("limit_2026") or {}
     size_bin = unit.get("bin_2025") or {}
     reduction = unit.get("reduction") or {}
@@ -265,6 +275,10 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
         "degeneration": {kind: (value or {}).get("rate") for kind, value in sorted(degeneration.items())
                          if isinstance(value, dict)},
         "size_bytes": size,
+        "size_source": size_source,
+        "declared_bytes": declared_bytes,
+        "declared_same_as": declared.get("same_as") if isinstance(declared.get("same_as"), str) else None,
+        "size_flag": None,   # set by build: a declaration more than 1 % below the same model's verified size
         "size_gb": size / GB if isinstance(size, (int, float)) else None,
         "logical_params": unit.get("logical_params", totals.get("logical_params")),
         "reduction_bytes": reduction.get("bytes"),
@@ -360,6 +374,25 @@ def _group_id(key: tuple) -> str:
     return f"{key[0]}/{key[1]}/en-{key[4]}/{digest}"
 
 
+def flag_declared_sizes(rows: list[dict]) -> None:
+    """Mark each row whose declared bytes are more than DECLARED_TOLERANCE below the verified size
+    of the same model: the row named by its ``same_as`` (import-hyps --same-as), else the row of
+    the same system name (itself, when imported with --model), in the same track and language."""
+    verified = {}
+    for row in rows:
+        if row["size_source"] == "verified" and row["size_bytes"] is not None:
+            verified.setdefault((row["track"], row["system"], row["lang"]), row["size_bytes"])
+    for row in rows:
+        if row["declared_bytes"] is None:
+            continue
+        model = row["declared_same_as"] or row["system"]
+        measured = verified.get((row["track"], model, row["lang"]))
+        if measured and row["declared_bytes"] < measured * (1 - DECLARED_TOLERANCE):
+            below = 100 * (measured - row["declared_bytes"]) / measured
+            row["size_flag"] = (f"declared {row['declared_bytes']:,} bytes, {below:.1f} % below the verified "
+                                f"{measured:,} bytes of {model}")
+
+
 def pareto_front(points: list[tuple[str, float, float]]) -> set[str]:
     """Names of the (name, size, quality) points no other point beats on both (smaller-or-equal
     size and higher-or-equal quality, one of them strictly)."""
@@ -379,10 +412,13 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
     it is shown beside the rank. Hook for harness.significance.rank_clusters.
     """
     buckets: dict[tuple, list[dict]] = {}
+    all_rows = []
     for relative, summary in summaries:
         for lang in sorted(summary["languages"]):
             row = _row(relative, summary, lang)
             buckets.setdefault(group_key(row), []).append(row)
+            all_rows.append(row)
+    flag_declared_sizes(all_rows)
     groups = []
     for key in sorted(buckets, key=lambda k: json.dumps(k)):
         rows = buckets[key]
@@ -411,8 +447,9 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
         clusters = significance(rows, primary) if significance is not None else {}
         for row in rows:
             row["cluster"] = clusters.get(row["system"])
+        # The front is drawn through verified sizes only: a declared size is plotted (hollow), never starred.
         points = [(r["system"], r["size_bytes"], _value(r, primary)) for r in rows
-                  if r["size_bytes"] is not None and _value(r, primary) is not None]
+                  if r["size_source"] == "verified" and _value(r, primary) is not None]
         front = pareto_front(points)
         for row in rows:
             row["pareto"] = row["system"] in front
@@ -467,6 +504,15 @@ def reported_rows() -> list[dict]:
 
 
 # ---------------------------------------------------------------- formatting
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+
+
+def _md_text(text: str) -> str:
+    """A name from a submission as literal text in Markdown: every punctuation mark that could open
+    markup (HTML tags, links, emphasis, table cells) is backslash-escaped (CommonMark)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
 
 def _num(value, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
@@ -533,7 +579,7 @@ def _figure(speed: dict, name: str, key: str = "median"):
 def _speed_cells(row: dict) -> list[str]:
     """A measured row's cells of a speed table (SPEED_HEADER), as README.md and the page show them."""
     speed, memory = row["speed"], row["speed"].get("memory") or {}
-    return [row["system"], _num(_figure(speed, "rtfx"), 1), _spread(_figure(speed, "rtfx", "spread")),
+    return [_md_text(row["system"]), _num(_figure(speed, "rtfx"), 1), _spread(_figure(speed, "rtfx", "spread")),
             _num(_figure(speed, "batch1_latency_seconds"), 3), _num(_figure(speed, "tokens_per_second"), 1),
             _mib(memory.get("peak_rss_bytes")), _gpu(memory), _load(speed.get("load") or {})]
 
@@ -582,14 +628,18 @@ def render_markdown(board: dict) -> str:
             rank = "—" if row["rank"] is None else str(row["rank"])
             if row.get("cluster") is not None:
                 rank += f" ({row['cluster']})"
-            line = [rank, row["system"] + (" ★" if row["pareto"] else ""), row["data_condition"], row["verification"]]
+            line = [rank, _md_text(row["system"]) + (" ★" if row["pareto"] else ""), row["data_condition"],
+                    row["verification"] + (" ⚑" if row["size_flag"] else "")]
             for name in names:
                 line += [_score(row["metrics"].get(name)), _delta(row["deltas"].get(name))]
-            line += [_pct(row["degeneration"].get("any")), _gb(row["size_gb"]), _bytes(row["size_bytes"]),
+            declared = " (declared)" if row["size_source"] == "declared" else ""
+            line += [_pct(row["degeneration"].get("any")), _gb(row["size_gb"]) + declared, _bytes(row["size_bytes"]) + declared,
                      _bytes(row["logical_params"]), _pct(row["reduction_bytes"]), _yes(row["complies_2026"]),
                      row["bin_2025"] or "—"]
             table.append(line)
         lines += [tabulate(table, headers=header, tablefmt="github", disable_numparse=True), ""]
+        lines += [f"⚑ {_md_text(row['system'])}: {_md_text(row['size_flag'])}." for row in group["rows"] if row["size_flag"]]
+        lines += [""] if any(row["size_flag"] for row in group["rows"]) else []
         lines += ["Signatures: " + "; ".join(f"{LABEL[n]} `{s}`" for n, s in group["signatures"].items())
                   if group["signatures"] else "Signatures: none", ""]
         for name, reason in group["absent"].items():
@@ -601,7 +651,9 @@ def render_markdown(board: dict) -> str:
         lines += ["(n) beside a rank = significance cluster within its table: systems in one cluster are not "
                   "significantly different from its best (paired bootstrap resampling, p >= 0.05; "
                   "harness.significance).", ""]
-    lines += ["★ = on the Pareto front of quality against size in its table.", "",
+    lines += ["★ = on the Pareto front of quality against size in its table (verified sizes only). "
+              "(declared) = a size the team declared, not verified by the harness (hypotheses only). "
+              f"⚑ = a declared size more than {100 * DECLARED_TOLERANCE:g} % below the verified size of the same model.", "",
               "## Reported in the papers (not reproduced here; not ranked)", "",
               f"Test set: {REPORTED_TESTSET}; each paper's own metric settings; size in decimal GB as published; "
               "2026 limit 4 GB, 2025 bins on the real scale.", ""]
@@ -640,10 +692,10 @@ def _speed_markdown(group: dict) -> list[str]:
             lines += ["Measured under contention (not ranked):", "",
                       tabulate(cells, headers=SPEED_HEADER, tablefmt="github", disable_numparse=True), ""]
     if group["speed_absent"]:
-        lines += ["Speed absent: " + "; ".join(f"{a['system']} ({a['reason']})" for a in group["speed_absent"])
+        lines += ["Speed absent: " + "; ".join(f"{_md_text(a['system'])} ({a['reason']})" for a in group["speed_absent"])
                   + ".", ""]
     if group["speed_none"]:
-        lines += ["No speed measured: " + ", ".join(group["speed_none"]) + ".", ""]
+        lines += ["No speed measured: " + ", ".join(_md_text(name) for name in group["speed_none"]) + ".", ""]
     return lines
 
 
@@ -683,452 +735,25 @@ def render_json(board: dict) -> str:
     return json.dumps(board, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def _page_environment():
+    """Jinja2 over the template shipped in the package (harness/templates), autoescaping HTML: a
+    team or system name is text on the page, never markup. The board's JSON keeps the order and
+    characters of results.json (sorted keys, UTF-8); |tojson still escapes <, >, & and '."""
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"),
+                                     autoescape=True, keep_trailing_newline=True,
+                                     undefined=jinja2.StrictUndefined)
+    environment.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False, "separators": (",", ":")}
+    return environment
+
+
 def render_html(board: dict) -> str:
-    # The data travels inside the page; "</" is escaped so no value can close the script element.
-    data = json.dumps(board, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
-    reported = ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in _reported_cells(row)) + "</tr>"
-                for row in board["reported"]]
-    newest = board["generated_from_newest_result"]
-    stamp = f"Newest results file: {html.escape(newest)}." if newest else ""
-    empty = "" if board["groups"] else '<p class="empty" id="no-results">No results yet: run <code>make eval</code>, then render again.</p>'
-    return (_PAGE.replace("@@DATA@@", data).replace("@@REPORTED@@", "\n".join(reported))
-            .replace("@@STAMP@@", stamp).replace("@@EMPTY@@", empty)
-            .replace("@@MOSLEM@@", html.escape(MOSLEM_2025)).replace("@@LIU@@", html.escape(LIU_2026))
-            .replace("@@REPORTED_TESTSET@@", html.escape(REPORTED_TESTSET))
-            .replace("@@SPEED_HEADER@@", json.dumps(list(SPEED_HEADER), ensure_ascii=False))
-            .replace("@@NOTES@@", f"<p>{html.escape(INTERVAL_NOTE)}</p>\n<p>{html.escape(SPEED_NOTE)}</p>"))
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>IWSLT Model Compression leaderboard</title>
-<style>
-:root { --ink:#1d2330; --muted:#5b6475; --line:#dde2ea; --bg:#f6f7fa; --card:#fff; --accent:#2f6fde;
-        --good:#1a7f4b; --bad:#b3261e; --hi:#eef4ff; }
-* { box-sizing: border-box; }
-body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
-       color:var(--ink); background:var(--bg); }
-header { padding:24px 32px 8px; }
-h1 { margin:0 0 4px; font-size:24px; }
-h2 { font-size:18px; margin:0 0 4px; }
-.muted, .sig { color:var(--muted); font-size:13px; }
-.sig code { background:#f0f2f6; padding:1px 4px; border-radius:4px; word-break:break-all; }
-main { padding:8px 32px 32px; display:grid; grid-template-columns:minmax(0,1fr) 360px; gap:24px; }
-@media (max-width:1100px) { main { grid-template-columns:1fr; } }
-.filters { display:flex; gap:16px; flex-wrap:wrap; margin:12px 0; }
-.filters label { font-size:13px; color:var(--muted); display:flex; flex-direction:column; gap:2px; }
-select { font:inherit; padding:4px 8px; border:1px solid var(--line); border-radius:6px; background:#fff; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:16px 18px; margin-bottom:20px;
-        box-shadow:0 1px 2px rgba(20,30,50,.04); }
-.scroll { overflow-x:auto; }
-table { border-collapse:collapse; width:100%; font-size:13.5px; font-variant-numeric:tabular-nums; }
-th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
-th:nth-child(-n+4), td:nth-child(-n+4) { text-align:left; }
-th { position:sticky; top:0; background:#fafbfd; cursor:pointer; user-select:none; font-weight:600; }
-th.sorted-asc::after { content:" ▲"; font-size:10px; } th.sorted-desc::after { content:" ▼"; font-size:10px; }
-tbody tr { cursor:pointer; } tbody tr:hover { background:var(--hi); } tbody tr.selected { background:#dde9ff; }
-.pos { color:var(--good); } .neg { color:var(--bad); }
-.ok { color:var(--good); font-weight:600; } .no { color:var(--bad); font-weight:600; }
-.tag { display:inline-block; padding:0 6px; border-radius:10px; font-size:12px; background:#eef0f4; }
-.tag.recipe { background:#e3f4ea; } .tag.size { background:#fff3d6; }
-svg { width:100%; height:auto; display:block; }
-svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
-#detail { position:sticky; top:16px; align-self:start; }
-#detail dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; font-size:13px; margin:8px 0; }
-#detail dt { color:var(--muted); } #detail dd { margin:0; text-align:right; font-variant-numeric:tabular-nums; }
-#detail h3 { font-size:14px; margin:14px 0 4px; }
-table.speed th { cursor:default; } table.speed td:nth-child(n+3) { text-align:right; }
-tbody.contended td { color:var(--muted); } tbody.contended tr.note td { font-style:italic; text-align:left; }
-h3.speed-title { font-size:14px; margin:16px 0 2px; }
-.notes p { margin:0 0 8px; }
-.reported, .notes { margin:0 32px 32px; }
-.empty { font-size:16px; padding:24px; background:#fff; border:1px dashed var(--line); border-radius:10px; }
-</style>
-</head>
-<body>
-<header>
-<h1>IWSLT Model Compression — leaderboard</h1>
-<div class="muted">Rendered from results files only. Numbers are ranked only within a group of identical test set
-(name + content hash), language pair and metric signatures. Δ = difference from the track's uncompressed base.
-★ = on the Pareto front of quality against size; (n) beside a rank = significance cluster (paired bootstrap,
-p &ge; 0.05 within the cluster); ±x = half width of a score's 95 % bootstrap interval. Speed is in its own
-tables under each group, one per measurement setting. Click a column to sort, a row for its details. @@STAMP@@</div>
-<div class="filters">
-<label>Track <select id="filter-track"></select></label>
-<label>Test set <select id="filter-testset"></select></label>
-<label>Language pair <select id="filter-lang"></select></label>
-</div>
-@@EMPTY@@
-</header>
-<main>
-<section id="groups"><noscript>This page draws its tables with JavaScript; the same numbers are in README.md,
-results.csv and results.json beside it.</noscript></section>
-<aside id="detail" class="card"><h2>Details</h2><p class="muted">Click a row to see its size breakdown
-(storage verdict), signatures, degeneration and speed.</p></aside>
-</main>
-<section class="notes card muted" id="notes">
-@@NOTES@@
-</section>
-<section class="reported card" id="reported">
-<h2>Reported in the papers (not reproduced here; never ranked with the tables above)</h2>
-<p class="muted">Test set: @@REPORTED_TESTSET@@; each paper's own metric settings; size in decimal GB as published;
-2026 limit 4 GB, 2025 bins on the real scale.</p>
-<div class="scroll"><table id="reported-table">
-<thead><tr><th>paper</th><th>system</th><th>pair</th><th>BLEU</th><th>chrF++ / chrF</th><th>COMET</th>
-<th>COMET model</th><th>GB</th><th>2026 limit</th><th>2025 bin</th><th>data</th></tr></thead>
-<tbody>
-@@REPORTED@@
-</tbody></table></div>
-<p class="muted">moslem2025: @@MOSLEM@@<br>liu2026: @@LIU@@</p>
-</section>
-<script type="application/json" id="leaderboard-data">@@DATA@@</script>
-<script>
-(function () {
-  "use strict";
-  var board = JSON.parse(document.getElementById("leaderboard-data").textContent);
-  var LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"};
-  var METRICS = ["bleu", "chrf", "chrf++", "comet"];
-  var groupsEl = document.getElementById("groups"), detailEl = document.getElementById("detail");
-  // The view is addressable: #track=..&testset=..&lang=..&sort=<column>&dir=asc|desc&detail=<system>
-  // (shareable links, and how the browser test drives the page without a driver).
-  var hash = {};
-  location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
-    var i = kv.indexOf("="); if (i > 0) hash[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
-  });
-  var filters = {track: document.getElementById("filter-track"), testset: document.getElementById("filter-testset"),
-                 lang: document.getElementById("filter-lang")};
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    for (var k in attrs || {}) node.setAttribute(k, attrs[k]);
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-  function svgEl(tag, attrs, text) {
-    var node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-    for (var k in attrs || {}) node.setAttribute(k, attrs[k]);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function num(v, d) { return v === null || v === undefined ? "—" : v.toFixed(d === undefined ? 2 : d); }
-  function pct(v) { return v === null || v === undefined ? "—" : (100 * v).toFixed(1) + " %"; }
-  function big(v) { return v === null || v === undefined ? "—" : v.toLocaleString("en-US"); }
-  function gb(v) { return v === null || v === undefined ? "—" : Number(v.toPrecision(4)).toString(); }
-  function mib(v) { return v === null || v === undefined ? "—" : Math.round(v / 1048576).toLocaleString("en-US") + " MiB"; }
-  function metric(row, m) { var x = row.metrics[m]; return x ? x.value : null; }
-  // A score with its interval's half width, as README.md shows it; the bare value where none was stored.
-  function score(row, m) {
-    var x = row.metrics[m] || {};
-    return num(x.value) + (x.value !== null && x.value !== undefined && x.ci95 ? " ±" + num(x.ci95.half_width) : "");
-  }
-
-  // The speed tables' columns and cells, as README.md shows them (leaderboard.SPEED_HEADER, _speed_cells).
-  var SPEED_HEADER = @@SPEED_HEADER@@;
-  function figure(s, name, key) { var v = (s[name] || {})[key || "median"]; return v === undefined ? null : v; }
-  function spread(v) { return v === null || v === undefined ? "—" : "±" + (100 * v).toFixed(1) + " %"; }
-  function gpu(m) {
-    if (m.gpu_peak_bytes !== null && m.gpu_peak_bytes !== undefined) return mib(m.gpu_peak_bytes) + (m.gpu_memory_source ? " (" + m.gpu_memory_source + ")" : "");
-    return "—" + (m.gpu_absent_reason ? " (" + m.gpu_absent_reason + ")" : "");
-  }
-  function load(l) {
-    if (!l.sampled) return "not sampled" + (l.reason ? " (" + l.reason + ")" : "");
-    return pct(l.others_cpu_share) + " (max " + pct(l.others_cpu_share_max) + ")";
-  }
-  function speedCells(r) {
-    var s = r.speed, m = s.memory || {};
-    return [r.system, num(figure(s, "rtfx"), 1), spread(figure(s, "rtfx", "spread")), num(figure(s, "batch1_latency_seconds"), 3),
-            num(figure(s, "tokens_per_second"), 1), mib(m.peak_rss_bytes), gpu(m), load(s.load || {})];
-  }
-
-  function options(select, values, labels) {
-    select.appendChild(el("option", {value: ""}, "all"));
-    values.forEach(function (v) { select.appendChild(el("option", {value: v}, labels ? labels[v] : v)); });
-  }
-  function uniq(list) { return list.filter(function (v, i) { return list.indexOf(v) === i; }).sort(); }
-  var testsetLabel = {};
-  board.groups.forEach(function (g) { testsetLabel[g.testset + "@" + g.testset_hash] = g.testset + " (" + g.testset_hash.slice(7, 15) + ")"; });
-  options(filters.track, uniq(board.groups.map(function (g) { return g.track; })));
-  options(filters.testset, uniq(board.groups.map(function (g) { return g.testset + "@" + g.testset_hash; })), testsetLabel);
-  options(filters.lang, uniq(board.groups.map(function (g) { return g.lang_pair; })));
-
-  function columns(group) {
-    var cols = [
-      {key: "rank", label: "#", get: function (r) { return r.rank; },
-       show: function (r) { return (r.rank === null ? "—" : String(r.rank)) + (r.cluster !== null && r.cluster !== undefined ? " (" + r.cluster + ")" : ""); }},
-      {key: "system", label: "system", get: function (r) { return r.system; }, show: function (r) { return r.system + (r.pareto ? " ★" : ""); }},
-      {key: "data", label: "data", get: function (r) { return r.data_condition; }},
-      {key: "verified", label: "verified", get: function (r) { return r.verification; }, tag: true}];
-    METRICS.forEach(function (m) {
-      if (!group.rows.some(function (r) { return metric(r, m) !== null && metric(r, m) !== undefined; })) return;
-      cols.push({key: m, label: LABEL[m], get: function (r) { return metric(r, m); }, show: function (r) { return score(r, m); }});
-      cols.push({key: m + "-delta", label: "Δ " + LABEL[m], get: function (r) { return r.deltas[m]; }, delta: true,
-                 show: function (r) { var d = r.deltas[m]; return d === null || d === undefined ? "—" : (d >= 0 ? "+" : "") + d.toFixed(2); }});
-    });
-    cols.push({key: "degen", label: "degen.", get: function (r) { return r.degeneration.any; }, show: function (r) { return pct(r.degeneration.any); }});
-    cols.push({key: "gb", label: "size GB", get: function (r) { return r.size_gb; }, show: function (r) { return gb(r.size_gb); }});
-    cols.push({key: "bytes", label: "bytes", get: function (r) { return r.size_bytes; }, show: function (r) { return big(r.size_bytes); }});
-    cols.push({key: "params", label: "params", get: function (r) { return r.logical_params; }, show: function (r) { return big(r.logical_params); }});
-    cols.push({key: "red", label: "reduction", get: function (r) { return r.reduction_bytes; }, show: function (r) { return pct(r.reduction_bytes); }});
-    cols.push({key: "limit", label: "2026 limit", get: function (r) { return r.complies_2026; }, verdict: true,
-               show: function (r) { return r.complies_2026 === null || r.complies_2026 === undefined ? "—" : (r.complies_2026 ? "✓" : "✗"); }});
-    cols.push({key: "bin", label: "2025 bin", get: function (r) { return r.bin_2025; }, show: function (r) { return r.bin_2025 || "—"; }});
-    return cols;
-  }
-
-  function compare(a, b) {
-    if (a === b) return 0;
-    if (a === null || a === undefined) return 1;
-    if (b === null || b === undefined) return -1;
-    if (typeof a === "number" && typeof b === "number") return a - b;
-    return String(a) < String(b) ? -1 : 1;
-  }
-
-  function drawTable(group, card) {
-    var cols = columns(group), state = {col: 0, dir: 1};
-    cols.forEach(function (c, i) { if (c.key === hash.sort) { state.col = i; state.dir = hash.dir === "asc" ? 1 : -1; } });
-    var table = el("table", {"class": "board", "data-group": group.id});
-    var thead = el("thead"), tr = el("tr"), tbody = el("tbody");
-    cols.forEach(function (c, i) {
-      var th = el("th", {scope: "col"}, c.label);
-      th.addEventListener("click", function () {
-        state.dir = state.col === i ? -state.dir : (c.key === "rank" || c.key === "system" ? 1 : -1);
-        state.col = i; fill();
-      });
-      tr.appendChild(th);
-    });
-    thead.appendChild(tr); table.appendChild(thead); table.appendChild(tbody);
-    function fill() {
-      var rows = group.rows.slice().sort(function (a, b) {
-        var c = cols[state.col];
-        var av = c.get(a), bv = c.get(b);
-        if (av === null || av === undefined) return (bv === null || bv === undefined) ? compare(a.system, b.system) : 1;
-        if (bv === null || bv === undefined) return -1;
-        return state.dir * compare(av, bv) || compare(a.system, b.system);
-      });
-      Array.prototype.forEach.call(thead.querySelectorAll("th"), function (th, i) {
-        th.className = i === state.col ? (state.dir > 0 ? "sorted-asc" : "sorted-desc") : "";
-      });
-      tbody.textContent = "";
-      rows.forEach(function (r) {
-        var row = el("tr");
-        cols.forEach(function (c) {
-          var text = c.show ? c.show(r) : (c.get(r) === null ? "—" : String(c.get(r)));
-          var td = el("td");
-          if (c.tag) { td.appendChild(el("span", {"class": "tag " + (r.verification.indexOf("recipe") >= 0 ? "recipe" : r.verification.indexOf("size") >= 0 ? "size" : "")}, text)); }
-          else td.textContent = text;
-          if (c.delta && typeof c.get(r) === "number" && c.get(r) !== 0) td.className = c.get(r) > 0 ? "pos" : "neg";
-          if (c.verdict && r.complies_2026 !== null && r.complies_2026 !== undefined) td.className = r.complies_2026 ? "ok" : "no";
-          row.appendChild(td);
-        });
-        row.addEventListener("click", function () {
-          Array.prototype.forEach.call(document.querySelectorAll("tr.selected"), function (x) { x.classList.remove("selected"); });
-          row.classList.add("selected"); showDetail(group, r);
-        });
-        tbody.appendChild(row);
-      });
-    }
-    fill();
-    var wrap = el("div", {"class": "scroll"}); wrap.appendChild(table); card.appendChild(wrap);
-  }
-
-  // One table per comparability key, in the order build() ranked them; contended runs in their own
-  // tbody below, never sorted with the ranked ones (the speed tables have no sorting at all).
-  function drawSpeed(group, card) {
-    var byName = {};
-    group.rows.forEach(function (r) { byName[r.system] = r; });
-    function line(tbody, r, first) {
-      var row = el("tr");
-      [first].concat(speedCells(r)).forEach(function (c) { row.appendChild(el("td", {}, c)); });
-      row.addEventListener("click", function () { showDetail(group, r); });
-      tbody.appendChild(row);
-    }
-    group.speed_groups.forEach(function (sg) {
-      card.appendChild(el("h3", {"class": "speed-title"}, "Speed: " + sg.title));
-      card.appendChild(el("div", {"class": "muted"}, "Comparability key " + sg.comparability_key + "; ranked by RTFx median."));
-      var table = el("table", {"class": "speed", "data-speed-key": sg.comparability_key}), thead = el("thead"), tr = el("tr");
-      ["#"].concat(SPEED_HEADER).forEach(function (h) { tr.appendChild(el("th", {scope: "col"}, h)); });
-      thead.appendChild(tr); table.appendChild(thead);
-      var ranked = el("tbody", {"class": "ranked"});
-      sg.ranked.forEach(function (name, i) { line(ranked, byName[name], String(i + 1)); });
-      table.appendChild(ranked);
-      if (sg.contended.length) {
-        var contended = el("tbody", {"class": "contended"}), note = el("tr", {"class": "note"});
-        note.appendChild(el("td", {colspan: SPEED_HEADER.length + 1}, "measured under contention — not ranked"));
-        contended.appendChild(note);
-        sg.contended.forEach(function (name) { line(contended, byName[name], "—"); });
-        table.appendChild(contended);
-      }
-      var wrap = el("div", {"class": "scroll"}); wrap.appendChild(table); card.appendChild(wrap);
-    });
-    if (group.speed_absent.length) card.appendChild(el("div", {"class": "muted speed-absent"}, "Speed absent: " +
-      group.speed_absent.map(function (a) { return a.system + " (" + a.reason + ")"; }).join("; ") + "."));
-    if (group.speed_none.length) card.appendChild(el("div", {"class": "muted speed-none"}, "No speed measured: " + group.speed_none.join(", ") + "."));
-  }
-
-  function speedDetail(group, r) {
-    detailEl.appendChild(el("h3", {}, "Speed"));
-    var s = r.speed;
-    if (!s) { detailEl.appendChild(el("p", {"class": "muted"}, "No speed measured.")); return; }
-    if (s.status === "absent") { detailEl.appendChild(el("p", {"class": "muted"}, "Absent: " + (s.absent_reason || "no reason given"))); return; }
-    var rt = s.rtfx || {}, l = s.load || {}, m = s.memory || {}, lat = figure(s, "batch1_latency_seconds");
-    var table = group.speed_groups.filter(function (sg) { return sg.comparability_key === s.comparability_key; })[0];
-    if (table) detailEl.appendChild(el("div", {"class": "muted"}, table.title));
-    detailEl.appendChild(dl([["RTFx median", num(rt.median, 1)], ["RTFx spread", spread(rt.spread)],
-      ["RTFx runs", (rt.runs || []).map(function (v) { return num(v, 1); }).join(", ")],
-      ["batch-1 latency median", lat === null ? null : num(lat, 3) + " s"], ["tokens/s median", num(figure(s, "tokens_per_second"), 1)],
-      ["peak RSS", mib(m.peak_rss_bytes)], ["GPU peak", gpu(m)], ["load (others' CPU)", load(l)],
-      ["load average, 1 min max", l.loadavg_1min_max === undefined ? undefined : num(l.loadavg_1min_max)],
-      ["contended", s.contended === false ? "no" : s.contended === true ? "yes — not ranked" : "unknown (load not sampled) — not ranked"],
-      ["comparability key", s.comparability_key], ["measured", s.measured],
-      ["protocol", s.protocol ? s.protocol.name + " v" + s.protocol.version : undefined]]));
-  }
-
-  function drawPlot(group, card) {
-    var m = group.primary_metric;
-    var pts = group.rows.filter(function (r) { return r.size_bytes !== null && r.size_bytes !== undefined && metric(r, m) !== null; });
-    if (!pts.length) { card.appendChild(el("p", {"class": "muted"}, "No plot: no row of this group has a verified size.")); return; }
-    var W = 640, H = 300, L = 56, R = 16, T = 16, B = 40;
-    var xs = pts.map(function (r) { return r.size_bytes; }), ys = pts.map(function (r) { return metric(r, m); });
-    if (group.limit_bytes) xs.push(group.limit_bytes);
-    var x0 = 0, x1 = Math.max.apply(null, xs) * 1.08;
-    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys), pad = Math.max((y1 - y0) * 0.15, 1);
-    y0 -= pad; y1 += pad;
-    function X(v) { return L + (v - x0) / (x1 - x0) * (W - L - R); }
-    function Y(v) { return T + (1 - (v - y0) / (y1 - y0)) * (H - T - B); }
-    var svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, "class": "pareto", role: "img",
-                            "aria-label": LABEL[m] + " against size"});
-    svg.appendChild(svgEl("line", {x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#9aa3b2"}));
-    svg.appendChild(svgEl("line", {x1: L, y1: T, x2: L, y2: H - B, stroke: "#9aa3b2"}));
-    for (var i = 0; i <= 4; i++) {
-      var yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
-      svg.appendChild(svgEl("text", {x: L - 6, y: Y(yv) + 4, "text-anchor": "end"}, yv.toFixed(1)));
-      svg.appendChild(svgEl("line", {x1: L, y1: Y(yv), x2: W - R, y2: Y(yv), stroke: "#eef0f4"}));
-      svg.appendChild(svgEl("text", {x: X(xv), y: H - B + 16, "text-anchor": "middle"}, gb(xv / 1e9) + " GB"));
-    }
-    svg.appendChild(svgEl("text", {x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle"}, "size on disk (decimal GB)"));
-    svg.appendChild(svgEl("text", {x: 12, y: (T + H - B) / 2, transform: "rotate(-90 12 " + (T + H - B) / 2 + ")",
-                                   "text-anchor": "middle"}, LABEL[m]));
-    if (group.limit_bytes) {
-      svg.appendChild(svgEl("line", {"class": "limit", x1: X(group.limit_bytes), y1: T, x2: X(group.limit_bytes), y2: H - B,
-                                     stroke: "#b3261e", "stroke-dasharray": "5 4", "stroke-width": 1.5}));
-      svg.appendChild(svgEl("text", {x: X(group.limit_bytes) + 4, y: T + 10, style: "fill:#b3261e"}, "2026 limit"));
-    }
-    var front = pts.filter(function (r) { return r.pareto; }).sort(function (a, b) { return a.size_bytes - b.size_bytes; });
-    if (front.length > 1) {
-      svg.appendChild(svgEl("polyline", {points: front.map(function (r) { return X(r.size_bytes) + "," + Y(metric(r, m)); }).join(" "),
-                                         fill: "none", stroke: "#2f6fde", "stroke-width": 1.5, opacity: 0.6}));
-    }
-    pts.forEach(function (r) {
-      var c = svgEl("circle", {cx: X(r.size_bytes), cy: Y(metric(r, m)), r: r.pareto ? 6 : 4.5,
-                               fill: r.pareto ? "#2f6fde" : "#9aa3b2", stroke: "#fff", "stroke-width": 1.5});
-      c.appendChild(svgEl("title", {}, r.system + ": " + LABEL[m] + " " + num(metric(r, m)) + ", " + gb(r.size_gb) + " GB"));
-      c.style.cursor = "pointer";
-      c.addEventListener("click", function () { showDetail(group, r); });
-      svg.appendChild(c);
-      svg.appendChild(svgEl("text", {x: X(r.size_bytes) + 8, y: Y(metric(r, m)) - 6}, r.system));
-    });
-    card.appendChild(svg);
-  }
-
-  function dl(pairs) {
-    var d = el("dl");
-    pairs.forEach(function (p) { if (p[1] === undefined) return; d.appendChild(el("dt", {}, p[0])); d.appendChild(el("dd", {}, p[1] === null ? "—" : String(p[1]))); });
-    return d;
-  }
-
-  function showDetail(group, r) {
-    detailEl.textContent = "";
-    detailEl.appendChild(el("h2", {}, r.system));
-    detailEl.appendChild(el("div", {"class": "muted"}, group.track + " · " + group.testset + " · " + group.lang_pair + " · " + r.source));
-    detailEl.appendChild(el("h3", {}, "Scores"));
-    var pairs = [];
-    METRICS.forEach(function (m) {
-      if (!(m in r.metrics)) return;
-      var ci = r.metrics[m].ci95, d = r.deltas[m];
-      pairs.push([LABEL[m], score(r, m) + (ci && metric(r, m) !== null ? " [" + num(ci.low) + ", " + num(ci.high) + "]" : "") +
-                 (d !== null && d !== undefined ? " (Δ " + (d >= 0 ? "+" : "") + d.toFixed(2) + ")" : "")]);
-    });
-    detailEl.appendChild(dl(pairs));
-    var s = r.storage || {};
-    detailEl.appendChild(el("h3", {}, "Size (storage verdict)"));
-    var t = s.totals || {};
-    detailEl.appendChild(dl([["status", s.status || "no storage verdict"], ["weight file bytes", big(t.weight_file_bytes)],
-      ["GB", gb(t.gb)], ["GiB", t.gib === undefined ? undefined : gb(t.gib)], ["header bytes", big(t.header_bytes)],
-      ["tensor bytes", big(t.tensor_bytes)], ["stored elements", big(t.stored_elements)],
-      ["logical params", big(t.logical_params)], ["bits / weight", t.bits_per_weight === undefined ? undefined : num(t.bits_per_weight)],
-      ["torch.save bytes", t.torch_save_bytes === undefined ? undefined : big(t.torch_save_bytes)],
-      ["judged unit", s.judged_unit], ["limit (bytes)", s.rule ? big(s.rule.limit_bytes) : undefined]]));
-    if (s.reason) detailEl.appendChild(el("p", {"class": "muted"}, s.reason));
-    if (s.units) {
-      detailEl.appendChild(el("h3", {}, "Units"));
-      Object.keys(s.units).sort().forEach(function (u) {
-        var x = s.units[u];
-        detailEl.appendChild(dl([[u + " size", big(x.size_bytes)], [u + " params", big(x.logical_params)],
-          [u + " 2026 limit", x.limit_2026 ? (x.limit_2026.complies ? "✓ margin " : "✗ over by ") + big(Math.abs(x.limit_2026.margin_bytes)) : "—"],
-          [u + " 2025 bin", x.bin_2025 ? (x.bin_2025.bin || "none") : "—"],
-          [u + " reduction", x.reduction ? pct(x.reduction.bytes) + " bytes, " + pct(x.reduction.params) + " params" : "—"],
-          [u + " files", (x.files || []).join(", ")]]));
-      });
-    }
-    ["dtypes", "components"].forEach(function (k) {
-      if (!s[k]) return;
-      detailEl.appendChild(el("h3", {}, k));
-      detailEl.appendChild(dl(Object.keys(s[k]).sort().map(function (n) { var v = s[k][n]; return [n, big(v.bytes !== undefined ? v.bytes : null) + " B"]; })));
-    });
-    if (s.quantization && s.quantization.schemes) {
-      detailEl.appendChild(el("h3", {}, "quantization"));
-      detailEl.appendChild(dl(Object.keys(s.quantization.schemes).sort().map(function (n) { var v = s.quantization.schemes[n]; return [n, big(v.bytes !== undefined ? v.bytes : null) + " B, " + (v.quantized_modules || 0) + " modules"]; })));
-    }
-    detailEl.appendChild(el("h3", {}, "System"));
-    detailEl.appendChild(dl([["data condition", r.data_condition], ["verification", r.verification], ["format", r.format],
-      ["built by", r.built_by], ["created", r.created], ["git commit", r.git_commit ? r.git_commit.slice(0, 12) : null]]));
-    speedDetail(group, r);
-    detailEl.appendChild(el("h3", {}, "Degeneration"));
-    detailEl.appendChild(dl(Object.keys(r.degeneration).sort().map(function (k) { return [k, pct(r.degeneration[k])]; })));
-  }
-
-  function render() {
-    groupsEl.textContent = "";
-    var shown = board.groups.filter(function (g) {
-      return (!filters.track.value || g.track === filters.track.value) &&
-             (!filters.testset.value || g.testset + "@" + g.testset_hash === filters.testset.value) &&
-             (!filters.lang.value || g.lang_pair === filters.lang.value);
-    });
-    if (!shown.length) groupsEl.appendChild(el("p", {"class": "empty"}, board.groups.length ? "No group matches these filters." : "No results yet."));
-    shown.forEach(function (g) {
-      var card = el("div", {"class": "card", id: "group-" + g.id.replace(/[^A-Za-z0-9_-]/g, "-")});
-      card.appendChild(el("h2", {}, g.track + " · " + g.testset + " · " + g.lang_pair + (g.segmentation ? " · segmented by " + g.segmentation : "")));
-      card.appendChild(el("div", {"class": "muted"}, "test set hash " + g.testset_hash + " · ranked by " + LABEL[g.primary_metric] +
-                                                    (g.base_system ? " · Δ against " + g.base_system : " · no base in this group: no Δ")));
-      drawTable(g, card);
-      var sig = el("div", {"class": "sig"});
-      Object.keys(g.signatures).sort().forEach(function (m) { sig.appendChild(document.createTextNode(LABEL[m] + " ")); sig.appendChild(el("code", {}, g.signatures[m])); sig.appendChild(document.createTextNode("  ")); });
-      Object.keys(g.absent).sort().forEach(function (m) { sig.appendChild(el("div", {}, LABEL[m] + " absent: " + g.absent[m])); });
-      card.appendChild(sig);
-      drawSpeed(g, card);
-      drawPlot(g, card);
-      groupsEl.appendChild(card);
-    });
-  }
-  Object.keys(filters).forEach(function (k) {
-    if (hash[k] !== undefined) filters[k].value = hash[k];
-    filters[k].addEventListener("change", render);
-  });
-  render();
-  if (hash.detail) {
-    var first = board.groups.filter(function (g) { return document.querySelector('[data-group="' + g.id + '"]'); })
-      .map(function (g) { return [g, g.rows.filter(function (r) { return r.system === hash.detail; })[0]]; })
-      .filter(function (pair) { return pair[1]; })[0];
-    if (first) showDetail(first[0], first[1]);
-  }
-})();
-</script>
-</body>
-</html>
-"""
+    template = _page_environment().get_template(PAGE_TEMPLATE)
+    return template.render(board=board, newest=board["generated_from_newest_result"],
+                           reported=[_reported_cells(row) for row in board["reported"]],
+                           reported_testset=REPORTED_TESTSET, papers=PAPERS,
+                           speed_header=list(SPEED_HEADER), notes=[INTERVAL_NOTE, SPEED_NOTE])
 
 
 # ---------------------------------------------------------------- command line

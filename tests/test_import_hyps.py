@@ -92,7 +92,7 @@ def test_segmented_references_as_hypotheses_score_bleu_100(tmp_path, segmented, 
     assert summary["schema"] == "iwslt-harness/eval" and summary["system"] == "teamx-sys1"
     assert summary["team"] == "teamx" and summary["track"] == "mini"
     assert summary["verification"] == "hypotheses only"
-    assert summary["declared"] == {"bytes": 1000, "params": 500} and summary["verified"] is None
+    assert summary["declared"] == {"bytes": 1000, "params": 500, "same_as": None} and summary["verified"] is None
     assert summary["size"]["source"] == "declared"
     assert summary["testset"]["name"] == "tiny_seg" and summary["testset"]["content_hash"].startswith("sha256:")
     assert "provenance" in summary and "created" in summary
@@ -255,3 +255,47 @@ def test_read_lines_keeps_empty_hypotheses(tmp_path):
     assert import_hyps.read_lines(path, allow_empty=False) == ["a", "", "b"]
     path.write_bytes(b"")
     assert import_hyps.read_lines(path, allow_empty=True) == []
+
+
+def test_declared_sizes_are_shown_as_declared_and_checked_against_the_same_models_verified_size(tmp_path, segmented):
+    from harness.leaderboard import build, read_results as read_board_results, render_markdown
+
+    model = tmp_path / "model"
+    size = write_model(model)
+    de = write_text(tmp_path / "hyp.de", TINY_DE[:N])
+    # The same model, verified once (--model), then declared by two other rows.
+    assert run(tmp_path, segmented, "tiny_seg", [("de", de)], "--model", str(model),
+               declared=(str(size), "1000"), system="full") == 0
+    low, close = int(size * 0.98), int(size * 0.995)
+    assert run(tmp_path, segmented, "tiny_seg", [("de", de)], "--same-as", "teamx-full",
+               declared=(str(low), "1000"), system="low") == 0
+    assert run(tmp_path, segmented, "tiny_seg", [("de", de)], "--same-as", "teamx-full",
+               declared=(str(close), "1000"), system="close") == 0
+    # Without --same-as: no verified row of that name, so nothing to check against.
+    assert run(tmp_path, segmented, "tiny_seg", [("de", de)], declared=("10", "1000"), system="tiny") == 0
+    board = build(read_board_results(tmp_path / "results"))
+    rows = {row["system"]: row for group in board["groups"] for row in group["rows"]}
+    assert rows["teamx-full"]["size_source"] == "verified" and rows["teamx-full"]["size_flag"] is None
+    assert rows["teamx-low"]["size_source"] == "declared" and rows["teamx-low"]["size_bytes"] == low
+    assert rows["teamx-low"]["size_flag"] == f"declared {low:,} bytes, 2.0 % below the verified {size:,} bytes of teamx-full"
+    assert rows["teamx-close"]["size_flag"] is None  # 0.5 % below: within the tolerance
+    assert rows["teamx-tiny"]["size_flag"] is None and rows["teamx-tiny"]["size_bytes"] == 10
+    # Equal scores: the declared 10 bytes would take the front; only verified sizes are on it.
+    assert {name for name, row in rows.items() if row["pareto"]} == {"teamx-full"}
+    markdown = render_markdown(board)
+    assert f"{low:,} (declared)" in markdown and f"⚑ teamx-low: declared {low:,} bytes, 2.0 % below" in markdown
+    assert "hypotheses only ⚑" in markdown
+
+
+def test_names_are_any_printable_text_and_never_a_path(tmp_path, segmented, capsys):
+    de = write_text(tmp_path / "hyp.de", TINY_DE[:N])
+    assert run(tmp_path, segmented, "tiny_seg", [("de", de)], team="KIT & NAIST", system="../../etc") == 0
+    folders = [p.name for p in (tmp_path / "results" / "mini").iterdir()]
+    assert len(folders) == 1 and "/" not in folders[0] and not folders[0].startswith(".")
+    summary = json.loads(next((tmp_path / "results" / "mini").glob("*/tiny_seg.json")).read_text(encoding="utf-8"))
+    assert summary["system"] == "KIT & NAIST-../../etc" and summary["team"] == "KIT & NAIST"
+    assert import_hyps.folder_name("a b") != import_hyps.folder_name("a_b")
+    for bad in ("line\nbreak", " padded", "x" * 101, "bidi\u202eoverride"):
+        assert run(tmp_path, segmented, "tiny_seg", [("de", de)], team=bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: --team") and "\n" not in err

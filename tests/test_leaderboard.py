@@ -576,3 +576,16 @@ def test_speed_tables_render_byte_identically(speed_results: Path, tmp_path: Pat
     render(speed_results, tmp_path / "two")
     for name in ("README.md", "results.csv", "results.json", "index.html"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+def test_the_page_template_ships_as_package_data():
+    import fnmatch
+    import tomllib
+    from importlib.resources import files
+
+    from harness.leaderboard import PAGE_TEMPLATE
+
+    assert (files("harness") / "templates" / PAGE_TEMPLATE).is_file()
+    patterns = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["package-data"]["harness"]
+    assert any(fnmatch.fnmatch(f"templates/{PAGE_TEMPLATE}", pattern) for pattern in patterns)

@@ -9,6 +9,7 @@ the fixture's, where no results exist) is written to ``build/screenshots/leaderb
 
 from __future__ import annotations
 
+import html as html_text
 import re
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.leaderboard import render
+from test_import_hyps import N, TINY_DE, run as run_import, segmented, write_text  # noqa: F401  (segmented: fixture)
 from test_leaderboard import results  # noqa: F401  (fixture: fake results files)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +98,26 @@ def test_a_screenshot_of_the_page(page):
     chromium(f"--screenshot={SCREENSHOT}", "--window-size=1400,1800", shown.as_uri())
     data = SCREENSHOT.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+# A team and system name that would run script if any part of the page turned text into markup:
+# each payload marks the document (its title, an attribute) where it runs.
+HOSTILE_TEAM = "<img src=x onerror=\"document.title='pwned-team'\">"
+HOSTILE_SYSTEM = "<script>document.documentElement.setAttribute('data-pwned','system')</script>"
+
+
+def test_hostile_names_imported_as_hypotheses_are_text_and_run_no_script(tmp_path, segmented):  # noqa: F811
+    hyps = write_text(tmp_path / "hyp.de", TINY_DE[:N])
+    assert run_import(tmp_path, segmented, "tiny_seg", [("de", hyps)], team=HOSTILE_TEAM, system=HOSTILE_SYSTEM) == 0
+    out = tmp_path / "out"
+    render(tmp_path / "results", out)
+    html = dom(out / "index.html")
+    assert "<title>IWSLT Model Compression leaderboard</title>" in html  # the img's onerror did not run
+    assert "data-pwned" not in re.search(r"<html[^>]*>", html).group(0)  # nor the script
+    assert "<img" not in html and "<script>document" not in html  # no element was made from a name
+    # The whole name shows as text (no ★: a declared size is never on the Pareto front).
+    assert [html_text.unescape(text(cell)) for cell in first_column(html)] == [f"{HOSTILE_TEAM}-{HOSTILE_SYSTEM}"]
+    assert "(declared)" in html
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    # In Markdown each mark that could open a tag is backslash-escaped (CommonMark): no raw tag is left.
+    assert re.search(r"(?<!\\)<(img|script)", readme) is None and r"\<img src=x onerror=" in readme
