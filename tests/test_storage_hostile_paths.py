@@ -26,29 +26,17 @@ import pytest
 
 from harness import storage
 from harness.tracks import REPO, SizeRule, get_track
+from test_storage import write_safetensors
 
 MB = 10**6
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def safetensors_bytes(tensors: dict[str, tuple[str, list[int]]]) -> bytes:
-    sizes = {"BF16": 2, "U8": 1}
-    header, offset = {}, 0
-    for name, (dtype, shape) in tensors.items():
-        size = sizes[dtype]
-        for dim in shape:
-            size *= dim
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
-        offset += size
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + bytes(offset)
-
-
 def small_system(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)      # parents: the case folder itself is made here
-    (folder / "model.safetensors").write_bytes(safetensors_bytes({
+    write_safetensors(folder / "model.safetensors", {
         "language_model.model.embed_tokens.weight": ("BF16", [16, 4]),
-        "language_model.lm_head.weight": ("BF16", [16, 4])}))
+        "language_model.lm_head.weight": ("BF16", [16, 4])})
     (folder / "config.json").write_text(json.dumps({"model_type": "qwen2_audio"}))
     return folder
 
