@@ -61,6 +61,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.errors import one_line
+from harness.import_hyps import SIZE_TOLERANCE   # one tolerance for a declared size, at import and on the board
 from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, METRIC_LABEL as LABEL,
                              METRIC_NAMES as METRICS)
 from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, RESULTS_ROOT, atomic_write_text
@@ -83,7 +84,6 @@ KNOWN_CONDITIONS = {
 VERIFIED_RECIPE = "reproduced from a recipe"
 VERIFIED_SIZE = "size verified"
 VERIFIED_NONE = "hypotheses only"
-DECLARED_TOLERANCE = 0.01   # a declared size more than 1 % below the verified one marks the row
 _RECIPE = re.compile(r"^submissions/[A-Za-z0-9._-]+/build\.py$")
 
 # The published numbers, typed from the papers (../shared/reference/papers.md), never
@@ -375,7 +375,7 @@ def _group_id(key: tuple) -> str:
 
 
 def flag_declared_sizes(rows: list[dict]) -> None:
-    """Mark each row whose declared bytes are more than DECLARED_TOLERANCE below the verified size
+    """Mark each row whose declared bytes are more than SIZE_TOLERANCE below the verified size
     of the same model: the row named by its ``same_as`` (import-hyps --same-as), else the row of
     the same system name (itself, when imported with --model), in the same track and language."""
     verified = {}
@@ -387,7 +387,7 @@ def flag_declared_sizes(rows: list[dict]) -> None:
             continue
         model = row["declared_same_as"] or row["system"]
         measured = verified.get((row["track"], model, row["lang"]))
-        if measured and row["declared_bytes"] < measured * (1 - DECLARED_TOLERANCE):
+        if measured and row["declared_bytes"] < measured * (1 - SIZE_TOLERANCE):
             below = 100 * (measured - row["declared_bytes"]) / measured
             row["size_flag"] = (f"declared {row['declared_bytes']:,} bytes, {below:.1f} % below the verified "
                                 f"{measured:,} bytes of {model}")
@@ -653,7 +653,7 @@ def render_markdown(board: dict) -> str:
                   "harness.significance).", ""]
     lines += ["★ = on the Pareto front of quality against size in its table (verified sizes only). "
               "(declared) = a size the team declared, not verified by the harness (hypotheses only). "
-              f"⚑ = a declared size more than {100 * DECLARED_TOLERANCE:g} % below the verified size of the same model.", "",
+              f"⚑ = a declared size more than {100 * SIZE_TOLERANCE:g} % below the verified size of the same model.", "",
               "## Reported in the papers (not reproduced here; not ranked)", "",
               f"Test set: {REPORTED_TESTSET}; each paper's own metric settings; size in decimal GB as published; "
               "2026 limit 4 GB, 2025 bins on the real scale.", ""]
