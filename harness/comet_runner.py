@@ -9,14 +9,16 @@ and imports only the standard library, huggingface_hub, torch and comet -- never
 the harness package, which that environment does not have:
 
   .venv-comet/bin/python harness/comet_runner.py --model Unbabel/wmt22-comet-da \
-      --input segs.jsonl --output scores.json [--batch-size N] [--gpus 0|1]
+      --revision <40-hex commit> --input segs.jsonl --output scores.json [--batch-size N] [--gpus 0|1]
 
 Input: JSONL, one {"src", "mt", "ref"} object per line. Output (written atomically):
 {"system_score", "scores", "model", "comet_version", "model_checkpoint_sha256"
 (local checkpoints only), "model_revision" (hub snapshots only)}.
 
 --model is a hub id or a local checkpoint: a folder holding checkpoints/model.ckpt
-and hparams.yaml (the hub's layout), or the .ckpt file itself. The hub is never
+and hparams.yaml (the hub's layout), or the .ckpt file itself. A hub id needs --revision,
+a commit id (the harness pins one per id, harness.tracks.HUB_REVISIONS): the hub's "main"
+moves, and scores from another checkpoint are other scores. The hub is never
 contacted unless --allow-download is given: a hub id that is not in the local cache
 is a one-line error and exit status 2, as is unusable input.
 """
@@ -72,7 +74,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_model(model: str, allow_download: bool) -> dict:
+def resolve_model(model: str, allow_download: bool, revision: str | None = None) -> dict:
     """Where the checkpoint is, and how the output names it."""
     local = Path(model)
     if local.exists():
@@ -87,8 +89,11 @@ def resolve_model(model: str, allow_download: bool) -> dict:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if revision is None or len(revision) != 40 or any(c not in "0123456789abcdef" for c in revision):
+        raise RunnerError(f"{model}: a hub id needs --revision <40-hex commit id> (got {revision!r}); "
+                          f"a branch such as main moves")
     try:
-        snapshot = Path(snapshot_download(repo_id=model, local_files_only=not allow_download))
+        snapshot = Path(snapshot_download(repo_id=model, revision=revision, local_files_only=not allow_download))
     except LocalEntryNotFoundError:
         raise RunnerError(f"{model} is not in the local cache and the hub is offline "
                           f"(download it beforehand, or pass --allow-download)") from None
@@ -125,7 +130,7 @@ def quiet_libraries() -> None:
 
 def score(args: argparse.Namespace) -> dict:
     segments = read_segments(Path(args.input))
-    resolved = resolve_model(args.model, args.allow_download)
+    resolved = resolve_model(args.model, args.allow_download, args.revision)
 
     warnings.filterwarnings("ignore")
     import torch
@@ -159,6 +164,7 @@ def score(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score {src, mt, ref} segments with a COMET model.")
     parser.add_argument("--model", required=True, help="hub id (must be cached) or local checkpoint folder/file")
+    parser.add_argument("--revision", help="the hub commit of --model (required for a hub id)")
     parser.add_argument("--input", required=True, help="JSONL with src, mt, ref per line")
     parser.add_argument("--output", required=True, help="JSON file to write (atomically)")
     parser.add_argument("--batch-size", type=int, default=16)

@@ -49,6 +49,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness.degeneration import DegenerationReport, flag_segments
+from harness.tracks import UnpinnedError, is_hub_id, pinned_revision
 
 if TYPE_CHECKING:
     from harness.tracks import Track
@@ -263,6 +264,13 @@ def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
         return absent("comet", "COMET needs the source text of every segment and the segments have none")
     if len(sources) != len(hyps):
         raise MetricError(f"{len(sources)} sources but {len(hyps)} hypotheses: counts must match")
+    command_model = ["--model", comet_model]
+    if is_hub_id(comet_model):
+        # The hub's main moves: a hub COMET model is read at its pinned commit, or not at all.
+        try:
+            command_model += ["--revision", pinned_revision(comet_model)]
+        except UnpinnedError as error:
+            return absent("comet", str(error))
     python = comet_python()
     if not python.exists():
         shown = python.parent.parent.name if python.parent.name == "bin" else str(python)
@@ -274,7 +282,7 @@ def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
         with open(segments, "w", encoding="utf-8") as stream:
             for src, mt, ref in zip(sources, hyps, refs):
                 stream.write(json.dumps({"src": single_line(src), "mt": mt, "ref": ref}, ensure_ascii=False) + "\n")
-        command = [str(python), str(COMET_RUNNER), "--model", comet_model, "--input", str(segments),
+        command = [str(python), str(COMET_RUNNER), *command_model, "--input", str(segments),
                    "--output", str(output)]
         if batch_size is not None:
             command += ["--batch-size", str(batch_size)]
@@ -300,12 +308,14 @@ def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
 
 
 def comet_signature(result: dict) -> str:
-    """`comet|model:<id>|version:<unbabel-comet>`, plus the checkpoint's hash for a local checkpoint.
+    """`comet|model:<id>|rev:<commit>|version:<unbabel-comet>`, or the checkpoint's hash for a local checkpoint.
 
     A hub id names its weights; a local path does not (the same path can hold other
     weights tomorrow), so a local checkpoint is named by its folder and its SHA-256.
     """
     parts = ["comet", f"model:{result['model']}"]
+    if result.get("model_revision"):
+        parts.append(f"rev:{result['model_revision'][:12]}")
     if result.get("model_checkpoint_sha256"):
         parts.append(f"sha256:{result['model_checkpoint_sha256'][:16]}")
     parts.append(f"version:{result['comet_version']}")

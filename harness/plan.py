@@ -62,7 +62,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from harness.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
-from harness.tracks import REPO, Track, get_track
+from harness.tracks import HUB_REVISIONS, HUB_SOURCES, REPO, Track, get_track, pin_label
 
 GiB = 2**30
 GB = 10**9
@@ -332,8 +332,7 @@ def _hub(source: str, track: Track) -> str:
     """A config data source as the id it needs."""
     if source.startswith("hub:acl6060"):
         spec = next((t for t in track.testsets if t.source == "acl6060"), None)
-        revision = spec.revision if spec else None
-        return f"ymoslem/ACL-6060@{revision or 'main'} ({source[len('hub:'):]})"
+        return f"{pin_label('ymoslem/ACL-6060', spec.revision if spec else None)} ({source[len('hub:'):]})"
     if is_corpus_source(source):
         try:
             return f"{source} ({describe_source(source, track.languages)})"
@@ -349,7 +348,8 @@ class Planner:
         self.track, self.sub, self.config, self.adam = track, submission, config, adam
         data = config.get("data", {})
         self.base_id = data.get("base", track.base_model)
-        self.base_rev = data.get("base_revision", track.base_revision)
+        self.base_rev = data.get("base_revision") or (track.base_revision if self.base_id == track.base_model
+                                                      else HUB_REVISIONS.get(self.base_id))
         self.shapes, self.shapes_source = shapes_for(track, self.base_id)
         self.langs = list(track.languages)
         self.stages: list[Stage] = []
@@ -359,7 +359,7 @@ class Planner:
     def _model_id(self) -> str:
         if self.base_id.startswith(("./", "/")):
             return f"{self.base_id} (local)"
-        return f"{self.base_id}@{self.base_rev or 'main'}"
+        return pin_label(self.base_id, self.base_rev)
 
     def _source(self, role: str, lang: str | None = None) -> str:
         value = self.config.get("data", {}).get(role)
@@ -569,7 +569,7 @@ class Planner:
     def eval(self, s: Shapes, weights: int, runs_model: str) -> None:
         comet = self.track.comet_model
         for spec in self.track.testsets:
-            where = f"{spec.location}@{spec.revision or 'main'}" if spec.source != "local" else f"{spec.location} (local)"
+            where = pin_label(spec.location, spec.revision) if spec.source in HUB_SOURCES else f"{spec.location} (local)"
             stage = self._decode(f"eval {spec.name}", f"decode {spec.name} with the {runs_model} system", s, weights,
                                  {"batch_size": 16, "max_new_tokens": self.track.max_new_tokens},
                                  [f"build/{self.track.name}/{self.sub}", where], self.langs,
@@ -577,7 +577,7 @@ class Planner:
             stage.notes.append("python -m harness eval default batch 16, plus batch-1 latency")
             self.stages.append(stage)
         if comet:
-            self.stages.append(Stage("comet", "score COMET", [f"{comet}@main"], self.langs,
+            self.stages.append(Stage("comet", "score COMET", [pin_label(comet)], self.langs,
                                      memory={"weights (fp32)": COMET_PARAMS * 4, "activations": GiB}, disk=0,
                                      notes=["downloaded once into the hub cache (~2.3 GB)"]))
         else:

@@ -228,11 +228,19 @@ class Checkpoint:
             self.path.unlink(missing_ok=True)
 
 
+def _hub_revisions(track_name: object) -> dict:
+    """The hub ids the track reads and the commit each is read at (harness.tracks.HUB_REVISIONS)."""
+    from harness.tracks import TRACKS, hub_revisions
+
+    return hub_revisions(TRACKS[track_name]) if track_name in TRACKS else {}
+
+
 def write_results(paths: ResultPaths, rows: list[dict], summary: dict) -> dict:
     """The per-segment rows, then the summary with provenance and a timestamp added, each atomically;
     returns the summary as written. Segments first: a summary on disk always has its segments beside it.
     """
     write_jsonl(paths.segments, rows)
-    summary = {**summary, "provenance": provenance(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    summary = {**summary, "provenance": {**provenance(), "hub_revisions": _hub_revisions(summary.get("track"))},
+               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     atomic_write_json(paths.summary, summary)
     return summary

@@ -1058,7 +1058,15 @@ def load_acl6060(lang: str | Sequence[str], cache_dir: str | os.PathLike | None 
                  track: str = "iwslt2026") -> dict[str, TestSet]:
     """The real ACL 60/60 for EN->``lang`` (one target or several): dev+eval (884 utterances) -> {"train": 784, "test": 100}.
 
-    Raises TestSetError (one line) when the hub is unreachable and nothing is cached.
+    ``revision`` defaults to the commit pinned in harness.tracks.HUB_REVISIONS; the hub's moving
+    "main" is never read. Raises TestSetError (one line) when no commit is pinned, or the hub is
+    unreachable and nothing is cached.
     """
+    from harness.tracks import UnpinnedError, pinned_revision
+
+    try:
+        revision = pinned_revision(ACL6060_REPO, revision)
+    except UnpinnedError as error:
+        raise TestSetError(one_line(error)) from None
     merged = merge_acl6060_splits(_load_acl6060_hub(cache_dir, revision))
-    return acl6060_testsets(merged, lang, version=revision or "main", track=track)
+    return acl6060_testsets(merged, lang, version=revision, track=track)

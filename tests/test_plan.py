@@ -185,7 +185,9 @@ def test_json_has_every_stage(capsys, tmp_path, sub):
         assert f"run: make build SUB={sub} TRACK=iwslt2026 NPROC={max(sharded)} FSDP=1" in text
     else:
         assert "run: make build" not in text
-    assert "Unbabel/wmt22-comet-da@main" in text and "ymoslem/ACL-6060@main" in text
+    # Hub ids at their pinned commits, never main; an id with no pin says it would be refused.
+    assert "Unbabel/wmt22-comet-da@2760a223ac95" in text and "@main" not in text
+    assert "ymoslem/ACL-6060 (no pinned commit: refused until pinned)" in text
 
 
 def test_tiny_gpu_is_one_line_and_exit_2(capsys):

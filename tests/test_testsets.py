@@ -16,6 +16,7 @@ import yaml
 
 from conftest import one_line_error
 import harness.testsets as ts
+from harness import tracks
 from harness.audio import SAMPLE_RATE, decode_audio
 from harness.testsets import (
     LongFormSet,
@@ -602,16 +603,20 @@ def test_merge_equals_loading_dev_plus_eval(tmp_path, acl_hub):
     assert merged.features["audio"].decode is False
 
 
+PINNED = "0123456789abcdef0123456789abcdef01234567"   # a commit id's shape; the hub is faked
+
+
 def test_load_acl6060_converts_the_papers_split(monkeypatch, acl_hub):
     calls = []
+    monkeypatch.setitem(tracks.HUB_REVISIONS, "ymoslem/ACL-6060", PINNED)
 
     def fake_load_dataset(path, **kwargs):
         calls.append((path, kwargs))
         return acl_hub
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    parts = load_acl6060("de", cache_dir="/cache", revision="abc123")
-    assert calls == [("ymoslem/ACL-6060", {"cache_dir": "/cache", "revision": "abc123"})]  # no remote code
+    parts = load_acl6060("de", cache_dir="/cache", revision="f" * 40)
+    assert calls == [("ymoslem/ACL-6060", {"cache_dir": "/cache", "revision": "f" * 40})]  # no remote code
     train, test = parts["train"], parts["test"]
     assert (len(train), len(test)) == (784, 100)
 
@@ -630,11 +635,12 @@ def test_load_acl6060_converts_the_papers_split(monkeypatch, acl_hub):
     assert first.seconds == pytest.approx(len(expected) / SAMPLE_RATE)
     assert np.max(np.abs(first.audio() - expected)) <= 1 / 32768 + 1e-7
 
-    assert test.name == "acl6060_de_test" and test.version == "abc123"
+    assert test.name == "acl6060_de_test" and test.version == "f" * 40
     assert test.manifest["languages"] == ["en", "de"] and test.manifest["utterances"] == 100
     assert test.manifest["generator"]["dataset"] == "ymoslem/ACL-6060" and test.folder is None
-    assert load_acl6060("de", revision="abc123")["test"].content_hash == test.content_hash
-    zh = load_acl6060("zh")["test"]
+    assert load_acl6060("de", revision="f" * 40)["test"].content_hash == test.content_hash
+    zh = load_acl6060("zh")["test"]   # no revision: the pinned one, never main
+    assert calls[-1][1]["revision"] == PINNED and zh.version == PINNED
     assert zh.ids == test.ids and zh.reference("zh") == paper["test"]["text_zh"]
     assert zh.content_hash != test.content_hash
     both = load_acl6060(("de", "zh"))["test"]  # what eval loads: one set, both directions
@@ -649,6 +655,21 @@ def test_load_acl6060_without_the_hub(monkeypatch):
         raise ConnectionError(f"Couldn't reach '{path}' on the Hub (LocalEntryNotFoundError)\nretry later")
 
     monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    monkeypatch.setitem(tracks.HUB_REVISIONS, "ymoslem/ACL-6060", PINNED)
     with pytest.raises(TestSetError) as excinfo:
         load_acl6060("de")
     one_line_error(excinfo, "ymoslem/ACL-6060", "Hugging Face hub", "ConnectionError")
+
+
+@pytest.mark.parametrize("revision, says", [(None, "no pinned commit"), ("main", "not a 40-hex commit id"),
+                                            ("v1.0", "not a 40-hex commit id")])
+def test_load_acl6060_never_reads_a_moving_revision(monkeypatch, revision, says):
+    """The hub's main (or a tag) moves: without a commit id nothing is fetched."""
+    def must_not_be_called(path, **kwargs):
+        raise AssertionError("the hub was called without a pinned commit")
+
+    monkeypatch.setattr(datasets, "load_dataset", must_not_be_called)
+    monkeypatch.setitem(tracks.HUB_REVISIONS, "ymoslem/ACL-6060", None)
+    with pytest.raises(TestSetError) as excinfo:
+        load_acl6060("de", revision=revision)
+    one_line_error(excinfo, "ymoslem/ACL-6060", says)

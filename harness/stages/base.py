@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from harness.results import staged_folder
-from harness.tracks import REPO, Track
+from harness.tracks import REPO, Track, UnpinnedError, pinned_revision
 
 # What a model folder needs; *.py (remote code) and pickled weights are never fetched.
 HUB_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.json", "*.txt", "*.jinja", "*.model", "merges.txt",
@@ -41,6 +41,10 @@ def _download(repo_id: str, revision: str | None, into: Path) -> None:
         raise StageError(f"base model {repo_id} is not there: it is a folder of this project, not a hub id "
                          f"(the mini track's base is made by python -m harness.stages.mini_base)")
     from huggingface_hub import snapshot_download
+    try:
+        revision = pinned_revision(repo_id, revision)
+    except UnpinnedError as error:
+        raise StageError(str(error)) from None
     try:
         snapshot_download(repo_id, revision=revision, local_dir=into, allow_patterns=list(HUB_PATTERNS))
     except Exception as error:  # the hub client raises many kinds; all mean the same here

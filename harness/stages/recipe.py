@@ -48,7 +48,7 @@ from pathlib import Path
 from harness.results import staged_folder
 from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
-from harness.tracks import REPO, Track, get_track, made_by_hint
+from harness.tracks import HUB_REVISIONS, REPO, Track, get_track, made_by_hint
 
 MODEL = "model"  # the system folder inside a model-producing stage's folder
 KD_FILE = "kd.jsonl"
@@ -294,7 +294,9 @@ class Recipe:
         if configured.startswith(("./", "/")):
             raise StageError(f"base model {configured} is missing (the mini base is made by make mini-base)")
 
-        revision = self.config["data"].get("base_revision", self.track.base_revision)
+        # A configured base other than the track's (diet-kit's Qwen2-Audio-7B) has its own pin.
+        revision = self.config["data"].get("base_revision") or (
+            self.track.base_revision if configured == self.track.base_model else HUB_REVISIONS.get(configured))
         prompt = self.config["data"].get("base_prompt", self.track.prompt)
 
         def produce(folder: Path) -> dict:
