@@ -12,6 +12,8 @@
 #                 outside leaderboard/, builds every submission (cached stages), removes leaderboard/results/mini/,
 #                 evaluates every system on every mini test set (long-form included), renders
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
+#   make smoke SUB=<name> [TRACK=]        a system run by contract (run.sh, harness.contract): its run.sh on the first
+#                 5 utterances of the track's first test set, each direction, no network; one-line verdict, exit code
 #   make data     generate the mini-track test and training sets under testsets/mini/ (present and intact:
 #                 only verifies the hashes); build and eval on the mini track make them when missing
 #   make mini-base   retrain the mini track's base model into models/mini-base/ (~70 min, 1 core)
@@ -61,7 +63,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 
-.PHONY: build eval leaderboard leaderboard-mini check data mini-base test test-gpu bench clean clean-data lock comet-env
+.PHONY: build eval leaderboard leaderboard-mini check smoke data mini-base test test-gpu bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -152,6 +154,10 @@ leaderboard-mini:
 check: $(VENV_STAMP)
 	@test -n "$(SUB)" || { echo "usage: make check SUB=<name> [TRACK=mini]" >&2; exit 2; }
 	$(PY) -m harness check build/$(TRACK)/$(SUB) --track $(TRACK)
+
+smoke: $(VENV_STAMP) $(TRACK_DATA)
+	@test -n "$(SUB)" || { echo "usage: make smoke SUB=<name> [TRACK=mini]" >&2; exit 2; }
+	$(PY) -m harness smoke build/$(TRACK)/$(SUB) --track $(TRACK)
 
 bench: $(VENV_STAMP) $(TRACK_DATA)
 	$(TEST_ENV) BENCH_DEVICE=$(BENCH_DEVICE) $(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)

@@ -3,7 +3,7 @@
 For each built system (`build/<track>/<system>/system.json`) and each test set of the
 track, and each language pair the system has: the storage verdict (harness.storage,
 headers only), batched greedy decoding (harness.decode, Moslem 2025's prompt and
-settings), BLEU / chrF / chrF++ / COMET with their signatures (harness.metrics),
+settings), BLEU / chrF / chrF++ / TER / COMET with their signatures (harness.metrics),
 degeneration flags per segment (harness.degeneration), and speed by the speed protocol
 (harness.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
 load sampled), all written as results files with provenance (harness.results).
@@ -19,6 +19,14 @@ Long-form sets (whole talks) go through harness.longform: segmented once per set
 (``--segmentation``, default SHAS-style divide-and-conquer), decoded, resegmented to the
 reference segments by the official rule, scored; the results file records the
 segmentation and the resegmentation.
+
+A system folder holding ``run.sh`` instead of ``system.json`` is run by contract
+(harness.contract): the same test sets, segmentation and scoring, the decoding done by the
+submission's own run.sh in a subprocess under a time limit and without network.
+
+With ``--devices cuda:0,cuda:1`` (or ``auto``) the systems are evaluated side by side, one
+per device at a time, each by its own ``python -m harness eval --system S`` process
+(harness.schedule); the results files are those of a sequential run but for timings.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import longform, results, speed, storage
+from harness import contract, longform, results, speed, storage
 from harness.decode import DecodeSettings, decode
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
@@ -45,15 +53,22 @@ class EvalError(ValueError):
     """A one-line reason the evaluation cannot go on."""
 
 
+# What an evaluation reports as a one-line error and exit 2 (bad input), never a traceback.
+EVAL_ERRORS = (EvalError, ModelLoadError, TestSetError, MetricError, ValueError, BackendError)
+
+
 def find_systems(track: Track, build_root: Path, names: list[str] | None) -> list[Path]:
     folder = build_root / track.name
     if names:
         systems = [folder / name for name in names]
         for system in systems:
-            if not (system / SYSTEM_FILE).is_file():
-                raise EvalError(f"{system}: no built system here (no {SYSTEM_FILE}); run make build SUB={system.name}")
+            if not (system / SYSTEM_FILE).is_file() and not contract.is_contract(system):
+                raise EvalError(f"{system}: no built system here (no {SYSTEM_FILE}, no {contract.RUN_SCRIPT}); "
+                                f"run make build SUB={system.name}")
         return systems
-    systems = sorted(p.parent for p in folder.glob(f"*/{SYSTEM_FILE}"))
+    # A system is built (system.json) or run by contract (run.sh, harness.contract).
+    systems = sorted({p.parent for p in folder.glob(f"*/{SYSTEM_FILE}")}
+                     | {p.parent for p in folder.glob(f"*/{contract.RUN_SCRIPT}")})
     if not systems:
         raise EvalError(f"no built systems under {folder}: run make build SUB={BASE_SYSTEM} first")
     return systems
@@ -98,6 +113,20 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
                                           name, backend)
         summary_languages[lang] = report
         segment_rows.extend(rows)
+    summary = write_summary(paths, segment_rows, name=name, manifest=manifest, track=track, spec=spec,
+                            testset=testset, settings=settings, languages=summary_languages,
+                            storage_verdict=storage_verdict)
+    for lang in languages:
+        paths.partial_for(lang).unlink(missing_ok=True)
+    return summary
+
+
+def write_summary(paths: results.ResultPaths, rows: list[dict], *, name: str, manifest, track: Track,
+                  spec: TestSetSpec, testset: TestSet, settings: DecodeSettings | None, languages: dict,
+                  storage_verdict: dict | None, extra: dict | None = None) -> dict:
+    """A segmented set's results (the rows, then the summary), written; ``manifest`` has ``as_dict``
+    (harness.models.SystemManifest, or harness.contract's), ``settings`` None when the harness did not
+    decode, ``extra`` keys follow the others (harness.contract's ``run_by``)."""
     summary = {
         "schema": EVAL_SCHEMA,
         "schema_version": results.SCHEMA_VERSION,
@@ -108,14 +137,25 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
                     "utterances": len(testset.utterances),
                     "audio_seconds": round(sum(u.seconds for u in testset.utterances), 3),
                     "domain": testset.manifest.get("domain")},
-        "decode": settings.as_dict(),
-        "languages": summary_languages,
+        "decode": settings.as_dict() if settings is not None else None,
+        "languages": languages,
         "storage": storage_verdict,
+        **(extra or {}),
     }
-    summary = results.write_results(paths, segment_rows, summary)
-    for lang in languages:
-        paths.partial_for(lang).unlink(missing_ok=True)
-    return summary
+    return results.write_results(paths, rows, summary)
+
+
+def score_rows(track: Track, lang: str, rows: list[dict]) -> tuple[dict, object]:
+    """Score the rows' hypotheses against their references (harness.metrics.score_output, the length
+    kind judged from each row's audio seconds) and put each row's flags and scores into it:
+    (scores, the degeneration report)."""
+    scores, degeneration = score_output(track, lang, [r["hypothesis"] for r in rows], [r["reference"] for r in rows],
+                                        sources=[r["source"] for r in rows],
+                                        audio_seconds=[r["audio_seconds"] for r in rows])
+    for index, (row, flags) in enumerate(zip(rows, degeneration.flags)):
+        row["flags"] = list(flags)
+        row["scores"] = segment_scores(scores, index)
+    return scores, degeneration
 
 
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
@@ -145,12 +185,7 @@ def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: s
         checkpoint.close(remove=False)
     rows = [dict(checkpoint.done[(lang, u.id)]) for u in utterances]
 
-    scores, degeneration = score_output(track, lang, [r["hypothesis"] for r in rows], [r["reference"] for r in rows],
-                                        sources=[r["source"] for r in rows],
-                                        audio_seconds=[r["audio_seconds"] for r in rows])
-    for index, (row, flags) in enumerate(zip(rows, degeneration.flags)):
-        row["flags"] = list(flags)
-        row["scores"] = segment_scores(scores, index)
+    scores, degeneration = score_rows(track, lang, rows)
 
     decode_pass = speed.decode_pass(time.perf_counter() - started, decoded=len(todo), resumed=len(rows) - len(todo))
     summary = {
@@ -195,7 +230,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
     parser.add_argument("--nproc", type=int, default=1,
                         help="data-parallel decoding processes (relaunches through torchrun; see harness.distributed)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds a contract system's run.sh may take per run (default: the track's, harness.contract)")
+    parser.add_argument("--allow-network", action="store_true",
+                        help="run contract systems even where no network isolation is available (recorded)")
+    parser.add_argument("--devices", default=None,
+                        help="evaluate systems side by side, one per device at a time: cpu / cuda:N, comma-separated, "
+                             "or auto (every visible CUDA device); default: the single --device (harness.schedule)")
+    # A harness.schedule worker: exactly the named systems (no base added), long-form segmentations from this file.
+    parser.add_argument("--schedule-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # --- schedule hook (issue 19 part 6): --devices runs one system per device at a time ---
+    if args.devices is not None:
+        from harness import schedule
+
+        return schedule.eval_entry(args, _run)
+    # --- end of the schedule hook ---
     # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
     from harness import distributed
 
@@ -205,38 +255,64 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
+def plan(args: argparse.Namespace) -> tuple[Track, DecodeSettings, list[TestSetSpec], list[Path]]:
+    """What an eval runs: the track, the decode settings, the test sets and the systems, the track's
+    base first where its results are missing (a harness.schedule worker: exactly the named systems)."""
+    track = get_track(args.track)
+    settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
+                              batch_size=args.batch_size)
+    specs = [s for s in track.testsets if not args.testset or s.name in args.testset]
+    unknown = set(args.testset or ()) - {s.name for s in track.testsets}
+    if unknown:
+        raise EvalError(f"unknown test set {sorted(unknown)[0]!r} for track {track.name}; "
+                        f"known: {', '.join(s.name for s in track.testsets)}")
+    systems = find_systems(track, args.build_root, args.system)
+    if args.schedule_worker is not None:
+        return track, settings, specs, systems  # the schedule's parent added the base to its queue
+    try:
+        systems = with_base(systems, track, specs, args.build_root, args.results_root)
+    except EvalError as error:
+        if args.system:
+            raise  # systems named to be compared: without their base there is nothing to compare with
+        print(f"warning: {error} (the leaderboard's Δ columns stay empty)", file=sys.stderr)
+    return track, settings, specs, systems
+
+
+def segment_longform(spec: TestSetSpec, testset: LongFormSet, track: Track, method: str):
+    """A long-form set's segmentation (harness.longform.segment), its statistics printed."""
+    segmentation = longform.segment(testset, track, method)
+    stats = segmentation.stats()
+    print(f"{spec.name}: {stats['segments']} segments by {method} "
+          f"(mean {stats['mean_seconds'] or 0:.1f} s; dropped speech "
+          f"{100 * (stats['dropped_speech_share'] or 0):.1f} %)")
+    return segmentation
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        track = get_track(args.track)
-        settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
-                                  batch_size=args.batch_size)
-        specs = [s for s in track.testsets if not args.testset or s.name in args.testset]
-        unknown = set(args.testset or ()) - {s.name for s in track.testsets}
-        if unknown:
-            raise EvalError(f"unknown test set {sorted(unknown)[0]!r} for track {track.name}; "
-                            f"known: {', '.join(s.name for s in track.testsets)}")
-        systems = find_systems(track, args.build_root, args.system)
-        try:
-            systems = with_base(systems, track, specs, args.build_root, args.results_root)
-        except EvalError as error:
-            if args.system:
-                raise  # systems named to be compared: without their base there is nothing to compare with
-            print(f"warning: {error} (the leaderboard's Δ columns stay empty)", file=sys.stderr)
+        track, settings, specs, systems = plan(args)
         # Each test set is loaded and verified once, however many systems there are.
         testsets = {spec.name: load_spec(spec) for spec in specs}
         segmentations: dict = {}  # one segmentation per long-form set, shared by every system
+        if args.schedule_worker is not None:  # computed once by the schedule's parent, for every worker
+            from harness import schedule
+
+            segmentations = schedule.read_segmentations(args.schedule_worker, testsets, args.segmentation)
         for system_dir in systems:
             verdict = _storage_verdict(system_dir, track)
             print(f"{system_dir.name}: {verdict.get('reason')}")
             for spec in specs:
                 testset = testsets[spec.name]
-                if isinstance(testset, LongFormSet):
-                    if spec.name not in segmentations:
-                        segmentations[spec.name] = longform.segment(testset, track, args.segmentation)
-                        stats = segmentations[spec.name].stats()
-                        print(f"{spec.name}: {stats['segments']} segments by {args.segmentation} "
-                              f"(mean {stats['mean_seconds'] or 0:.1f} s; dropped speech "
-                              f"{100 * (stats['dropped_speech_share'] or 0):.1f} %)")
+                if isinstance(testset, LongFormSet) and spec.name not in segmentations:
+                    segmentations[spec.name] = segment_longform(spec, testset, track, args.segmentation)
+                if contract.is_contract(system_dir):
+                    # Run by contract: the harness's segmentation and scoring, the submission's run.sh decoding.
+                    summary = contract.evaluate(system_dir, track, spec, testset, settings,
+                                                results_root=args.results_root,
+                                                segmentation=segmentations.get(spec.name),
+                                                storage_verdict=verdict, time_limit=args.time_limit,
+                                                allow_network=args.allow_network)
+                elif isinstance(testset, LongFormSet):
                     summary = longform.evaluate_longform(system_dir, track, spec, testset, settings,
                                                          results_root=args.results_root, device=args.device,
                                                          segmentation=segmentations[spec.name],
@@ -250,7 +326,7 @@ def _run(args: argparse.Namespace) -> int:
                     shown = ", ".join(f"{name} {m['value']:.2f}" if m["value"] is not None else f"{name} absent"
                                       for name, m in report["metrics"].items())
                     print(f"{system_dir.name} / {spec.name} / en-{lang}: {shown}; {speed.describe(report['speed'])}")
-    except (EvalError, ModelLoadError, TestSetError, MetricError, ValueError, BackendError) as error:
+    except EVAL_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -3,6 +3,8 @@
   python -m harness import-hyps --track mini --testset talks_test --team T --system S
         --hyps de=FILE_OR_FOLDER [--hyps zh=...] --declared-bytes N --declared-params N
         [--same-as SYSTEM] [--model FOLDER] [--testset-folder PATH] [--results-root DIR]
+  python -m harness import-hyps --track mini --layout DIR --team T --system S
+        --declared-bytes N --declared-params N [--same-as SYSTEM] [--model FOLDER] [--results-root DIR]
 
 Names: ``--team`` and ``--system`` are the names the leaderboard shows, as the team spells
 them (any one line of printable text, up to 100 characters: "KIT & NAIST", "Ünïcode"); the
@@ -17,11 +19,21 @@ Hypotheses, per target language (``--hyps LANG=PATH``, repeatable):
                   (the task's plain-text format); the line count must match exactly.
   long-form set   unsegmented per talk: a folder holding one file per talk, or the files
                   themselves (``--hyps de=a.txt --hyps de=b.txt``); a file is named after its
-                  talk id (``<talk>``, ``<talk>.txt`` or ``<talk>.<lang>``). Each talk is
-                  resegmented to its reference segments by the official scoring rule
-                  (papers.md: as is when the line counts match, else mwerSegmenter per talk,
-                  Chinese by character; harness.resegment); a talk without a file is scored
-                  as empty lines and reported as "missing".
+                  talk id (``<talk>``, ``<talk>.txt`` or ``<talk>.<lang>``). The talks are
+                  scored as the evaluation server scores the one file they make: concatenated
+                  in the set's talk order and all lines realigned to all the set's reference
+                  segments at once, whatever their count (mwerSegmenter's rule, Chinese by
+                  character; harness.resegment.resegment_talks_like_server); a talk without a
+                  file adds no lines and is listed in ``talks_without_hypotheses``.
+
+A layout (``--layout DIR``): what ``python -m harness export`` writes and the IWSLT 2026
+evaluation server takes, one folder per model (``<TEAM>_IWSLT26_ModelCompression_en-<lang>_
+<condition>_<type>``, one per direction) holding ``<testset>.txt`` per test set of the track
+(``manifest.json`` and hidden files beside the folders are not read). Every file is scored as
+the server scores it: a segmented set's file must have one line per utterance; a long-form
+set's file holds the whole set, talk after talk, and all its lines are realigned to all the
+set's references at once (harness.resegment.resegment_like_server), whatever their count.
+One results file is written per test set, with every direction the layout has for it.
 
 Size: the team declares its system's bytes and parameter count. With ``--model`` the
 team's model folder is checked with harness.storage.check (headers only: nothing is
@@ -271,10 +283,74 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
     except (ResegmentError, MetricError) as error:
         raise _fail(str(error)) from None
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
-              "resegmentation": set_report(aligned), "speed": speed.absent(NO_SPEED)}
+              "resegmentation": set_report(aligned),
+              # The team's own lines, as make eval keeps a system's (harness.longform), so harness.export can write them.
+              "hypothesis_lines": [line for talk in longform_set.talks for line in hyps.get(talk.talk_id, [])],
+              "speed": speed.absent(NO_SPEED)}
     files = [{"talk": talk, "path": str(path.resolve()), "sha256": results.file_sha256(path),
               "lines": len(hyps[talk])} for talk, path in by_talk.items()]
     return rows, report, {"files": files}
+
+
+def import_longform_file(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
+    """One file for the whole set (a layout's), scored as the evaluation server scores it: all its lines
+    realigned to all the set's references (harness.resegment.resegment_like_server)."""
+    from harness.longform import score_aligned
+    from harness.resegment import ResegmentError, references_by_talk, resegment_like_server, set_report
+
+    path, = paths
+    lines = read_lines(path, allow_empty=True)
+    try:
+        aligned = resegment_like_server(lines, references_by_talk(longform_set, lang), lang)
+        rows, scores, degeneration, aligned = score_aligned(track, longform_set, lang, aligned)
+    except (ResegmentError, MetricError) as error:
+        raise _fail(str(error)) from None
+    report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
+              "resegmentation": set_report(aligned), "hypothesis_lines": lines, "speed": speed.absent(NO_SPEED)}
+    files = [{"path": str(path.resolve()), "sha256": results.file_sha256(path), "lines": len(lines)}]
+    return rows, report, {"files": files}
+
+
+# ---------------------------------------------------------------- a layout (harness.export's)
+
+def read_layout(folder: Path, track: Track) -> tuple[dict[str, dict[str, Path]], dict[str, str]]:
+    """({testset: {lang: file}}, {lang: model name}) of an export layout; anything else in it is an error."""
+    from harness.export import MANIFEST, MODEL_NAME_RE, SUFFIX
+
+    if not folder.is_dir():
+        raise _fail(f"--layout {folder}: no such folder")
+    known = [spec.name for spec in track.testsets]
+    models: dict[str, str] = {}
+    files: dict[str, dict[str, Path]] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or (entry.name == MANIFEST and entry.is_file()):
+            continue
+        match = MODEL_NAME_RE.fullmatch(entry.name)
+        if not entry.is_dir() or match is None:
+            raise _fail(f"{entry}: not a model folder (<TEAM>_IWSLT26_ModelCompression_en-<lang>_"
+                        "<constrained|unconstrained>_<primary|contrastive>)")
+        lang = match["lang"]
+        if lang not in track.languages:
+            raise _fail(f"{entry}: direction en-{lang} is not one of track {track.name}'s "
+                        f"({', '.join('en-' + lang for lang in track.languages)})")
+        if lang in models:
+            raise _fail(f"{entry}: a second model for en-{lang} (first: {models[lang]}); import one at a time")
+        models[lang] = entry.name
+        for path in sorted(entry.iterdir()):
+            if path.name.startswith("."):
+                continue
+            name = path.name.removesuffix(SUFFIX)
+            if not path.name.endswith(SUFFIX) or name not in known:
+                raise _fail(f"{path}: not a test set file of track {track.name} "
+                            f"(<testset>{SUFFIX}; the track's sets: {', '.join(known)})")
+            if not path.is_file():
+                raise _fail(f"{path}: not a regular file")
+            files.setdefault(name, {})[lang] = path
+    if not files:
+        raise _fail(f"--layout {folder}: no hypothesis files (<model folder>/<testset>{SUFFIX})")
+    # In the track's order of sets, then of directions: results are written in a stable order.
+    return ({name: dict(sorted(files[name].items(), key=lambda item: track.languages.index(item[0])))
+             for name in known if name in files}, models)
 
 
 # ---------------------------------------------------------------- the command
@@ -283,14 +359,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m harness import-hyps",
                                      description="Score an external team's hypotheses into results files.")
     parser.add_argument("--track", default="mini")
-    parser.add_argument("--testset", required=True, help="the track's test set (the results file's name)")
+    parser.add_argument("--testset", default=None, help="the track's test set (the results file's name)")
     parser.add_argument("--testset-folder", type=Path, default=None,
                         help="load the test set from this folder instead of the track's")
     parser.add_argument("--team", required=True, help="the team's name as the leaderboard shows it")
     parser.add_argument("--system", required=True,
                         help="the team's system name; the row is <team>-<system> (the folder: a safe form of it)")
-    parser.add_argument("--hyps", action="append", required=True, metavar="LANG=PATH",
+    parser.add_argument("--hyps", action="append", default=None, metavar="LANG=PATH",
                         help="hypotheses for one target language (repeatable; a long-form set: folder or per-talk files)")
+    parser.add_argument("--layout", type=Path, default=None, metavar="DIR",
+                        help="a folder as harness.export writes it (instead of --testset and --hyps): "
+                             "every test set and direction in it, scored as the evaluation server does")
     parser.add_argument("--declared-bytes", required=True, help="the system's size on disk as the team declares it")
     parser.add_argument("--declared-params", required=True, help="the system's parameter count as the team declares it")
     parser.add_argument("--same-as", default=None, metavar="SYSTEM",
@@ -314,14 +393,19 @@ def _hyps_by_lang(values: list[str], allowed: tuple[str, ...]) -> dict[str, list
     return out
 
 
-def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[results.ResultPaths, dict, list[dict]]:
-    """Check, score and assemble everything; returns what to write (nothing is written here)."""
-    from harness.testsets import LongFormSet
-
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> list[tuple[results.ResultPaths, dict, list[dict]]]:
+    """Check, score and assemble everything, one (paths, summary, rows) per test set; nothing is written here."""
     for what, name in (("--team", args.team), ("--system", args.system)):
         check_name(what, name)
     if args.same_as is not None:
         check_name("--same-as", args.same_as)
+    if args.layout is not None:
+        given = [flag for flag, value in (("--testset", args.testset), ("--hyps", args.hyps),
+                                          ("--testset-folder", args.testset_folder)) if value is not None]
+        if given:
+            raise _fail(f"--layout names the test sets and files itself: drop {', '.join(given)}")
+    elif args.testset is None or not args.hyps:
+        raise _fail("give --testset and --hyps LANG=PATH, or --layout DIR (a folder as harness export writes it)")
     if args.testset_folder is not None and not _SAFE_NAME.fullmatch(args.testset):
         # With a local folder the name is the team's, and it names the results file.
         raise _fail(f"--testset {args.testset!r}: letters, digits, '.', '_' and '-' only, "
@@ -332,20 +416,46 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[result
         track = get_track(args.track)
     except ValueError as error:
         raise _fail(str(error)) from None
-    spec, testset = load_set(track, args.testset, args.testset_folder)
-    languages = tuple(lang for lang in track.languages if lang in testset.languages)
-    hyps = _hyps_by_lang(args.hyps, languages)
+    if args.layout is not None:
+        by_set, models = read_layout(args.layout, track)
+        sets = []
+        for name, files in by_set.items():
+            spec, testset = load_set(track, name, None)
+            for lang, path in files.items():
+                if lang not in testset.languages:
+                    raise _fail(f"{path}: test set {name} has no en-{lang} references")
+            sets.append((spec, testset, {lang: [path] for lang, path in files.items()}))
+    else:
+        models = None
+        spec, testset = load_set(track, args.testset, args.testset_folder)
+        languages = tuple(lang for lang in track.languages if lang in testset.languages)
+        sets = [(spec, testset, _hyps_by_lang(args.hyps, languages))]
 
-    storage_verdict, verified, flags = None, None, []
+    size = {"declared_bytes": declared_bytes, "declared_params": declared_params,
+            "storage_verdict": None, "verified": None, "flags": []}
     if args.model is not None:
-        storage_verdict, verified, flags = verify_size(args.model, track, declared_bytes, declared_params)
+        size["storage_verdict"], size["verified"], size["flags"] = verify_size(args.model, track, declared_bytes,
+                                                                               declared_params)
+    return [_import_set(args, argv, track, spec, testset, hyps, size, models) for spec, testset, hyps in sets]
 
+
+def _import_set(args: argparse.Namespace, argv: list[str] | None, track: Track, spec: TestSetSpec, testset,
+                hyps: dict[str, list[Path]], size: dict, models: dict[str, str] | None
+                ) -> tuple[results.ResultPaths, dict, list[dict]]:
+    """One test set's results: every direction of ``hyps`` scored (``models``: a layout's model names)."""
+    from harness.testsets import LongFormSet
+
+    declared_bytes, declared_params = size["declared_bytes"], size["declared_params"]
+    storage_verdict, verified, flags = size["storage_verdict"], size["verified"], size["flags"]
     longform = isinstance(testset, LongFormSet)
+    if longform:
+        importer = import_longform_file if models is not None else import_longform
+    else:
+        importer = import_segmented
     rows, summary_languages, inputs = [], {}, {}
-    for lang in languages:
+    for lang in track.languages:
         if lang not in hyps:
             continue
-        importer = import_longform if longform else import_segmented
         lang_rows, report, files = importer(track, testset, lang, hyps[lang])
         rows.extend(lang_rows)
         summary_languages[lang] = report
@@ -385,7 +495,15 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> tuple[result
         "storage": storage_verdict,
         "imported": {"command": ["python", "-m", "harness", "import-hyps", *(argv or [])],
                      "hypotheses": inputs, "model_folder": str(args.model.resolve()) if args.model else None,
-                     "resegmentation": "official rule (harness.resegment)" if longform else None},
+                     "layout": (None if models is None else
+                                {"folder": str(args.layout.resolve()), "models": {f"en-{lang}": models[lang]
+                                                                                  for lang in inputs}}),
+                     "resegmentation": (None if not longform else
+                                        "as the evaluation server: the talks' files concatenated, all lines "
+                                        "realigned to all the set's references "
+                                        "(harness.resegment.resegment_talks_like_server)" if models is None else
+                                        "as the evaluation server: all lines realigned to all the set's "
+                                        "references (harness.resegment.resegment_like_server)")},
     }
     return paths, summary, rows
 
@@ -409,18 +527,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     try:
-        paths, summary, rows = run(args, argv)
+        imports = run(args, argv)
     except HypothesesError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    summary = results.write_results(paths, rows, summary)
-    for lang, report in summary["languages"].items():
-        shown = ", ".join(f"{metric} {m['value']:.2f}" if m["value"] is not None else f"{metric} absent"
-                          for metric, m in report["metrics"].items())
-        print(f"{summary['system']} / {summary['testset']['name']} / en-{lang}: {shown}")
+    for paths, summary, rows in imports:
+        summary = results.write_results(paths, rows, summary)
+        for lang, report in summary["languages"].items():
+            shown = ", ".join(f"{metric} {m['value']:.2f}" if m["value"] is not None else f"{metric} absent"
+                              for metric, m in report["metrics"].items())
+            print(f"{summary['system']} / {summary['testset']['name']} / en-{lang}: {shown}")
     for flag in summary["size_flags"]:
         print(f"flag: {flag}")
-    print(f"{summary['verification']}: wrote {paths.summary}")
+    print(f"{summary['verification']}: wrote {', '.join(str(paths.summary) for paths, _, _ in imports)}")
     return 0
 
 

@@ -36,6 +36,8 @@ What it implements, and from where:
   sample) and hashes it into a comparability key; each group's speed is one table per key,
   ranked by median RTFx among runs not under contention (CPU load by others below the
   protocol's threshold); contended or unsampled runs are listed below, never ranked.
+- Rows run by contract (harness.contract: a submission's own run.sh decoded, as the WMT26
+  organizers run teams' systems) are marked "run by contract" (``run_by_contract``).
 - Reported rows: the systems' published numbers (Moslem, IWSLT 2025, Table 2; Liu,
   Koneru, Niehues, IWSLT 2026) kept apart, with their own test set and metric settings,
   never ranked with reproduced rows.
@@ -62,8 +64,8 @@ from tabulate import tabulate
 
 from harness.errors import one_line
 from harness.import_hyps import SIZE_TOLERANCE   # one tolerance for a declared size, at import and on the board
-from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, METRIC_LABEL as LABEL,
-                             METRIC_NAMES as METRICS)
+from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, LOWER_IS_BETTER, METRIC_LABEL as LABEL,
+                             METRIC_NAMES as METRICS, oriented)
 from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, RESULTS_ROOT, atomic_write_text
 from harness.tracks import BASE_SYSTEM, GB, REAL_RULE, REPO
 
@@ -80,6 +82,7 @@ KNOWN_CONDITIONS = {
     "modelA": "constrained",           # Moslem 2025 System A: ACL 60/60 (+ its own KD outputs) only
     "modelB": "unconstrained",         # System B adds 100 k CoVoST2 utterances (general domain)
     "diet-kit": "unconstrained",       # Liu et al. 2026: CoVoST + Europarl-ST fine-tuning
+    "contract-baseline": "n/a",        # the base's weights, run by contract (harness.contract)
 }
 VERIFIED_RECIPE = "reproduced from a recipe"
 VERIFIED_SIZE = "size verified"
@@ -118,7 +121,7 @@ PAPERS = {"moslem2025": MOSLEM_2025, "liu2026": LIU_2026}
 
 CSV_COLUMNS = (
     "kind", "track", "testset", "testset_hash", "segmentation", "lang_pair", "group", "rank", "system",
-    "data_condition", "verification",
+    "data_condition", "verification", "run_by_contract",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_ci_low", "_ci_high", "_delta", "_signature")],
     "primary_metric", "degeneration_any_rate", "degeneration_empty_rate", "degeneration_repetition_rate",
     "size_bytes", "size_gb", "size_source", "declared_bytes", "size_flag", "logical_params", "reduction_bytes",
@@ -269,6 +272,8 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
         "deltas": {},
         "data_condition": data_condition(summary),
         "verification": verification(summary),
+        # Run by contract (harness.contract): the submission's run.sh decoded, the harness scored.
+        "run_by_contract": summary.get("run_by") == "contract",
         "format": manifest.get("format"),
         "built_by": manifest.get("built_by") if isinstance(manifest.get("built_by"), str)
         and not manifest["built_by"].startswith("/") else None,
@@ -395,7 +400,7 @@ def flag_declared_sizes(rows: list[dict]) -> None:
 
 def pareto_front(points: list[tuple[str, float, float]]) -> set[str]:
     """Names of the (name, size, quality) points no other point beats on both (smaller-or-equal
-    size and higher-or-equal quality, one of them strictly)."""
+    size and higher-or-equal quality, one of them strictly); quality is oriented (higher is better)."""
     front = set()
     for name, size, quality in points:
         if not any(s <= size and q >= quality and (s < size or q > quality) for _, s, q in points):
@@ -438,17 +443,19 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
                 value = metric["value"]
                 # Same group = same signature, so the difference is between comparable numbers.
                 row["deltas"][name] = (value - base_value) if value is not None and base_value is not None else None
-        # Competition ranking ("1, 2, 2, 4") by the primary metric; ties and the unscored in name order.
-        rows.sort(key=lambda r: (_value(r, primary) is None, -(_value(r, primary) or 0.0), r["system"]))
+        # Competition ranking ("1, 2, 2, 4") by the primary metric, best first (harness.metrics.oriented:
+        # a lower TER is better); ties and the unscored in name order.
+        rows.sort(key=lambda r: (_value(r, primary) is None, -oriented(primary, _value(r, primary) or 0.0), r["system"]))
         for row in rows:
             value = _value(row, primary)
             row["rank"] = None if value is None else 1 + sum(
-                1 for other in rows if _value(other, primary) is not None and _value(other, primary) > value)
+                1 for other in rows if _value(other, primary) is not None
+                and oriented(primary, _value(other, primary)) > oriented(primary, value))
         clusters = significance(rows, primary) if significance is not None else {}
         for row in rows:
             row["cluster"] = clusters.get(row["system"])
         # The front is drawn through verified sizes only: a declared size is plotted (hollow), never starred.
-        points = [(r["system"], r["size_bytes"], _value(r, primary)) for r in rows
+        points = [(r["system"], r["size_bytes"], oriented(primary, _value(r, primary))) for r in rows
                   if r["size_source"] == "verified" and _value(r, primary) is not None]
         front = pareto_front(points)
         for row in rows:
@@ -607,7 +614,8 @@ def render_markdown(board: dict) -> str:
         lines += [f"Newest results file: {board['generated_from_newest_result']}.", ""]
     lines += ["Each table holds only numbers with the same test set (name + content hash), language pair and "
               "metric signatures; tables are never ranked against each other. Δ = difference from the track's "
-              f"uncompressed base (`{board['base_system']}`) in the same table. Rank by the table's primary metric "
+              f"uncompressed base (`{board['base_system']}`) in the same table (TER is an edit rate: lower is better, "
+              "so a negative Δ TER is a gain). Rank by the table's primary metric "
               "(COMET where present, else chrF++ (DE) / chrF (ZH)). Size = bytes on disk of every file of the model "
               "folder that translates this pair (weights, tokenizer, configs, anything else: harness.storage); limit = the track's 2026 limit (4 GB on the 7B tracks, scaled on mini).", ""]
     if not board["groups"]:
@@ -629,7 +637,8 @@ def render_markdown(board: dict) -> str:
             if row.get("cluster") is not None:
                 rank += f" ({row['cluster']})"
             line = [rank, _md_text(row["system"]) + (" ★" if row["pareto"] else ""), row["data_condition"],
-                    row["verification"] + (" ⚑" if row["size_flag"] else "")]
+                    row["verification"] + (", run by contract" if row["run_by_contract"] else "")
+                    + (" ⚑" if row["size_flag"] else "")]
             for name in names:
                 line += [_score(row["metrics"].get(name)), _delta(row["deltas"].get(name))]
             declared = " (declared)" if row["size_source"] == "declared" else ""
@@ -653,7 +662,9 @@ def render_markdown(board: dict) -> str:
                   "harness.significance).", ""]
     lines += ["★ = on the Pareto front of quality against size in its table (verified sizes only). "
               "(declared) = a size the team declared, not verified by the harness (hypotheses only). "
-              f"⚑ = a declared size more than {100 * SIZE_TOLERANCE:g} % below the verified size of the same model.", "",
+              f"⚑ = a declared size more than {100 * SIZE_TOLERANCE:g} % below the verified size of the same model. "
+              "Run by contract = the submission's own run.sh decoded (a subprocess, a time limit, no network: "
+              "harness.contract), the harness segmented and scored; its speed is run.sh's wall time only.", "",
               "## Reported in the papers (not reproduced here; not ranked)", "",
               f"Test set: {REPORTED_TESTSET}; each paper's own metric settings; size in decimal GB as published; "
               "2026 limit 4 GB, 2025 bins on the real scale.", ""]
@@ -750,7 +761,8 @@ def _page_environment():
 
 def render_html(board: dict) -> str:
     template = _page_environment().get_template(PAGE_TEMPLATE)
-    return template.render(board=board, newest=board["generated_from_newest_result"],
+    return template.render(board=board, newest=board["generated_from_newest_result"], metrics=list(METRICS),
+                           labels=LABEL, lower_is_better=sorted(LOWER_IS_BETTER),
                            reported=[_reported_cells(row) for row in board["reported"]],
                            reported_testset=REPORTED_TESTSET, papers=PAPERS,
                            speed_header=list(SPEED_HEADER), notes=[INTERVAL_NOTE, SPEED_NOTE])

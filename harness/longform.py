@@ -1,10 +1,11 @@
 """Long-form evaluation: segment, decode, resegment by the official rule, score.
 
 The IWSLT 2026 test sets are whole talks: a system segments them itself, and the
-organizers re-align its output to the reference segments before scoring (papers.md,
-"Official scoring": as many lines as the reference, scored as they are; otherwise
-mwerSegmenter per talk, Chinese by character). ``evaluate_longform`` does the same for a
-built system on a long-form set (harness.testsets.LongFormSet):
+evaluation server re-aligns its output to the reference segments before scoring: all of
+the set's lines, talks concatenated, to all of its reference segments in one mwerSegmenter
+run, whatever the line count (harness.resegment, which cites the organizers' pages and
+SLT.KIT's Eval.sh; Chinese by character). ``evaluate_longform`` does the same for a built
+system on a long-form set (harness.testsets.LongFormSet):
 
 1. segment every talk (harness.segment: SHAS-style divide-and-conquer on silero-vad
    probabilities by default; VAD-only, fixed windows or the gold segments.yaml on request),
@@ -17,7 +18,9 @@ built system on a long-form set (harness.testsets.LongFormSet):
 
 The results file is the segmented eval's schema plus what was done to get there: the
 segmentation (method, settings, statistics: segments, lengths, dropped speech) and the
-resegmentation (per talk: hypothesis segments, reference segments, method).
+resegmentation (per talk: hypothesis segments, reference segments, method), and per language
+``hypothesis_lines``: the system's own hypotheses, one per its segment, talk after talk, before
+resegmentation (the submission file harness.export writes).
 """
 
 from __future__ import annotations
@@ -64,19 +67,32 @@ def decode_segments(system, longform_set, segmentation, lang: str, settings: Dec
 
 
 def score_resegmented(track: Track, longform_set, lang: str, hypotheses_by_talk: dict[str, list[str]]):
-    """Resegment each talk's hypotheses to its reference segments (the official rule,
-    harness.resegment), then score and flag them (harness.metrics.score_output).
+    """Realign the talks' hypotheses as the evaluation server realigns the file they make (talks
+    concatenated in the set's order, all lines to all reference segments at once:
+    harness.resegment.resegment_talks_like_server), then score and flag them (score_aligned).
 
     Returns (rows, scores, degeneration, aligned): one results row per reference segment
     (talk, index, source, reference, hypothesis, flags, scores), the metrics, the
-    degeneration report and the resegmentation per talk. A talk without hypotheses is
-    scored as empty lines. Raises harness.resegment.ResegmentError and
-    harness.metrics.MetricError as they come.
+    degeneration report and the resegmentation sliced per talk. A talk without hypotheses
+    adds no lines (its segments get what the alignment gives them, often nothing). Raises
+    harness.resegment.ResegmentError and harness.metrics.MetricError as they come.
     """
-    from harness.resegment import references_by_talk, resegment_set, set_lines
+    from harness.resegment import references_by_talk, resegment_talks_like_server
+
+    aligned = resegment_talks_like_server(hypotheses_by_talk, references_by_talk(longform_set, lang), lang)
+    return score_aligned(track, longform_set, lang, aligned)
+
+
+def score_aligned(track: Track, longform_set, lang: str, aligned):
+    """Score and flag talks already resegmented to their references ({talk_id: Resegmented}, in the
+    set's talk order, one line per reference segment): score_resegmented's second half, shared with
+    the evaluation server's rule (harness.import_hyps --layout)."""
+    from harness.resegment import references_by_talk, set_lines
 
     references = references_by_talk(longform_set, lang)
-    aligned = resegment_set(hypotheses_by_talk, references, lang)
+    if [(talk, len(r.lines)) for talk, r in aligned.items()] != [(talk, len(r)) for talk, r in references.items()]:
+        raise RuntimeError(f"resegmented lines of {longform_set.name} en-{lang} are not one per reference segment "
+                         "in the set's talk order")
     lines = set_lines(aligned)
     refs = [line for talk in references.values() for line in talk]
     sources = longform_set.reference("en")
@@ -123,6 +139,9 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
         "metrics": {metric: score.to_dict() for metric, score in scores.items()},
         "degeneration": degeneration.summary,
         "resegmentation": set_report(aligned),
+        # The system's own output before resegmentation, talk after talk: what the evaluation
+        # server receives (harness.export writes it as the submission file).
+        "hypothesis_lines": [h.text for talk in longform_set.talks for h in hypotheses[talk.talk_id]],
         "speed": speed_block,
         "decode_pass": speed.decode_pass(decode_seconds, decoded=segments_decoded, resumed=0),
         "unfinished": sum(not h.finished for hyps in hypotheses.values() for h in hyps),
@@ -134,8 +153,9 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
 
 
 def _write_summary(paths: results.ResultPaths, name: str, manifest, track: Track, spec: TestSetSpec, longform_set,
-                   segmentation, settings: DecodeSettings, summary_languages: dict, rows: list[dict],
-                   storage_verdict: dict | None) -> dict:
+                   segmentation, settings: DecodeSettings | None, summary_languages: dict, rows: list[dict],
+                   storage_verdict: dict | None, extra: dict | None = None) -> dict:
+    # settings None: the harness did not decode (harness.contract); extra keys follow the others.
     summary = {
         "schema": LONGFORM_SCHEMA,
         "schema_version": results.SCHEMA_VERSION,
@@ -148,9 +168,10 @@ def _write_summary(paths: results.ResultPaths, name: str, manifest, track: Track
                     "domain": longform_set.manifest.get("domain")},
         "segmentation": {key: value for key, value in segmentation.as_dict().items() if key != "talks"},
         "segments": {t.talk_id: [[s.offset, s.duration] for s in t.segments] for t in segmentation.talks},
-        "decode": settings.as_dict(),
+        "decode": settings.as_dict() if settings is not None else None,
         "languages": summary_languages,
         "storage": storage_verdict,
+        **(extra or {}),
     }
     return results.write_results(paths, rows, summary)
 
@@ -244,7 +265,7 @@ def render_comparison(rows: list[dict], segmentations: dict, set_name: str, lang
     header = ["system", "method"]
     for lang in langs:
         header += [f"{lang.upper()} BLEU", f"{lang.upper()} {METRIC_LABEL[CHRF_FOR[lang]]}",
-                   f"{lang.upper()} talks aligned / as is"]
+                   f"{lang.upper()} hypothesis lines / reference segments"]
     header.append("wall s")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     signatures = {}
@@ -259,12 +280,14 @@ def render_comparison(rows: list[dict], segmentations: dict, set_name: str, lang
             for metric in ("bleu", CHRF_FOR[lang]):
                 cells.append(f"{metrics[metric]['value']:.2f}")
                 signatures[(lang, metric)] = metrics[metric]["signature"]
-            methods = report["resegmentation"].get("methods", {})
-            cells.append(f"{methods.get('mweralign', 0)} / {methods.get('as-is', 0)}")
+            talks = report["resegmentation"]["talks"].values()
+            cells.append(f"{sum(t['hypothesis_segments'] or 0 for t in talks)} / "
+                         f"{sum(t['reference_segments'] for t in talks)}")
         cells.append(f"{row['seconds']:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Test set `{set_name}`: segment -> decode -> resegment (official rule, mweralign per talk) -> score.")
+    lines.append(f"Test set `{set_name}`: segment -> decode -> realign as the evaluation server does "
+                 "(all lines of the set to all its reference segments, mweralign) -> score.")
     for (lang, metric), signature in sorted(signatures.items()):
         lines.append(f"- {METRIC_LABEL[metric]} en-{lang}: `{signature}`")
     return "\n".join(lines) + "\n"

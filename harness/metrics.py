@@ -1,13 +1,31 @@
-"""Translation metrics with their exact settings: BLEU, chrF, chrF++ and COMET.
+"""Translation metrics with their exact settings: BLEU, chrF, chrF++, TER and COMET.
 
 BLEU (Papineni et al. 2002) is computed as sacreBLEU does it (Post 2018, "A Call
 for Clarity in Reporting BLEU Scores"): detokenized text, the metric's own
 tokenizer (13a for German, zh for Chinese, as the IWSLT task scores), and a
 signature string that names every setting, so two numbers are only compared
 when their signatures match. chrF (Popović 2015) uses character n-grams up to 6
-and no word n-grams; chrF++ (Popović 2017) adds word uni- and bigrams. All three
-come from the sacrebleu package itself and equal its command line on the same
-files (tests/test_metrics.py checks this).
+and no word n-grams; chrF++ (Popović 2017) adds word uni- and bigrams. TER (Snover
+et al. 2006, "A Study of Translation Edit Rate with Targeted Human Annotation") is
+sacreBLEU's reimplementation of tercom with the settings of the IWSLT evaluation
+(SLT.KIT's scripts/evaluate/Eval.sh, which the offline track's page points at, runs
+``tercom -N -s``: normalized, case-sensitive): ``TER(normalized=True,
+case_sensitive=True)``, with ``asian_support=True`` for Chinese (CJK characters split
+as tercom's normalization cannot). TER is an edit rate: lower is better
+(``LOWER_IS_BETTER``; ``oriented`` turns any score so that higher is better, which is
+what ranking code compares). All four come from the sacrebleu package itself and equal
+its command line on the same files (tests/test_metrics.py checks this).
+
+Tags the evaluation does not consider. The IWSLT 2026 compression track page: "Scoring
+will be case-sensitive and will include punctuation ... Tags such as applause, laughing,
+etc are not considered during the evaluation." ``remove_non_scored_tags`` removes an
+explicit list of such tags (``NON_SCORED_TAGS``: audience and sound events in English,
+German and Chinese, in half- or full-width round or square brackets, any case) from
+hypotheses and references before every score: every metric reads its text through
+``scored_text`` (make eval, the long-form eval, import-hyps, ``python -m harness score``
+and the significance tests all score through here), and the long-form alignment removes
+them before aligning (harness.resegment). Other bracketed text ("(USA)") is kept: it is
+translation, scored with its punctuation.
 
 COMET (Rei et al. 2020, "COMET: A Neural Framework for MT Evaluation"; Rei et al.
 2022 for wmt22-comet-da, the 2026 task's primary metric) needs unbabel-comet,
@@ -19,7 +37,7 @@ too.
 
 Every present score carries its 95 % confidence interval (``ci95``), from bootstrap
 resampling of the test set's segments (Koehn 2004, "Statistical significance tests for
-machine translation evaluation"). BLEU, chrF and chrF++: sacreBLEU's own bootstrap, the
+machine translation evaluation"). BLEU, chrF, chrF++ and TER: sacreBLEU's own bootstrap, the
 steps of its ``corpus_score(..., n_bootstrap=1000)`` (``--confidence``): 1,000 resamples,
 each scored from the segments' summed statistics, seed 12345 (sacreBLEU's default
 ``SACREBLEU_SEED``); the interval is sacreBLEU's "μ = mean ± ci", the mean of the draws'
@@ -36,6 +54,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -45,7 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU, CHRF, TER
 from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness.degeneration import DegenerationReport, flag_segments
@@ -64,10 +83,12 @@ COMET_RUNNER_BAD_INPUT = 2  # the runner's exit code for a model or input it can
 BLEU_TOKENIZERS = {"de": "13a", "zh": "zh"}
 
 # Every metric by name, in reporting order (the registry METRICS below has these keys);
-# the first three are sacreBLEU's corpus metrics (corpus_metric), COMET is the fourth.
-SACREBLEU_METRICS = ("bleu", "chrf", "chrf++")
+# all but COMET are sacreBLEU's corpus metrics (corpus_metric).
+SACREBLEU_METRICS = ("bleu", "chrf", "chrf++", "ter")
 METRIC_NAMES = SACREBLEU_METRICS + ("comet",)
-METRIC_LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "comet": "COMET"}
+METRIC_LABEL = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER", "comet": "COMET"}
+# TER counts edits: a lower score is a better one. Every other metric here: higher is better.
+LOWER_IS_BETTER = frozenset({"ter"})
 # The chrF variant a paper reports per direction beside BLEU (Moslem 2025: chrF++ for
 # German, plain chrF for Chinese).
 CHRF_FOR = {"de": "chrf++", "zh": "chrf"}
@@ -115,10 +136,45 @@ def absent(metric: str, reason: str) -> Score:
     return Score(metric=metric, value=None, signature=None, absent_reason=reason, per_segment=None, ci95=None)
 
 
+def oriented(name: str, value: float) -> float:
+    """``value`` of metric ``name`` turned so that higher is better (TER negated): what ranking compares."""
+    return -value if name in LOWER_IS_BETTER else value
+
+
 def single_line(text: str) -> str:
     # sacreBLEU's command line reads one segment per line (universal newlines), so a
     # line break inside a segment is scored as a space; do the same in memory.
     return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
+# ---- tags the evaluation does not consider ------------------------------------
+
+# "Tags such as applause, laughing, etc are not considered during the evaluation" (IWSLT 2026
+# compression track page). An explicit list, as TED-style transcripts and their German and
+# Chinese translations write audience and sound events; never any bracketed text.
+NON_SCORED_TAGS = ("applause", "laughter", "laughs", "laughing", "music", "cheering",
+                   "applaus", "beifall", "lachen", "gelächter", "musik", "jubel",
+                   "掌声", "笑声", "音乐", "欢呼")
+_ONE_TAG = (r"[(\[（［]\s*(?:" + "|".join(map(re.escape, NON_SCORED_TAGS)) + r")\s*[)\]）］]")
+# A run of tags with the white space around it (so "(Laughter) (Applause)" goes as one).
+_TAG_RUN = re.compile(r"\s*(?:" + _ONE_TAG + r"\s*)+", re.IGNORECASE)
+
+
+def remove_non_scored_tags(text: str) -> str:
+    """``text`` without the tags the evaluation does not consider ((Applause), [Laughter], (Lachen),
+    （掌声）, ... : ``NON_SCORED_TAGS`` in round or square, half- or full-width brackets, any case).
+
+    A tag that stood between spaces leaves one space, one glued to its neighbours ("谢谢（掌声）我们")
+    leaves none; a line with a tag is stripped at its ends. A line without one is returned unchanged.
+    """
+    if not _TAG_RUN.search(text):
+        return text
+    return _TAG_RUN.sub(lambda match: " " if any(c.isspace() for c in match.group()) else "", text).strip()
+
+
+def scored_text(text: str) -> str:
+    """What every metric reads of a segment: one line (``single_line``) without non-scored tags."""
+    return remove_non_scored_tags(single_line(text))
 
 
 def _check_pair(hypotheses: list[str], references: list[str]) -> tuple[list[str], list[str]]:
@@ -126,7 +182,7 @@ def _check_pair(hypotheses: list[str], references: list[str]) -> tuple[list[str]
         raise MetricError(f"{len(hypotheses)} hypotheses but {len(references)} references: counts must match")
     if not references:
         raise MetricError("no segments to score")
-    return [single_line(h) for h in hypotheses], [single_line(r) for r in references]
+    return [scored_text(h) for h in hypotheses], [scored_text(r) for r in references]
 
 
 def _bleu_tokenizer(lang: str) -> str:
@@ -136,12 +192,13 @@ def _bleu_tokenizer(lang: str) -> str:
         raise MetricError(f"no BLEU tokenizer for target language {lang!r}; known: {', '.join(BLEU_TOKENIZERS)}") from None
 
 
-def corpus_metric(name: str, lang: str, *, sentence: bool = False) -> BLEU | CHRF:
-    """The sacreBLEU metric object of ``name`` (bleu, chrf, chrf++) with this harness's settings.
+def corpus_metric(name: str, lang: str, *, sentence: bool = False) -> BLEU | CHRF | TER:
+    """The sacreBLEU metric object of ``name`` (bleu, chrf, chrf++, ter) with this harness's settings.
 
     BLEU: the task's tokenizer for ``lang``; ``sentence=True`` adds effective order, as
     sacrebleu.sentence_bleu does. chrF: character order 6, no word n-grams; chrF++: word
-    order 2. Every metric checks the language as BLEU does, so an unknown language fails
+    order 2. TER: as ``tercom -N -s`` (normalized, case-sensitive), Asian support for
+    Chinese. Every metric checks the language as BLEU does, so an unknown language fails
     alike everywhere (MetricError, before an unknown name).
     """
     tokenize = _bleu_tokenizer(lang)
@@ -151,6 +208,8 @@ def corpus_metric(name: str, lang: str, *, sentence: bool = False) -> BLEU | CHR
         return CHRF(char_order=6, word_order=0)
     if name == "chrf++":
         return CHRF(char_order=6, word_order=2)
+    if name == "ter":
+        return TER(normalized=True, case_sensitive=True, asian_support=(lang == "zh"))
     raise MetricError(f"no sacreBLEU metric {name!r}; known: {', '.join(SACREBLEU_METRICS)}")
 
 
@@ -237,6 +296,11 @@ def chrf_score(hypotheses: list[str], references: list[str], lang: str, *,
 def chrf_pp_score(hypotheses: list[str], references: list[str], lang: str, *,
                   sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
     return _sacrebleu_score("chrf++", lang, hypotheses, references)
+
+
+def ter_score(hypotheses: list[str], references: list[str], lang: str, *,
+              sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None) -> Score:
+    return _sacrebleu_score("ter", lang, hypotheses, references)
 
 
 # ---- COMET ------------------------------------------------------------------
@@ -327,7 +391,8 @@ def comet_signature(result: dict) -> str:
 MetricFn = Callable[..., Score]
 
 # name -> fn(hypotheses, references, lang, *, sources, comet_model, track) -> Score, in METRIC_NAMES order
-METRICS: dict[str, MetricFn] = dict(zip(METRIC_NAMES, (bleu_score, chrf_score, chrf_pp_score, comet_score)))
+METRICS: dict[str, MetricFn] = dict(zip(METRIC_NAMES, (bleu_score, chrf_score, chrf_pp_score, ter_score,
+                                                        comet_score)))
 
 
 def score_all(hypotheses: list[str], references: list[str], lang: str, metrics: list[str] | tuple[str, ...], *,

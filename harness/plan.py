@@ -569,10 +569,12 @@ class Planner:
     def eval(self, s: Shapes, weights: int, runs_model: str) -> None:
         comet = self.track.comet_model
         for spec in self.track.testsets:
-            where = pin_label(spec.location, spec.revision) if spec.source in HUB_SOURCES else f"{spec.location} (local)"
+            where = pin_label(spec.location, spec.revision) if spec.source in HUB_SOURCES else \
+                f"${spec.location} (organizers' folder)" if spec.source == "iwslt-layout" else f"{spec.location} (local)"
             stage = self._decode(f"eval {spec.name}", f"decode {spec.name} with the {runs_model} system", s, weights,
                                  {"batch_size": 16, "max_new_tokens": self.track.max_new_tokens},
-                                 [f"build/{self.track.name}/{self.sub}", where], self.langs,
+                                 [f"build/{self.track.name}/{self.sub}", where],
+                                 [lang for lang in self.langs if lang in spec.languages],  # accent: en-de only
                                  disk=ACL6060_TEST * 2000)
             stage.notes.append("python -m harness eval default batch 16, plus batch-1 latency")
             self.stages.append(stage)

@@ -1,55 +1,90 @@
-"""Align a system's hypotheses to the reference segments of a long-form test set.
+"""Align a system's long-form output to a test set's reference segments, as the IWSLT 2026 server does.
 
-The IWSLT rule (the shared task's official scoring, as the organizers apply it): if a
-talk's hypothesis file has as many lines as the talk has reference segments, it is
-scored as is; otherwise the hypotheses are re-segmented to the reference segments with
-mwerSegmenter (Matusov, Leusch, Bender and Ney, 2005, "Evaluating machine translation
-output with automatic sentence segmentation", IWSLT): the talk's hypothesis text is
-concatenated and cut into exactly one line per reference segment so that the summed
-word error rate against the references is minimal. For Chinese, text is split into
-characters first and joined back after.
+What the evaluation server does (the rule implemented here, the only one):
 
-The alignment itself is mweralign (Matt Post's reimplementation of mwerSegmenter, the
-``mweralign`` package): its C++ dynamic programme over the reference segments is called
-through its Python class, with untokenized input (its CLI's ``-m none`` and ``-m cj``;
-its default SentencePiece tokenizer downloads a model and is never used here). Tokens:
+- IWSLT 2026 compression track page: "COMET scores will be calculated on the test sets
+  through automatic resegmentation of the hypothesis, aligned with the reference
+  translation by mwerSegmenter." A submission is one plain UTF-8 file per test set and
+  language pair, one sentence per line, with no talk boundaries. "Scoring will be
+  case-sensitive and will include punctuation ... Tags such as applause, laughing, etc
+  are not considered during the evaluation."
+- The offline track page names the metrics (COMET, BLEURT, BLEU, TER, characTER) and points
+  at SLT.KIT's scripts/evaluate/Eval.sh (github.com/isl-mt/SLT.KIT): it always runs
+  mwerSegmenter (``segmentBasedOnMWER.sh``) on the whole hypothesis file against the set's
+  reference XML, whatever the file's line count, then scores (TER with ``tercom -N -s``).
+
+So: all of a set's hypothesis lines (talks concatenated in the set's talk order) are
+realigned, in one alignment, to all of the set's reference segments, even when the line
+count already equals the segment count. There is no "as is" path and no per-talk alignment:
+a file whose lines already match the references one to one is realigned too (a
+hypothesis with the right count but words shifted between lines gets its words moved).
+Because the alignment runs over the whole set, words can cross a talk boundary: the last
+words of one talk can land in the next talk's first segment (or the other way) wherever
+that lowers the summed word error rate, exactly as the server's single mwerSegmenter run
+allows. The result is sliced back per talk (each talk's reference segments in order) so
+per-talk reports still work; a talk's lines are the set's lines at its positions.
+
+The alignment (Matusov, Leusch, Bender and Ney, 2005, "Evaluating machine translation
+output with automatic sentence segmentation", IWSLT): the hypothesis text is concatenated
+and cut into exactly one line per reference segment so that the summed word error rate
+against the references is minimal. It is mweralign (Matt Post's reimplementation of
+mwerSegmenter, the ``mweralign`` package): its C++ dynamic programme is called through its
+Python class with untokenized input (its CLI's ``-m none`` and ``-m cj``; its default
+SentencePiece tokenizer downloads a model and is never used here). Tokens:
 
   de   whitespace-separated words, as ``-m none``; lines rejoined with single spaces.
   zh   every character outside Latin-1 (Han, kana, full-width punctuation) is one
        token, as in mweralign's ``CJSegmenter`` (``-m cj``); a run of Latin-1
        characters between spaces ("BERT", "Qwen2-Audio", "95.3%") is one token. Lines
        are joined back without spaces between wide (CJK) characters, as the official
-       rule does, but a space the hypothesis had next to a Latin word is kept. Why:
-       removing every space would fuse "machine learning" into one word for sacreBLEU's
-       zh tokenizer, a penalty the system did not earn, and the as-is path keeps those
-       spaces, so both paths would score the same text differently. Unlike
-       ``CJSegmenter`` (which glues a whole Latin-1 run, spaces included, into one token)
-       a boundary may fall between two Latin words.
+       rule does, but a space the hypothesis had next to a Latin word is kept: removing
+       every space would fuse "machine learning" into one word for sacreBLEU's zh
+       tokenizer, a penalty the system did not earn. Unlike ``CJSegmenter`` (which glues
+       a whole Latin-1 run, spaces included, into one token) a boundary may fall between
+       two Latin words.
 
-Re-segmentation is per talk (never across talks: a talk's words cannot end up in
-another talk's segments). Before aligning, each distinct token is renamed to a plain
-ASCII id ("t0", "t1", ...): equal tokens stay equal, so the alignment is unchanged, and
-text that mweralign's C++ reader would misread can no longer reach it ("###" in a
-reference line is its separator between alternative references: the line is read as
-alternatives, and with mweralign 1.4.1 that can end in a segmentation fault). Matching is
-case-insensitive, as mwerSegmenter's default. The output lines are cut from the
-original hypothesis tokens, so they contain exactly the system's words, in order.
+Tags the evaluation does not consider ("(Applause)", "(Lachen)", "（掌声）", ...:
+harness.metrics.remove_non_scored_tags) are removed from both sides before aligning, so a
+tag neither pulls words towards it nor leaves a reference segment that is only a tag with
+a word that belongs elsewhere (such a segment is empty and gets no words); the metrics
+remove them again (harness.metrics.score_all), which changes nothing the second time.
+
+Before aligning, each distinct token is renamed to a plain ASCII id ("t0", "t1", ...):
+equal tokens stay equal, so the alignment is unchanged, and text that mweralign's C++
+reader would misread can no longer reach it ("###" in a reference line is its separator
+between alternative references: the line is read as alternatives, and with mweralign 1.4.1
+that can end in a segmentation fault). Matching is case-insensitive, as mwerSegmenter's
+default. The output lines are cut from the original hypothesis tokens, so they contain
+exactly the system's words (tags aside), in order.
 
 An empty reference segment is left out of the alignment and gets an empty line (words
 put there would be insertions wherever they went; the C++ reader also drops a trailing
 empty line). Everything runs in memory: no files, no network.
 
-API: ``resegment_talk(hypotheses, references, lang) -> Resegmented`` (``lines``, one per
-reference segment; ``how``: "as-is", "mweralign", or "empty" for a talk with no
-hypothesis text; ``hypothesis_segments``), ``resegment_set(hyps_by_talk, refs_by_talk,
-lang) -> {talk_id: Resegmented}`` in the references' talk order, ``set_lines`` (all
-lines, parallel to the set's references), ``set_report`` (per-talk stats and counts per
-method) and ``references_by_talk`` (from a ``testsets.LongFormSet``).
+Cost: mweralign's programme grows with (hypothesis tokens) x (reference tokens), so one
+alignment of a whole set costs more than one per talk; measured in tests/test_resegment.py
+(a set shaped like the mini long-form set) and tests/bench/test_bench_resegment.py (an
+artificial set of 2,000 segments, the size of a real test set).
 
-Bad input: an unknown language is a one-line ``ResegmentError`` (a ValueError); a talk
-with no hypotheses (silent: "empty"; absent from the system's output: "missing") gets
-one empty line per reference segment and says so in its method, so it is scored as
-empty, never dropped. Hypotheses for a talk the references lack are an error.
+API:
+  resegment_like_server(hypothesis_lines, references_by_talk, lang) -> {talk_id: Resegmented}
+      the server's rule on one submission file (the set's lines, talks concatenated);
+      ``references_by_talk`` in the set's talk order; each Resegmented has ``lines`` (one per
+      reference segment of its talk), ``how`` ("mweralign", or "empty" when the whole
+      output has no text) and ``hypothesis_segments`` (None: a submission file has no talk
+      boundaries).
+  resegment_talks_like_server(hypotheses_by_talk, references_by_talk, lang)
+      the same for output kept per talk (the long-form eval's decoded talks, import-hyps'
+      per-talk files): concatenated in the set's talk order (a talk without hypotheses adds
+      no lines) and aligned as one file; ``hypothesis_segments`` is each talk's own line count.
+  set_lines (all lines, parallel to the set's references), set_report (per-talk stats,
+  counts per method, talks without hypotheses) and references_by_talk (from a
+  ``testsets.LongFormSet``).
+
+Bad input: an unknown language is a one-line ``ResegmentError`` (a ValueError); so are
+hypotheses for a talk the references lack, and hypothesis text for a set with no
+reference segments. An output without any text gets one empty line per reference segment
+(method "empty"), so it is scored as empty, never dropped.
 """
 
 from __future__ import annotations
@@ -62,24 +97,25 @@ import tempfile
 import unicodedata
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from harness.errors import one_line
+from harness.metrics import remove_non_scored_tags
 
-# How each talk was treated.
-AS_IS = "as-is"          # as many hypotheses as reference segments: scored unchanged
-MWERALIGN = "mweralign"  # concatenated and aligned to the reference segments
-EMPTY = "empty"          # no hypothesis text at all (a silent talk): all lines empty
-MISSING = "missing"      # the talk is absent from the system's output: all lines empty
-METHODS = (AS_IS, MWERALIGN, EMPTY, MISSING)
+# How a talk's lines were obtained.
+MWERALIGN = "mweralign"  # cut from the one alignment of the whole set's output
+EMPTY = "empty"          # the whole output has no text: every line empty
+METHODS = (MWERALIGN, EMPTY)
+RULE = ("IWSLT 2026 evaluation server: the whole set's hypothesis lines realigned to all its reference "
+        "segments by mwerSegmenter (here mweralign), whatever the line count")
 
 # Target language -> token unit (a plain registry, see DESIGN.md).
 UNITS = {"de": "words", "zh": "characters"}
 
 # mweralign's C++ writes two lines to stderr on every call ("loading reference file from
 # stream: case sensitive = 0", "AS-WER (automatic segmentation mWER): ..."), with no switch
-# to silence them; with one call per talk they would bury a progress bar.
+# to silence them; they would bury a progress bar.
 _NATIVE_CHATTER = ("loading reference file from stream", "AS-WER (automatic segmentation mWER)")
 
 # A zh token: a run of Latin-1 characters, or any single character outside Latin-1
@@ -93,11 +129,11 @@ class ResegmentError(ValueError):
 
 @dataclass(frozen=True)
 class Resegmented:
-    """One talk's hypotheses, one line per reference segment, and how they were obtained."""
+    """One talk's share of the set's realigned output: one line per reference segment, and how."""
 
     lines: tuple[str, ...]
-    how: str                # one of METHODS
-    hypothesis_segments: int  # lines the system produced for this talk (0 when missing)
+    how: str                         # one of METHODS
+    hypothesis_segments: int | None  # lines the system produced for this talk; None: not known per talk
 
     @property
     def reference_segments(self) -> int:
@@ -121,10 +157,10 @@ def _check_lang(lang: str) -> str:
 
 
 def _tokenize(lines: Sequence[str], lang: str) -> list[_Token]:
-    """The tokens of ``lines`` concatenated; a line break counts as whitespace."""
+    """The tokens of ``lines`` concatenated, tags removed; a line break counts as whitespace."""
     tokens: list[_Token] = []
     for line in lines:
-        for chunk in line.split():
+        for chunk in remove_non_scored_tags(line).split():
             pieces = [chunk] if lang == "de" else _ZH_TOKEN.findall(chunk)
             tokens.extend(_Token(piece, space_before=(k == 0)) for k, piece in enumerate(pieces))
     return tokens
@@ -222,45 +258,56 @@ def _align(hyp_tokens: list[_Token], ref_tokens: list[list[_Token]]) -> list[lis
     return pieces
 
 
-def resegment_talk(hypotheses: Sequence[str], references: Sequence[str], lang: str) -> Resegmented:
-    """One talk: ``hypotheses`` as they are when the counts match, else aligned to ``references``.
+def resegment_like_server(hypothesis_lines: Sequence[str], references_by_talk: Mapping[str, Sequence[str]],
+                          lang: str) -> dict[str, Resegmented]:
+    """The server's rule on one submission file: every line of ``hypothesis_lines`` (the set's
+    output, talks concatenated in the set's talk order) realigned in one alignment to every
+    reference segment of ``references_by_talk`` (in the set's talk order), then sliced back
+    per talk. Always realigns, even when the line count equals the segment count.
 
-    Always returns exactly ``len(references)`` lines (possibly empty).
+    Returns ``{talk_id: Resegmented}`` in the references' order, each with exactly as many
+    lines as its talk has reference segments; ``hypothesis_segments`` is None (a file has no
+    talk boundaries).
     """
     _check_lang(lang)
-    hypotheses, references = list(hypotheses), list(references)
-    if len(hypotheses) == len(references):
-        return Resegmented(lines=tuple(hypotheses), how=AS_IS, hypothesis_segments=len(hypotheses))
-    hyp_tokens = _tokenize(hypotheses, lang)
+    hypothesis_lines = list(hypothesis_lines)
+    references = [list(refs) for refs in references_by_talk.values()]
+    flat_refs = [ref for refs in references for ref in refs]
+    hyp_tokens = _tokenize(hypothesis_lines, lang)
     if not hyp_tokens:
-        return Resegmented(lines=("",) * len(references), how=EMPTY, hypothesis_segments=len(hypotheses))
-    if not references:
+        lines, how = [""] * len(flat_refs), EMPTY
+    elif not flat_refs:
         raise ResegmentError(one_line(
-            f"resegment: {len(hypotheses)} hypothesis lines for a talk with no reference segments"))
-    pieces = _align(hyp_tokens, [_tokenize([ref], lang) for ref in references])
-    return Resegmented(lines=tuple(_join(piece, lang) for piece in pieces), how=MWERALIGN,
-                       hypothesis_segments=len(hypotheses))
+            f"resegment: {len(hypothesis_lines)} hypothesis lines for a set with no reference segments"))
+    else:
+        pieces = _align(hyp_tokens, [_tokenize([ref], lang) for ref in flat_refs])
+        lines, how = [_join(piece, lang) for piece in pieces], MWERALIGN
+    out: dict[str, Resegmented] = {}
+    start = 0
+    for talk, refs in zip(references_by_talk, references):
+        out[talk] = Resegmented(lines=tuple(lines[start:start + len(refs)]), how=how, hypothesis_segments=None)
+        start += len(refs)
+    return out
 
 
-def resegment_set(hyps_by_talk: Mapping[str, Sequence[str]], refs_by_talk: Mapping[str, Sequence[str]],
-                  lang: str) -> dict[str, Resegmented]:
-    """Every talk of a test set, in the order of ``refs_by_talk`` (segments.yaml order).
+def resegment_talks_like_server(hypotheses_by_talk: Mapping[str, Sequence[str]],
+                                references_by_talk: Mapping[str, Sequence[str]], lang: str) -> dict[str, Resegmented]:
+    """Output kept per talk, scored as the server scores the file it makes: the talks' lines
+    concatenated in the order of ``references_by_talk`` (a talk absent from ``hypotheses_by_talk``
+    adds no lines, as it would be absent from the file) and given to ``resegment_like_server``.
+    Each talk's ``hypothesis_segments`` is its own line count (0 when absent or silent).
 
-    A talk missing from ``hyps_by_talk`` gets empty lines (method "missing"); hypotheses
-    for a talk the references do not have are an error (the wrong test set, most likely).
+    Hypotheses for a talk the references do not have are an error (the wrong test set, most likely).
     """
     _check_lang(lang)
-    extra = [talk for talk in hyps_by_talk if talk not in refs_by_talk]
+    extra = [talk for talk in hypotheses_by_talk if talk not in references_by_talk]
     if extra:
         shown = ", ".join(map(str, extra[:5])) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
         raise ResegmentError(one_line(f"resegment: hypotheses for talks the references do not have: {shown}"))
-    out: dict[str, Resegmented] = {}
-    for talk, references in refs_by_talk.items():
-        if talk not in hyps_by_talk:
-            out[talk] = Resegmented(lines=("",) * len(references), how=MISSING, hypothesis_segments=0)
-        else:
-            out[talk] = resegment_talk(hyps_by_talk[talk], references, lang)
-    return out
+    lines = [line for talk in references_by_talk for line in hypotheses_by_talk.get(talk, ())]
+    aligned = resegment_like_server(lines, references_by_talk, lang)
+    return {talk: replace(result, hypothesis_segments=len(hypotheses_by_talk.get(talk, ())))
+            for talk, result in aligned.items()}
 
 
 def set_lines(resegmented: Mapping[str, Resegmented]) -> list[str]:
@@ -269,11 +316,13 @@ def set_lines(resegmented: Mapping[str, Resegmented]) -> list[str]:
 
 
 def set_report(resegmented: Mapping[str, Resegmented]) -> dict:
-    """Per-talk stats and how many talks each method handled (JSON-ready)."""
+    """The rule, per-talk stats, how many talks each method handled and the talks the system
+    gave no lines (JSON-ready)."""
     counts = {method: 0 for method in METHODS}
     for talk in resegmented.values():
         counts[talk.how] += 1
-    return {"talks": {talk: r.stats() for talk, r in resegmented.items()}, "methods": counts}
+    return {"rule": RULE, "talks": {talk: r.stats() for talk, r in resegmented.items()}, "methods": counts,
+            "talks_without_hypotheses": [talk for talk, r in resegmented.items() if r.hypothesis_segments == 0]}
 
 
 def references_by_talk(longform, lang: str) -> dict[str, list[str]]:

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+# 2: long-form sets realigned by the evaluation server's rule (the whole set at once, always;
+# harness.resegment), non-scored tags removed before scoring, TER beside BLEU and chrF.
+SCHEMA_VERSION = 2
 # The results files' schemas: a segmented set's eval, and a long-form set's (segment, decode, resegment, score).
 EVAL_SCHEMA = "iwslt-harness/eval"
 LONGFORM_SCHEMA = "iwslt-harness/eval-longform"

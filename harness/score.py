@@ -1,6 +1,6 @@
 """`python -m harness score`: recompute metrics from a per-segment JSONL, without the model.
 
-  python -m harness score SEGMENTS.jsonl --lang de|zh [--metrics bleu,chrf,chrf++,comet]
+  python -m harness score SEGMENTS.jsonl --lang de|zh [--metrics bleu,chrf,chrf++,ter,comet]
                           [--comet-model M] [--hypotheses FILE] [--json OUT]
 
 Each line of SEGMENTS.jsonl is one segment as the evaluation writes it (see
@@ -13,7 +13,8 @@ file's references; as in the task's scoring, the line counts must match
 (re-segmentation is the resegment module's job).
 
 Scores follow harness/metrics.py (sacreBLEU signatures, Post 2018; COMET,
-Rei et al. 2020/2022) and failure kinds harness/degeneration.py. Bad input is a
+Rei et al. 2020/2022; tags such as "(Applause)" removed from both sides first, as the
+IWSLT evaluation does) and failure kinds harness/degeneration.py. Bad input is a
 one-line error and exit status 2, and nothing is written.
 """
 
@@ -111,7 +112,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                      description="Recompute metrics from a per-segment JSONL without the model.")
     parser.add_argument("segments", type=Path, help="per-segment JSONL (id, audio_seconds, reference, hypothesis, ...)")
     parser.add_argument("--lang", required=True, choices=("de", "zh"), help="target language")
-    parser.add_argument("--metrics", default="bleu,chrf,chrf++,comet",
+    parser.add_argument("--metrics", default=",".join(METRICS),
                         help=f"comma-separated, from {', '.join(METRICS)} (default: all)")
     parser.add_argument("--comet-model", default=None, help="COMET hub id (cached) or local checkpoint")
     parser.add_argument("--hypotheses", type=Path, default=None,

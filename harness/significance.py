@@ -5,12 +5,13 @@ machine translation evaluation", EMNLP) exactly as sacreBLEU implements it
 (``sacrebleu.significance.PairedTest`` with ``test_type="bs"``, its ``--paired-bs``;
 Post 2018 for sacreBLEU): the segments of the test set are drawn with replacement
 ``n_samples`` times (default 1000), the same draws for both systems, each draw is
-scored from the segments' sufficient statistics (corpus BLEU, chrF, chrF++; never an
+scored from the segments' sufficient statistics (corpus BLEU, chrF, chrF++, TER; never an
 average of sentence scores), and the p-value is the share of draws whose centred
 absolute difference exceeds the observed one, (c + 1) / (n + 1). The metric objects
 carry exactly the settings of harness.metrics (13a or zh tokenizer for BLEU;
-chrF: character order 6, no word n-grams; chrF++: word order 2), so the scores are
-the ones the leaderboard shows. The seed is fixed (default 12345, sacreBLEU's own) and
+chrF: character order 6, no word n-grams; chrF++: word order 2; TER as tercom -N -s),
+and the segments are read through harness.metrics.scored_text (one line, non-scored
+tags removed), so the scores are the ones the leaderboard shows. The seed is fixed (default 12345, sacreBLEU's own) and
 recorded, so the same files always give the same p-values.
 
 One exception to sacreBLEU's numbers: when two systems score exactly the same,
@@ -24,7 +25,8 @@ the means) uses the same draws (same seed, same numpy generator call as sacreBLE
 and the same p-value. It needs the per-segment COMET scores of the segments files;
 without them, COMET is reported absent with the reason, never estimated.
 
-Clusters (the WMT-style clustering against the best): systems are sorted by score;
+Clusters (the WMT-style clustering against the best): systems are sorted by score, best
+first (TER, an edit rate, lowest first: harness.metrics.oriented);
 the best system forms cluster 1 together with every system whose difference from it
 is not significant (p >= ``alpha``, default 0.05); of the systems left, the best starts
 cluster 2 with every remaining system not significantly different from it, and so on.
@@ -61,8 +63,8 @@ from sacrebleu.significance import PairedTest
 
 # The bootstrap's seed handling and draws are harness.metrics' (its confidence intervals use the same).
 from harness.metrics import (BLEU_TOKENIZERS, BOOTSTRAP_SAMPLES as DEFAULT_SAMPLES, BOOTSTRAP_SEED as DEFAULT_SEED,
-                             METRIC_NAMES as METRICS, MetricError, bootstrap_indices, corpus_metric, sacrebleu_seed,
-                             single_line)
+                             METRIC_NAMES as METRICS, MetricError, bootstrap_indices, corpus_metric, oriented,
+                             sacrebleu_seed, scored_text)
 
 ALPHA = 0.05
 
@@ -144,17 +146,17 @@ def compare(systems: Mapping[str, tuple[Sequence[str], Sequence[str]]], lang: st
     if not systems:
         return []
     names = list(systems)
-    references = [single_line(r) for r in systems[names[0]][1]]
+    references = [scored_text(r) for r in systems[names[0]][1]]
     if not references:
         raise SignificanceError("no segments to compare")
     hypotheses: dict[str, list[str]] = {}
     for name in names:
         hyps, refs = systems[name]
-        if [single_line(r) for r in refs] != references:
+        if [scored_text(r) for r in refs] != references:
             raise SignificanceError(f"system {name!r} has other references than {names[0]!r}: not comparable")
         if len(hyps) != len(references):
             raise SignificanceError(f"system {name!r}: {len(hyps)} hypotheses but {len(references)} references")
-        hypotheses[name] = [single_line(h) for h in hyps]
+        hypotheses[name] = [scored_text(h) for h in hyps]
 
     if metric == "comet":
         if segment_scores is None or any(segment_scores.get(name) is None for name in names):
@@ -169,8 +171,8 @@ def compare(systems: Mapping[str, tuple[Sequence[str], Sequence[str]]], lang: st
         metric_object = sacrebleu_metric(metric, lang)
         scores = {name: float(metric_object.corpus_score(hypotheses[name], [references]).score) for name in names}
 
-    # Best first; equal scores in name order, so the ranking never depends on dict order.
-    order = sorted(names, key=lambda name: (-scores[name], name))
+    # Best first (lowest TER first); equal scores in name order, so the ranking never depends on dict order.
+    order = sorted(names, key=lambda name: (-oriented(metric, scores[name]), name))
     rows = {name: {"system": name, "score": scores[name], "p_value_vs_best": None, "p_value_vs_head": None,
                    "cluster": None} for name in names}
 
@@ -303,7 +305,7 @@ def _rank_entries(entries: list[dict], out: dict, lang: str, metric: str, n_samp
     groups: dict[tuple, list[dict]] = {}
     for e in usable:
         groups.setdefault(key(e), []).append(e)
-    chosen_key = max(groups, key=lambda k: (len(groups[k]), max(float(e["value"]) for e in groups[k])))
+    chosen_key = max(groups, key=lambda k: (len(groups[k]), max(oriented(metric, float(e["value"])) for e in groups[k])))
     chosen = groups[chosen_key]
     content_hash, refs_hash, sig = chosen_key
     for e in usable:

@@ -27,7 +27,12 @@ as the median with its spread, and recorded with the conditions it ran under.
    processes used the CPU. A phase whose others' CPU share exceeds
    ``contention_threshold`` is ``contended`` and is never ranked on speed (the
    leaderboard shows it apart); where the load cannot be sampled (no /proc), nothing
-   says the run had the machine, and it is not ranked either.
+   says the run had the machine, and it is not ranked either. An evaluation that
+   harness.schedule runs beside others (``--devices``: one system per device, at the same
+   time) is contended whenever another of its workers ran during the phase
+   (``scheduled_beside``), whatever their CPU share: on separate GPUs they still share the
+   CPUs, the PCIe links and the host memory, and a GPU-bound worker's one busy core is
+   below the threshold on a many-core machine.
 5. Comparability. The hardware (CPU model and count, or GPU name), device, backend,
    dtype, batch size, process count, torch threads and the sample's identity (a hash of
    its audio) are recorded as ``comparability`` and hashed into ``comparability_key``;
@@ -77,6 +82,9 @@ PROTOCOL = {
 }
 PROC = Path("/proc")
 TOP_OTHERS = 3
+# Set by harness.schedule on each evaluation it starts: its own pid, so a worker can tell
+# its sibling workers (the other systems running at the same time) from the rest of the machine.
+SCHEDULE_PARENT = "HARNESS_SCHEDULE_PARENT"
 
 
 class SpeedError(ValueError):
@@ -188,6 +196,31 @@ def _parent_of(proc: Path, pid: int | str) -> int | None:
     return int(text[text.rindex(")") + 2:].split()[1])
 
 
+def scheduled() -> bool:
+    """True in an evaluation that harness.schedule started (its parent is the schedule)."""
+    return os.environ.get(SCHEDULE_PARENT) == str(os.getppid())
+
+
+def scheduled_siblings(proc: Path) -> set[tuple[int, int]]:
+    """The other workers of the harness.schedule run this process is one of, as (pid, start time);
+    empty outside a schedule."""
+    if not scheduled():
+        return set()
+    parent = os.getppid()
+    siblings = set()
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        rest = text[text.rindex(")") + 2:].split()
+        if len(rest) > 19 and int(rest[1]) == parent:  # fields 4 (ppid) and 22 (starttime) of proc(5)
+            siblings.add((int(entry.name), int(rest[19])))
+    return siblings
+
+
 def _process_table(proc: Path) -> dict[int, tuple[str, int, int]]:
     table = {}
     for entry in proc.iterdir() if proc.is_dir() else ():
@@ -227,6 +260,7 @@ class LoadSampler:
         self.loadavg_max: float | None = None
         self.nvml_peak_bytes: int | None = None
         self.nvml_error: str | None = None
+        self.siblings: set[tuple[int, int]] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -241,6 +275,7 @@ class LoadSampler:
         self.excluded = _excluded_pids(self.proc)
         self.start_own = self._own()
         self.start_table = _process_table(self.proc)
+        self.siblings = scheduled_siblings(self.proc)
         self.loadavg_start = _loadavg()
         self._thread = threading.Thread(target=self._run, name="speed-load-sampler", daemon=True)
         self._thread.start()
@@ -253,6 +288,7 @@ class LoadSampler:
             if now is not None and now[1] > last[1]:
                 self.shares.append(others_share(last, now, last_own, own))
                 last, last_own = now, own
+            self.siblings |= scheduled_siblings(self.proc)
             self._sample_loadavg_and_gpu()
 
     def _sample_loadavg_and_gpu(self) -> None:
@@ -276,6 +312,7 @@ class LoadSampler:
         self._sample_loadavg_and_gpu()
         self.end_ticks, self.end_own = _cpu_ticks(self.proc), self._own()
         self.end_table = _process_table(self.proc)
+        self.siblings |= scheduled_siblings(self.proc)
 
     def summary(self) -> dict:
         counts = {"cpu_count": os.cpu_count(), "usable_cpus": _usable_cpus()}
@@ -299,7 +336,18 @@ class LoadSampler:
                 "others_cpu_share": round(mean, 4),
                 "others_cpu_share_max": round(max(self.shares, default=mean), 4),
                 "loadavg_1min_start": self.loadavg_start, "loadavg_1min_max": self.loadavg_max,
-                "busiest_others": busiest[:TOP_OTHERS]}
+                "busiest_others": busiest[:TOP_OTHERS],
+                # Other systems harness.schedule ran during the phase (None: not run by a schedule).
+                "scheduled_beside": len(self.siblings) if scheduled() else None}
+
+
+def contended(load: dict, protocol: dict | None = None) -> bool | None:
+    """Whether a phase's ``load`` block says it did not have the machine: others' CPU share above the
+    threshold, or another scheduled system running beside it; None where the load was not sampled."""
+    if not load["sampled"]:
+        return None
+    threshold = (protocol or PROTOCOL)["contention_threshold"]
+    return load["others_cpu_share"] > threshold or bool(load.get("scheduled_beside"))
 
 
 def _loadavg() -> float | None:
@@ -390,8 +438,6 @@ def measure(system, decoder: Callable, clips: Sequence[np.ndarray], lang: str, s
                      "device": device, "backend": backend, "dtype": str(provenance.get("dtype")),
                      "batch_size": settings.batch_size, "processes": processes,
                      "torch_threads": torch.get_num_threads(), "sample": sample_id(clips)}
-    contended = (load_block["others_cpu_share"] > protocol["contention_threshold"]
-                 if load_block["sampled"] else None)
     return {
         "status": "measured",
         "absent_reason": None,
@@ -403,7 +449,7 @@ def measure(system, decoder: Callable, clips: Sequence[np.ndarray], lang: str, s
         "batch1_latency_seconds": figure(latency, 4),
         "sample_audio_seconds": round(audio_seconds, 3),
         "load": load_block,
-        "contended": contended,
+        "contended": contended(load_block, protocol),
         "memory": _memory(device, backend, cuda, load),
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -12,6 +12,7 @@ base's bf16 bytes as 4 GB is of Qwen2-Audio-7B's 16.79 GB.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -130,8 +131,10 @@ def hub_revisions(track: "Track") -> dict[str, dict]:
 @dataclass(frozen=True)
 class TestSetSpec:
     name: str
-    source: str                 # "local": a folder in our layout; "acl6060": the hub's ACL 60/60 test split
-    location: str               # folder (relative to the repo) or hub dataset id
+    source: str                 # "local": a folder in our layout; "acl6060": the hub's ACL 60/60 test split;
+                                # "iwslt-layout": a folder in the organizers' layout (harness.iwslt_layout)
+    location: str               # folder (relative to the repo), hub dataset id, or (iwslt-layout) the
+                                # environment variable that names the folder
     languages: tuple[str, ...] = ("de", "zh")
     revision: str | None = None
 
@@ -153,6 +156,22 @@ class Track:
 
 MINI_SETS = ("general_test", "talks_test", "accent_test", "noisy_test", "longform_test")
 
+# The IWSLT 2026 compression track's official test sets (organizers' pages): long-form audio in
+# the organizers' layout (harness.iwslt_layout), six en-de and five en-zh (accent is en-de only).
+# They are distributed to participants, not on the hub: each is read from the folder an
+# environment variable names (e.g. IWSLT2026_ACL=/data/iwslt2026/ACL).
+IWSLT2026_SETS = (
+    TestSetSpec("iwslt2026_acl", "iwslt-layout", "IWSLT2026_ACL"),
+    TestSetSpec("iwslt2026_tvseries", "iwslt-layout", "IWSLT2026_TVSERIES"),
+    TestSetSpec("iwslt2026_callcenter", "iwslt-layout", "IWSLT2026_CALLCENTER"),
+    TestSetSpec("iwslt2026_youtube", "iwslt-layout", "IWSLT2026_YOUTUBE"),
+    TestSetSpec("iwslt2026_business", "iwslt-layout", "IWSLT2026_BUSINESS"),
+    TestSetSpec("iwslt2026_accent", "iwslt-layout", "IWSLT2026_ACCENT", languages=("de",)),
+)
+# Not an official 2026 set: the hub's ACL 60/60 test split (Moslem, IWSLT 2025) stays as a
+# held-out comparison with the earlier papers' numbers.
+ACL6060_TEST = TestSetSpec("acl6060_test", "acl6060", "ymoslem/ACL-6060")
+
 TRACKS: dict[str, Track] = {
     "mini": Track(
         name="mini",
@@ -161,7 +180,7 @@ TRACKS: dict[str, Track] = {
         prompt="instruct",
         languages=("de", "zh"),
         testsets=tuple(TestSetSpec(name, "local", f"testsets/mini/{name}") for name in MINI_SETS),
-        metrics=("bleu", "chrf", "chrf++", "comet"),
+        metrics=("bleu", "chrf", "chrf++", "ter", "comet"),
         comet_model=None,
         size_rule=None,
         max_new_tokens=96,
@@ -173,17 +192,18 @@ TRACKS: dict[str, Track] = {
         base_revision=HUB_REVISIONS["Qwen/Qwen2-Audio-7B-Instruct"],
         prompt="instruct",
         languages=("de", "zh"),
-        testsets=(TestSetSpec("acl6060_test", "acl6060", "ymoslem/ACL-6060"),),
-        metrics=("bleu", "chrf", "chrf++", "comet"),
+        testsets=(*IWSLT2026_SETS, ACL6060_TEST),
+        metrics=("bleu", "chrf", "chrf++", "ter", "comet"),
         comet_model="Unbabel/wmt22-comet-da",
         size_rule=REAL_RULE,
         max_new_tokens=1024,
         notes="IWSLT 2026: COMET (wmt22-comet-da) primary, 4 GB on-disk limit",
     ),
 }
-# 2025 differs from 2026 only in how it is judged (bins) and its paper's COMET model.
+# 2025 differs from 2026 in how it is judged (bins), its paper's COMET model and its test set
+# (the 2025 paper's ACL 60/60 split; the 2026 sets did not exist).
 TRACKS["iwslt2025"] = replace(
-    TRACKS["iwslt2026"], name="iwslt2025", comet_model="Unbabel/wmt20-comet-da",
+    TRACKS["iwslt2026"], name="iwslt2025", comet_model="Unbabel/wmt20-comet-da", testsets=(ACL6060_TEST,),
     notes="IWSLT 2025: size bins; the 2025 system paper scored COMET with wmt20-comet-da")
 
 
@@ -231,4 +251,14 @@ def load_spec(spec: TestSetSpec):
             raise TestSetError(f"{error}{made_by_hint(REPO / spec.location)}") from None
     if spec.source == "acl6060":
         return load_acl6060(spec.languages, revision=spec.revision)["test"]
+    if spec.source == "iwslt-layout":
+        from harness.iwslt_layout import load_organizers_layout
+
+        folder = os.environ.get(spec.location, "")
+        if not folder or not Path(folder).is_dir():
+            state = "is not set" if not folder else f"is {folder!r}, not a folder"
+            raise TestSetError(f"test set {spec.name}: {spec.location} {state}; set {spec.location} to the "
+                               f"folder of the organizers' release (FILE_ORDER, wavs/, <prefix>.yaml, references)")
+        # English is required: COMET scores against the source transcript.
+        return load_organizers_layout(folder, ("en", *spec.languages), name=spec.name)
     raise UnknownSourceError(f"test set {spec.name}: unknown source {spec.source!r}")

@@ -162,16 +162,17 @@ def test_bad_input_is_one_line_exit_2(tmp_path, segmented, capsys, problem, expe
 
 def test_long_form_per_talk_hypotheses_are_resegmented_and_scored(tmp_path, longform):
     hyps = tmp_path / "hyps_de"
-    # talk_a unsegmented (one line for three references): realigned by mweralign.
+    # talk_a unsegmented (one line for three references), talk_b as many lines as references:
+    # the server realigns both, in one alignment of the set's lines (harness.resegment).
     write_text(hyps / "talk_a.txt", [" ".join(TINY_DE[i] for i in TALKS["talk_a"])])
-    # talk_b as many lines as references: scored as is.
     write_text(hyps / "talk_b.de", [TINY_DE[i] for i in TALKS["talk_b"]])
     assert run(tmp_path, longform, "tiny_long", [("de", hyps)]) == 0
     summary, rows = read_results(tmp_path, "tiny_long")
     assert summary["schema"] == "iwslt-harness/eval-longform"
     report = summary["languages"]["de"]
-    assert report["resegmentation"]["talks"]["talk_a"]["how"] == "mweralign"
-    assert report["resegmentation"]["talks"]["talk_b"]["how"] == "as-is"
+    talks = report["resegmentation"]["talks"]
+    assert [(t["how"], t["hypothesis_segments"]) for t in talks.values()] == [("mweralign", 1), ("mweralign", 2)]
+    assert report["hypothesis_lines"] == [" ".join(TINY_DE[i] for i in TALKS["talk_a"]), TINY_DE[3], TINY_DE[4]]
     assert report["metrics"]["bleu"]["value"] == pytest.approx(100.0)
     assert [r["hypothesis"] for r in rows] == [TINY_DE[i] for i in range(5)]
     assert [r["talk"] for r in rows] == ["talk_a"] * 3 + ["talk_b"] * 2
@@ -181,8 +182,11 @@ def test_long_form_talk_files_and_missing_talks(tmp_path, longform):
     a = write_text(tmp_path / "talk_a", [TINY_ZH[0] + TINY_ZH[1], TINY_ZH[2]])  # two lines for three references
     assert run(tmp_path, longform, "tiny_long", [("zh", a)]) == 0
     summary, rows = read_results(tmp_path, "tiny_long")
-    talks = summary["languages"]["zh"]["resegmentation"]["talks"]
-    assert talks["talk_a"]["how"] == "mweralign" and talks["talk_b"]["how"] == "missing"
+    resegmentation = summary["languages"]["zh"]["resegmentation"]
+    # A talk without a file adds no lines to the set's; the one alignment gives its segments nothing here.
+    assert resegmentation["talks_without_hypotheses"] == ["talk_b"]
+    assert resegmentation["talks"]["talk_b"] == {"how": "mweralign", "hypothesis_segments": 0,
+                                                 "reference_segments": 2}
     assert [r["hypothesis"] for r in rows][:3] == list(TINY_ZH[:3]) and rows[3]["hypothesis"] == ""
 
 

@@ -589,3 +589,90 @@ def test_the_page_template_ships_as_package_data():
     patterns = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())[
         "tool"]["setuptools"]["package-data"]["harness"]
     assert any(fnmatch.fnmatch(f"templates/{PAGE_TEMPLATE}", pattern) for pattern in patterns)
+
+
+# ---------------------------------------------------------------- TER: lower is better
+
+TER_DE = "nrefs:1|case:mixed|tok:tercom|norm:yes|punct:yes|asian:no|version:2.6.0"
+
+
+def with_ter(ter: float, chrfpp: float) -> dict:
+    out = metrics(10.0, 30.0, chrfpp)
+    out["ter"] = {"metric": "ter", "value": ter, "signature": TER_DE, "absent_reason": None,
+                  "ci95": interval(ter, 1.0)}
+    return out
+
+
+@pytest.fixture
+def ter_results(tmp_path: Path) -> Path:
+    """Three systems whose TER order is the reverse of their chrF++ order: baseline best by TER (30),
+    worst by chrF++; "edits" worst by TER (60), best by chrF++."""
+    root = tmp_path / "ter-results"
+    for system, ter, chrfpp, size in (("baseline", 30.0, 20.0, 8_000_000), ("middle", 45.0, 30.0, 1_000_000),
+                                      ("edits", 60.0, 40.0, 500_000)):
+        write(root, summary(system, with_ter(ter, chrfpp), store=storage(size)))
+    return root
+
+
+def test_ter_is_a_column_beside_bleu_and_chrf(ter_results: Path, tmp_path: Path):
+    render(ter_results, tmp_path / "out")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    header = next(line for line in readme.splitlines() if line.startswith("| #"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[4:12] == ["BLEU", "Δ", "chrF", "Δ", "chrF++", "Δ", "TER", "Δ"]
+    assert "45.00 ±1.00" in readme and f"TER `{TER_DE}`" in readme and "negative Δ TER is a gain" in readme
+    rows = {r["system"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / "results.csv").read_text()))}
+    assert float(rows["edits"]["ter"]) == 60.0 and float(rows["edits"]["ter_delta"]) == 30.0
+    assert rows["edits"]["ter_signature"] == TER_DE and float(rows["middle"]["ter_ci_low"]) == 44.0
+
+
+def test_ranking_by_ter_puts_the_lowest_first(ter_results: Path, monkeypatch):
+    # No track ranks by TER today (COMET, else chrF); the ranking must still read TER the right way round.
+    board = build(read_results(ter_results))
+    assert [(r["system"], r["rank"]) for r in board["groups"][0]["rows"]] == [("edits", 1), ("middle", 2),
+                                                                              ("baseline", 3)]
+    monkeypatch.setattr(leaderboard, "_group_primary", lambda lang, rows: "ter")
+    group = build(read_results(ter_results))["groups"][0]
+    assert group["primary_metric"] == "ter"
+    assert [(r["system"], r["rank"]) for r in group["rows"]] == [("baseline", 1), ("middle", 2), ("edits", 3)]
+    # The Pareto front by TER: smaller and lower-TER points, each beaten by none (all three here).
+    assert {r["system"] for r in group["rows"] if r["pareto"]} == {"baseline", "middle", "edits"}
+    write(ter_results, summary("worse", with_ter(70.0, 10.0), store=storage(9_000_000)))
+    rows = {r["system"]: r for r in build(read_results(ter_results))["groups"][0]["rows"]}
+    assert rows["worse"]["rank"] == 4 and not rows["worse"]["pareto"]  # larger and more edits: dominated
+
+
+_DRIVE_TER = r"""
+var out = {};
+var table = nodes.groups.all("table").filter(function (t) { return t.attrs["class"] === "board"; })[0];
+var heads = table.all("th"), labels = heads.map(function (h) { return h.textContent; });
+function column(i) { return table.all("tbody")[0].children.map(function (r) { return r.children[i].textContent; }); }
+function systems() { return column(1); }
+out.headers = labels;
+heads[labels.indexOf("TER")].fire("click");
+out.by_ter = systems();
+heads[labels.indexOf("chrF++")].fire("click");
+out.by_chrfpp = systems();
+var delta = labels.indexOf("Δ TER");
+out.ter_delta_classes = table.all("tbody")[0].children.map(function (r) {
+  return [r.children[1].textContent, r.children[delta].className]; });
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_page_sorts_ter_lowest_first_and_colours_its_delta_the_right_way(ter_results: Path, tmp_path: Path):
+    node = node_or_skip()
+    render(ter_results, tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    (tmp_path / "data.json").write_text(page_data(page))
+    (tmp_path / "run.js").write_text(_FAKE_DOM + page_script(page) + _DRIVE_TER)
+    done = subprocess.run([node, str(tmp_path / "run.js"), str(tmp_path / "data.json")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "TER" in out["headers"] and "Δ TER" in out["headers"]
+    assert out["by_ter"][0].startswith("baseline") and out["by_ter"][-1].startswith("edits")  # first click: best
+    assert out["by_chrfpp"][0].startswith("edits")
+    # More edits than the base is worse (the "neg" colour), though the difference is positive.
+    classes = {system.split(" ")[0]: cls for system, cls in out["ter_delta_classes"]}
+    assert classes["edits"] == classes["middle"] == "neg" and classes["baseline"] == ""

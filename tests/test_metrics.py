@@ -1,5 +1,5 @@
-"""BLEU / chrF / chrF++ and their bootstrap intervals against the sacreBLEU command line, COMET's interval,
-the registry, and `python -m harness score`."""
+"""BLEU / chrF / chrF++ / TER and their bootstrap intervals against the sacreBLEU command line, COMET's interval,
+the non-scored tags, the registry, and `python -m harness score`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.metrics import (COMET_CI_METHOD, METRICS, SACREBLEU_CI_METHOD, MetricError, Score, bleu_score,
-                             chrf_pp_score, chrf_score, comet_score, score_all, segment_mean_ci)
+from harness.tracks import HUB_REVISIONS
+from harness.metrics import (COMET_CI_METHOD, LOWER_IS_BETTER, METRICS, SACREBLEU_CI_METHOD, MetricError, Score,
+                             bleu_score, chrf_pp_score, chrf_score, comet_score, oriented, remove_non_scored_tags,
+                             score_all, segment_mean_ci, ter_score)
 
 REPO = Path(__file__).resolve().parents[1]
 SACREBLEU = Path(sys.executable).parent / "sacrebleu"
@@ -45,6 +47,11 @@ CASES = [
     ("zh full-width forms", "zh", ["ＡＢＣ公司的收入增长了１２％。"], ["ABC公司的收入增长了12%。"]),
 ]
 CASE_IDS = [case[0] for case in CASES]
+
+
+def ter_args(lang: str) -> tuple[str, ...]:
+    """The CLI's TER as the IWSLT evaluation runs tercom (-N -s: normalized, case-sensitive), Asian support for zh."""
+    return ("-m", "ter", "--ter-normalized", "--ter-case-sensitive", *(("--ter-asian-support",) if lang == "zh" else ()))
 
 
 def run_cli(tmp_path: Path, hypotheses: list[str], references: list[str], *args: str) -> str:
@@ -91,6 +98,33 @@ def test_corpus_scores_equal_the_sacrebleu_cli(tmp_path, name, lang, hyps, refs)
     assert rounded(ours["chrf++"].value) == rounded(cli_pp["chrF2++"]["score"])
     assert ours["chrf++"].signature == cli_pp["chrF2++"]["signature"]
     assert "nc:6|nw:2" in ours["chrf++"].signature
+
+
+@pytest.mark.parametrize("name,lang,hyps,refs", CASES, ids=CASE_IDS)
+def test_ter_equals_the_sacrebleu_cli_as_tercom_n_s(tmp_path, name, lang, hyps, refs):
+    cli = cli_corpus(tmp_path, hyps, refs, *ter_args(lang))["TER"]
+    ours = ter_score(hyps, refs, lang)
+    assert rounded(ours.value) == rounded(cli["score"])
+    assert ours.signature == cli["signature"]
+    assert "case:mixed|tok:tercom|norm:yes|punct:yes" in ours.signature
+    assert ("asian:yes" if lang == "zh" else "asian:no") in ours.signature
+    if len(hyps) > 1:
+        cli_scores, signature = cli_sentences(tmp_path, hyps, refs, *ter_args(lang))
+        assert [rounded(v) for v in ours.per_segment] == [rounded(v) for v in cli_scores]
+        row = cli_confidence(tmp_path, hyps, refs, *ter_args(lang))
+        assert rounded(ours.ci95["mean"]) == rounded(row["confidence_mean"])
+        assert rounded(ours.ci95["half_width"]) == rounded(row["confidence_var"])
+        assert ours.ci95["method"] == SACREBLEU_CI_METHOD
+
+
+def test_ter_on_a_fixture_and_its_direction():
+    # Corpus TER = all edits / all reference tokens; -N splits the final period off ("schlecht ." : 4 + 4
+    # tokens), so one substitution is 1 / 8; -s: case counts, "der hund" is two edits of four tokens.
+    assert ter_score(["Das ist gut.", "Der Hund bellt."], ["Das ist schlecht.", "Der Hund bellt."], "de").value \
+        == pytest.approx(100 * 1 / 8)
+    assert ter_score(["der hund bellt."], ["Der Hund bellt."], "de").value == pytest.approx(100 * 2 / 4)
+    assert LOWER_IS_BETTER == {"ter"}
+    assert oriented("ter", 20.0) > oriented("ter", 30.0) and oriented("bleu", 30.0) > oriented("bleu", 20.0)
 
 
 @pytest.mark.parametrize("name,lang,hyps,refs", [c for c in CASES if len(c[2]) > 1], ids=[c[0] for c in CASES if len(c[2]) > 1])
@@ -196,6 +230,7 @@ def test_comet_score_carries_the_segment_mean_interval(tmp_path, monkeypatch):
     fake.write_text(FAKE_COMET_PYTHON.format(python=sys.executable, scores=raw))
     fake.chmod(0o755)
     monkeypatch.setenv("HARNESS_COMET_PYTHON", str(fake))
+    monkeypatch.setitem(HUB_REVISIONS, "fake/comet", "0" * 40)   # a hub id is only read at a pinned commit
     n = len(raw)
     score = comet_score(["h"] * n, ["r"] * n, "de", sources=["s"] * n, comet_model="fake/comet")
     assert score.present and score.signature == "comet|model:fake/comet|version:0"
@@ -233,7 +268,7 @@ def test_count_mismatch_is_a_one_line_metric_error(fn):
 @pytest.mark.parametrize("hyps,refs,lang,metrics,message", [
     ([], [], "de", ["bleu"], "no segments"),
     (["a"], ["a"], "fr", ["bleu"], "no BLEU tokenizer for target language 'fr'"),
-    (["a"], ["a"], "de", ["ter"], "unknown metric 'ter'"),
+    (["a"], ["a"], "de", ["meteor"], "unknown metric 'meteor'"),
     (["a"], ["a", "b"], "zh", ["chrf"], "1 hypotheses but 2 references"),
 ])
 def test_score_all_rejects_bad_input(hyps, refs, lang, metrics, message):
@@ -242,7 +277,7 @@ def test_score_all_rejects_bad_input(hyps, refs, lang, metrics, message):
 
 
 def test_registry_and_score_all_order():
-    assert list(METRICS) == ["bleu", "chrf", "chrf++", "comet"]
+    assert list(METRICS) == ["bleu", "chrf", "chrf++", "ter", "comet"]
     scores = score_all(["Hallo Welt."], ["Hallo Welt!"], "de", ["chrf++", "bleu"])
     assert list(scores) == ["chrf++", "bleu"]
     assert all(isinstance(s, Score) and s.metric == name and s.absent_reason is None for name, s in scores.items())
@@ -371,3 +406,37 @@ def test_score_command_keeps_an_existing_output_on_bad_input(tmp_path):
 def test_score_is_a_registered_command():
     from harness.__main__ import COMMANDS
     assert COMMANDS["score"][0] == "harness.score"
+
+
+# ---- tags the evaluation does not consider ------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("Danke. (Applause) Weiter.", "Danke. Weiter."),
+    ("(Laughter) (Applause)", ""),
+    ("[Laughter] Ja.", "Ja."),
+    ("(LAUGHS) (Music) (Cheering)", ""),
+    ("Vielen Dank. (Applaus)", "Vielen Dank."),
+    ("(Lachen) Und dann (Gelächter) ging er.", "Und dann ging er."),
+    ("谢谢（掌声）我们继续。", "谢谢我们继续。"),
+    ("谢谢。(掌声)", "谢谢。"),
+    ("（笑声）（音乐）好的。(笑声)", "好的。"),
+    ("Wir waren in den (USA).", "Wir waren in den (USA)."),        # not a tag: translation
+    ("Das (Musik ist laut) ist gut.", "Das (Musik ist laut) ist gut."),  # bracketed text that only starts with one
+    ("  no tag,  odd spacing ", "  no tag,  odd spacing "),       # a line without a tag is left alone
+])
+def test_non_scored_tags_are_removed(text, expected):
+    assert remove_non_scored_tags(text) == expected
+
+
+def test_tags_are_removed_from_both_sides_before_every_score():
+    refs = ["Vielen Dank. (Applaus)", "(Lachen) Wir waren in den (USA).", "（掌声）"]
+    hyps = ["(Applause) Vielen Dank.", "Wir waren in den (USA). [Laughter]", ""]
+    clean_refs = ["Vielen Dank.", "Wir waren in den (USA).", ""]
+    clean_hyps = ["Vielen Dank.", "Wir waren in den (USA).", ""]
+    scores = score_all(hyps, refs, "de", ["bleu", "chrf", "chrf++", "ter"])
+    clean = score_all(clean_hyps, clean_refs, "de", ["bleu", "chrf", "chrf++", "ter"])
+    assert {n: s.value for n, s in scores.items()} == {n: s.value for n, s in clean.items()}
+    assert scores["bleu"].value == pytest.approx(100.0) and scores["ter"].value == 0.0
+    assert scores["chrf"].per_segment == clean["chrf"].per_segment
+    # "(USA)" stays, on both sides: dropped from one, it costs.
+    assert bleu_score(["Wir waren in den."], ["Wir waren in den (USA)."], "de").value < 100

@@ -89,6 +89,27 @@ def test_comet_paired_bootstrap_on_segment_scores():
         compare({"a": (GOOD, REFS), "b": (BAD, REFS)}, "de", "comet")
 
 
+def test_ter_ranks_the_fewest_edits_first():
+    from harness.metrics import ter_score
+
+    # TER is an edit rate: "good" (no edits) is best although its score is the lowest.
+    rows = compare({"bad": (BAD, REFS), "mid": (MID, REFS), "good": (GOOD, REFS)}, "de", "ter")
+    assert [(r["system"], r["cluster"]) for r in rows] == [("good", 1), ("mid", 2), ("bad", 3)]
+    assert rows[0]["score"] == 0.0 < rows[1]["score"] < rows[2]["score"]
+    assert rows[1]["score"] == pytest.approx(ter_score(MID, REFS, "de").value)
+    assert rows[1]["p_value_vs_best"] < 0.05 and rows[0]["p_value_vs_best"] == 1.0
+    near = by_name(compare({"good": (GOOD, REFS), "near": (NEAR, REFS)}, "de", "ter"))
+    assert near["near"]["cluster"] == 1 and near["near"]["p_value_vs_best"] >= 0.05
+
+
+def test_non_scored_tags_are_not_tested_either():
+    # "(Applause)" in a hypothesis or reference is not considered (harness.metrics.scored_text).
+    tagged = [h + " (Applause)" for h in GOOD]
+    refs = ["(Laughter) " + r if i % 2 else r for i, r in enumerate(REFS)]
+    rows = by_name(compare({"tagged": (tagged, refs), "mid": (MID, refs)}, "de", "bleu"))
+    assert rows["tagged"]["score"] == pytest.approx(100.0) and rows["tagged"]["cluster"] == 1
+
+
 def test_other_references_are_refused():
     with pytest.raises(SignificanceError, match="other references"):
         compare({"a": (GOOD, REFS), "b": (GOOD, REFS[::-1])}, "de", "bleu")
@@ -100,7 +121,7 @@ def write_result(root: Path, system: str, hyps, refs=REFS, *, lang="de", testset
                  signature=None, comet=None, comet_value=None):
     from harness.metrics import score_all
 
-    scores = score_all(hyps, refs, lang, ["bleu"])
+    scores = score_all(hyps, refs, lang, ["bleu", "ter"])
     folder = root / "mini" / system
     folder.mkdir(parents=True)
     bleu = scores["bleu"].to_dict()
@@ -111,11 +132,11 @@ def write_result(root: Path, system: str, hyps, refs=REFS, *, lang="de", testset
                    {"metric": "comet", "value": None, "signature": None, "absent_reason": "no COMET model configured"})
     summary = {"schema": "iwslt-harness/eval", "system": system, "track": "mini",
                "testset": {"name": testset, "content_hash": content_hash},
-               "languages": {lang: {"metrics": {"bleu": bleu, "comet": comet_entry}}}}
+               "languages": {lang: {"metrics": {"bleu": bleu, "ter": scores["ter"].to_dict(), "comet": comet_entry}}}}
     (folder / f"{testset}.json").write_text(json.dumps(summary), encoding="utf-8")
     rows = []
     for i, (h, r) in enumerate(zip(hyps, refs)):
-        seg = {"bleu": scores["bleu"].per_segment[i]}
+        seg = {"bleu": scores["bleu"].per_segment[i], "ter": scores["ter"].per_segment[i]}
         if comet is not None:
             seg["comet"] = comet[i]
         rows.append({"id": f"u{i}", "lang": lang, "reference": r, "hypothesis": h, "scores": seg})
@@ -174,3 +195,19 @@ def test_rank_clusters_is_the_leaderboard_hook(tmp_path):
     hook = significance.rank_clusters(tmp_path)
     assert hook(rows, "bleu") == {"good": 1, "near": 1, "bad": 2}
     assert hook(rows, "comet") == {}  # no COMET anywhere: no clusters, never made up
+
+
+def test_rank_from_results_by_ter_lowest_first_and_in_the_best_group(tmp_path):
+    write_result(tmp_path, "good", GOOD)
+    write_result(tmp_path, "mid", MID)
+    write_result(tmp_path, "bad", BAD)
+    result = rank_from_results(tmp_path, "mini", "tiny", "de", "ter")
+    assert [(r["system"], r["cluster"]) for r in result["ranking"]] == [("good", 1), ("mid", 2), ("bad", 3)]
+    assert result["signature"] == significance.signature("ter", "de") and "tok:tercom|norm:yes" in result["signature"]
+    # Two groups of one (other content hashes): the one ranked holds the best system, the lowest TER.
+    other = tmp_path / "split"
+    write_result(other, "bad", BAD, content_hash="sha256:bad")
+    write_result(other, "good", GOOD, content_hash="sha256:good")
+    split = rank_from_results(other, "mini", "tiny", "de", "ter")
+    assert [r["system"] for r in split["ranking"]] == ["good"] and split["content_hash"] == "sha256:good"
+    assert rank_from_results(other, "mini", "tiny", "de", "bleu")["content_hash"] == "sha256:good"

@@ -21,7 +21,9 @@ from tabulate import tabulate
 
 from harness.testsets import TestSetError, load_testset
 from testsets.miniworld import grammar
-from testsets.miniworld.build import GENERATOR_VERSION, SEGMENTED_SETS, Sizes, build
+from testsets.miniworld.build import (
+    GENERATOR_VERSION, SEGMENTED_SETS, Sizes, build, organizers_copy_is_current, write_organizers_copy,
+)
 
 ALL_SETS = (*SEGMENTED_SETS, "longform_test")
 
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.force and _up_to_date(args.out, args.seed, sizes):
         manifests = {name: _read_manifest(args.out / name) for name in ALL_SETS}
+        # The organizers'-layout copy of longform_test is remade when missing or stale (a copy, no speaking).
+        if not organizers_copy_is_current(args.out):
+            write_organizers_copy(args.out)
         print(tabulate(_summary_rows(manifests), headers=["set", "utterances", "hours", "domain", "content hash"]))
         print(f"{args.out}: up to date (verified hashes)")
         return 0

@@ -8,6 +8,8 @@ The sets mirror the shared task's data (Moslem, IWSLT 2025; Liu et al., IWSLT 20
   accent_test                     talks spoken by voices held out of every other set;
   noisy_test                      talks with babble and stationary noise at about 10 dB SNR;
   longform_test                   unsegmented talks (IWSLT 2026 blind-set style) with gold segments.
+longform_organizers (not a set of the track) is longform_test copied into the IWSLT organizers'
+layout (harness.iwslt_layout), so that reader is exercised on generated data.
 
 The build is a pure function of the seed and the sizes: the text corpus is planned
 first (fast, no audio), then spoken. Every English sentence occurs in one set only.
@@ -24,7 +26,8 @@ import datasets
 import numpy as np
 
 from harness.audio import SAMPLE_RATE
-from harness.testsets import split_talks, write_longform_set, write_segmented_set
+from harness.iwslt_layout import write_organizers_layout
+from harness.testsets import load_testset, split_talks, write_longform_set, write_segmented_set
 from testsets.miniworld import grammar, speech
 
 GENERATOR_VERSION = "1.0"
@@ -140,6 +143,39 @@ def _split_talks(plans: dict[str, PlannedSet], sizes: Sizes) -> dict[str, Planne
     return plans
 
 
+ORGANIZERS_COPY = "longform_organizers"
+ORGANIZERS_PREFIX = "MINI.talks"
+
+
+def write_organizers_copy(out: Path) -> Path:
+    """longform_test (already written under ``out``) again in the organizers' layout, at out/longform_organizers.
+
+    A pure function of longform_test's files (the wavs are copied byte for byte), so it is
+    regenerated, never tracked.
+    """
+    return write_organizers_layout(load_testset(out / "longform_test"), out / ORGANIZERS_COPY,
+                                   prefix=ORGANIZERS_PREFIX)
+
+
+def talks_content(longform_set) -> list[tuple]:
+    """What a long-form set says, talk by talk: ids, segments, texts and the wav bytes' sha256."""
+    from harness.results import file_sha256
+
+    return [(t.talk_id, t.segments, t.references, t.source_text, file_sha256(t.wav_path)) for t in longform_set.talks]
+
+
+def organizers_copy_is_current(out: Path) -> bool:
+    """Whether out/longform_organizers reads back as exactly out/longform_test."""
+    from harness.iwslt_layout import load_organizers_layout
+    from harness.testsets import TestSetError
+
+    try:
+        copy = load_organizers_layout(out / ORGANIZERS_COPY)
+    except TestSetError:
+        return False
+    return talks_content(copy) == talks_content(load_testset(out / "longform_test", verify=False))
+
+
 SEGMENTED_SETS = ("general_train", "general_test", "talks_train", "talks_test", "talks_dev",
                   "accent_test", "noisy_test")
 
@@ -168,6 +204,7 @@ def build(out: Path, seed: int = 0, sizes: Sizes = Sizes(), jobs: int = 2,
             manifests[name] = write_longform_set(
                 out / name, name=name, version=GENERATOR_VERSION, domain=plan.domain,
                 talks=talks, generator=generator | {"noise_floor_snr_db": LONGFORM_NOISE_FLOOR_SNR_DB})
+            write_organizers_copy(out)
             continue
         rows = []
         for utterance, samples in zip(plan.utterances, audio[name]):
