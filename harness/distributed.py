@@ -162,30 +162,24 @@ def rank_device(device: str, state) -> str:
 def eval_entry(argv: list[str] | None, device: str, nproc: int, run) -> int:
     """The ``--nproc`` hook of ``harness.evaluate.main``: relaunch, or be one of the workers.
 
-    ``run()`` is the ordinary evaluation; rank 0 calls it with decoding sharded.
+    ``run(decoder)`` is the ordinary evaluation with its decoding function: a single process
+    passes harness.decode.decode; rank 0 passes the coordinator's sharded decode.
     """
     if not launched():
         if nproc <= 1:
-            return run()
+            from harness.decode import decode
+
+            return run(decode)
         return relaunch(without_nproc(list(sys.argv[1:] if argv is None else argv)), nproc)
     if nproc > 1 and nproc != world_size():
         print(f"error: --nproc {nproc} but launched with {world_size()} processes", file=sys.stderr)
     state = init_state(device)
     if state.process_index != 0:
         return follow(state, device)
-    import harness.evaluate as evaluate_module
-    import harness.longform as longform_module
-
     coordinator = Coordinator(state, device)
-    users = (evaluate_module, longform_module)  # the modules whose ``decode`` the evaluation calls
-    originals = [module.decode for module in users]
-    for module in users:
-        module.decode = coordinator.decode
     try:
-        return run()
+        return run(coordinator.decode)   # the evaluation decodes through the shards: passed, never patched in
     finally:
-        for module, original in zip(users, originals):
-            module.decode = original
         coordinator.stop()
 
 

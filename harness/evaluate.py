@@ -34,11 +34,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import contract, longform, results, speed, storage
 from harness.decode import DecodeSettings, decode
+
+# What decodes a batch: harness.decode.decode's signature (system, audios, lang, settings, progress=...).
+Decoder = Callable[..., object]
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
@@ -94,8 +97,11 @@ def with_base(systems: list[Path], track: Track, specs: Sequence[TestSetSpec], b
 def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet, settings: DecodeSettings,
              *, results_root: Path, device: str = "cpu", measure_speed: bool = True,
              storage_verdict: dict | None = None, name: str | None = None,
-             only: Sequence[str] | None = None, backend: str = "transformers") -> dict:
+             only: Sequence[str] | None = None, backend: str = "transformers", decoder: Decoder = decode) -> dict:
     """Decode and score one system on one segmented test set; writes and returns the summary.
+
+    ``decoder`` is the transformers decoding function (harness.decode.decode; the --nproc
+    path passes harness.distributed's sharded one): passed in, never patched into this module.
 
     ``name`` is the system's name in the results (default: its folder's name); ``only``
     restricts the language pairs (default: every pair the system, track and set share).
@@ -110,7 +116,7 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
     summary_languages, segment_rows = {}, []
     for lang in languages:
         rows, report = _evaluate_language(system_dir, track, testset, lang, settings, paths, device, measure_speed,
-                                          name, backend)
+                                          name, backend, decoder)
         summary_languages[lang] = report
         segment_rows.extend(rows)
     summary = write_summary(paths, segment_rows, name=name, manifest=manifest, track=track, spec=spec,
@@ -160,8 +166,8 @@ def score_rows(track: Track, lang: str, rows: list[dict]) -> tuple[dict, object]
 
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
                        paths: results.ResultPaths, device: str, measure_speed: bool,
-                       name: str, backend: str = "transformers") -> tuple[list[dict], dict]:
-    system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
+                       name: str, backend: str = "transformers", decoder: Decoder = decode) -> tuple[list[dict], dict]:
+    system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decoder)
     settings = settings.resolved(system)
     key = results.cache_key(model=system.content_hash, decode=settings.as_dict(),
                             testset=testset.content_hash, lang=lang)
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness import distributed
 
     if args.nproc != 1 or distributed.launched():
-        return distributed.eval_entry(argv, args.device, args.nproc, lambda: _run(args))
+        return distributed.eval_entry(argv, args.device, args.nproc, lambda decoder: _run(args, decoder))
     # --- end of the distributed hook ---
     return _run(args)
 
@@ -288,7 +294,8 @@ def segment_longform(spec: TestSetSpec, testset: LongFormSet, track: Track, meth
     return segmentation
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, decoder: Decoder = decode) -> int:
+    """Evaluate what ``args`` names; ``decoder`` decodes every built system (harness.decode.decode by default)."""
     try:
         track, settings, specs, systems = plan(args)
         # Each test set is loaded and verified once, however many systems there are.
@@ -317,11 +324,11 @@ def _run(args: argparse.Namespace) -> int:
                                                          results_root=args.results_root, device=args.device,
                                                          segmentation=segmentations[spec.name],
                                                          storage_verdict=verdict, backend=args.backend,
-                                                         measure_speed=args.speed)
+                                                         measure_speed=args.speed, decoder=decoder)
                 else:
                     summary = evaluate(system_dir, track, spec, testset, settings, results_root=args.results_root,
                                        device=args.device, measure_speed=args.speed,
-                                       storage_verdict=verdict, backend=args.backend)
+                                       storage_verdict=verdict, backend=args.backend, decoder=decoder)
                 for lang, report in summary["languages"].items():
                     shown = ", ".join(f"{name} {m['value']:.2f}" if m["value"] is not None else f"{name} absent"
                                       for name, m in report["metrics"].items())

@@ -180,7 +180,7 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
                       results_root: Path, method: str = DEFAULT_METHOD, segmentation=None, device: str = "cpu",
                       name: str | None = None, testset_name: str | None = None,
                       storage_verdict: dict | None = None, backend: str = "transformers",
-                      measure_speed: bool = True) -> dict:
+                      measure_speed: bool = True, decoder=decode) -> dict:
     """Segment, decode, resegment and score one system on one long-form set; writes and returns the summary.
 
     ``segmentation`` (a harness.segment.SegmentationResult) is reused when given, so
@@ -195,8 +195,8 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
     paths = results.ResultPaths.of(track.name, name, testset_name, results_root)
     summary_languages, rows = {}, []
     for lang in languages:
-        system, decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decode)
-        lang_rows, summary_languages[lang] = _evaluate_language(system, decoder, track, longform_set, segmentation,
+        system, lang_decoder = open_backend(system_dir, lang, backend, device=device, transformers_decode=decoder)
+        lang_rows, summary_languages[lang] = _evaluate_language(system, lang_decoder, track, longform_set, segmentation,
                                                                 lang, settings, progress=f"{name} {testset_name} {lang}",
                                                                 backend=backend, measure_speed=measure_speed)
         rows += lang_rows

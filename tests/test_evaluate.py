@@ -96,7 +96,7 @@ def test_segments_file_is_complete_and_in_input_order(reference_run, tiny_testse
 def test_killed_run_resumes_and_ends_equal_to_an_uninterrupted_run(reference_run, tiny_testset, tmp_path,
                                                                    monkeypatch):
     system, reference_root, _ = reference_run
-    real_decode = evaluation.decode
+    real_decode = evaluation.decode   # harness.decode.decode, as evaluate's default
 
     def dies_after_four(*args, on_result=None, **kwargs):
         calls = []
@@ -108,16 +108,14 @@ def test_killed_run_resumes_and_ends_equal_to_an_uninterrupted_run(reference_run
                 raise KeyboardInterrupt("killed")
         return real_decode(*args, on_result=counting, **kwargs)
 
-    monkeypatch.setattr(evaluation, "decode", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
         evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                            measure_speed=False)
+                            measure_speed=False, decoder=dies_after_four)
     partial = tmp_path / "mini" / "tiny" / "tiny_test.de.partial.jsonl"
     assert len(partial.read_text().splitlines()) >= 1 + 4  # key line + the finished segments
-    monkeypatch.setattr(evaluation, "decode", real_decode)
 
     summary = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                                  measure_speed=False)
+                                  measure_speed=False, decoder=real_decode)
     assert summary["languages"]["de"]["decode_pass"]["resumed_segments"] >= 3  # the batch of 3 that finished
     assert _without_timing(_segments(tmp_path)) == _without_timing(_segments(reference_root))
     assert not partial.exists()
@@ -125,7 +123,7 @@ def test_killed_run_resumes_and_ends_equal_to_an_uninterrupted_run(reference_run
 
 def test_checkpoint_under_other_settings_is_not_reused(reference_run, tiny_testset, tmp_path, monkeypatch):
     system, _, _ = reference_run
-    real_decode = evaluation.decode
+    real_decode = evaluation.decode   # harness.decode.decode, as evaluate's default
 
     def dies_at_once(*args, on_result=None, **kwargs):
         def stop(index, hypothesis):
@@ -133,14 +131,12 @@ def test_checkpoint_under_other_settings_is_not_reused(reference_run, tiny_tests
             raise KeyboardInterrupt("killed")
         return real_decode(*args, on_result=stop, **kwargs)
 
-    monkeypatch.setattr(evaluation, "decode", dies_at_once)
     with pytest.raises(KeyboardInterrupt):
         evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                            measure_speed=False)
-    monkeypatch.setattr(evaluation, "decode", real_decode)
+                            measure_speed=False, decoder=dies_at_once)
     other = DecodeSettings(max_new_tokens=SETTINGS.max_new_tokens + 1, batch_size=SETTINGS.batch_size)
     summary = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, other, results_root=tmp_path,
-                                  measure_speed=False)
+                                  measure_speed=False, decoder=real_decode)
     assert summary["languages"]["de"]["decode_pass"]["resumed_segments"] == 0
 
 
@@ -180,7 +176,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
 
 def test_resumed_run_measures_speed_whole_in_its_own_phase(reference_run, tiny_testset, tmp_path, monkeypatch):
     system, _, _ = reference_run
-    real_decode = evaluation.decode
+    real_decode = evaluation.decode   # harness.decode.decode, as evaluate's default
 
     def dies_after_three(*args, on_result=None, **kwargs):
         def counting(index, hypothesis, seen=[]):
@@ -190,13 +186,11 @@ def test_resumed_run_measures_speed_whole_in_its_own_phase(reference_run, tiny_t
                 raise KeyboardInterrupt("killed")
         return real_decode(*args, on_result=counting, **kwargs)
 
-    monkeypatch.setattr(evaluation, "decode", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
         evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                            only=("de",))
-    monkeypatch.setattr(evaluation, "decode", real_decode)
+                            only=("de",), decoder=dies_after_three)
     report = evaluation.evaluate(system, get_track("mini"), SPEC, tiny_testset, SETTINGS, results_root=tmp_path,
-                                 only=("de",))["languages"]["de"]
+                                 only=("de",), decoder=real_decode)["languages"]["de"]
     # Only the rest was decoded for quality; speed still timed the whole sample, every repetition.
     assert report["decode_pass"]["resumed_segments"] == 3
     assert report["decode_pass"]["decoded_segments"] == len(tiny_testset.utterances) - 3
