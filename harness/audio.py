@@ -29,7 +29,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 SAMPLE_RATE = 16_000
 
@@ -48,7 +48,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-class AudioError(ValueError):
+class AudioError(HarnessError, ValueError):
     """Audio that cannot be read or written; the message names the source."""
 
 

@@ -81,7 +81,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 RUN_SCRIPT = "run.sh"
 SYSTEM_FILE = "system.json"   # harness.models.SYSTEM_FILE, named here so that check and smoke need no torch
@@ -124,7 +124,7 @@ TIMING_NOTE = ("run.sh's wall seconds, process start-up and model loading includ
                "figure and comparable with none of its figures")
 
 
-class ContractError(ValueError):
+class ContractError(HarnessError, ValueError):
     """A one-line reason a contract system is refused before it runs (no run.sh, not executable, ...)."""
 
 

@@ -95,7 +95,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.audio import AudioError, decode_audio, decode_audio_span
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 COMMON_VOICE_ENV = "COMMON_VOICE_ROOT"
 COVOST2_ENV = "COVOST2_ROOT"
@@ -128,7 +128,7 @@ CITATIONS = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(HarnessError, ValueError):
     """A corpus that cannot be found, read or sampled; one line naming the file or the setting."""
 
 

@@ -1,4 +1,15 @@
-"""The harness's error-message rule: every error a user sees is one line."""
+"""The harness's error-message rule: every error a user sees is one line.
+
+``HarnessError`` is the base of every error the harness raises on purpose (a bad input, a
+missing file, a refused folder): a caller that must tell them from bugs catches this one
+class. Each module's error keeps its builtin base too (ValueError, RuntimeError), so code
+that caught those before still does. (harness/comet_runner.py runs in the COMET environment,
+which has no harness package: its RunnerError stands alone.)
+"""
+
+
+class HarnessError(Exception):
+    """An error the harness reports to its user, in one line."""
 
 
 def one_line(text: object) -> str:

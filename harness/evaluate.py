@@ -48,11 +48,12 @@ from harness.results import EVAL_SCHEMA
 from harness.testsets import LongFormSet, TestSet, TestSetError
 from harness.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
 from harness.vllm_backend import BackendError, open_backend
+from harness.errors import HarnessError
 
 BUILD_ROOT = REPO / "build"
 
 
-class EvalError(ValueError):
+class EvalError(HarnessError, ValueError):
     """A one-line reason the evaluation cannot go on."""
 
 

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import results
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 from harness.import_hyps import _SAFE_NAME, EXIT_BAD_INPUT, HypothesesError, load_set
 from harness.tracks import Track, get_track
 
@@ -69,7 +69,7 @@ SUFFIX = ".txt"
 LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
-class ExportError(Exception):
+class ExportError(HarnessError):
     """Input this command cannot export; the message is the whole one-line error."""
 
 

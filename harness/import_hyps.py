@@ -78,7 +78,7 @@ import unicodedata
 from pathlib import Path
 
 from harness import results, speed
-from harness.errors import one_line, read_input_bytes
+from harness.errors import HarnessError, one_line, read_input_bytes
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
 
@@ -91,7 +91,7 @@ _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100
 
 
-class HypothesesError(Exception):
+class HypothesesError(HarnessError):
     """Input this command cannot import; the message is the whole one-line error."""
 
 

@@ -62,7 +62,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 from harness.import_hyps import SIZE_TOLERANCE   # one tolerance for a declared size, at import and on the board
 from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, LOWER_IS_BETTER, METRIC_LABEL as LABEL,
                              METRIC_NAMES as METRICS, oriented)
@@ -140,7 +140,7 @@ SPEED_HEADER = ("system", "RTFx median", "spread", "batch-1 latency median (s)",
                 "GPU peak", "load (others' CPU)")
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(HarnessError, ValueError):
     """A one-line reason the leaderboard cannot be rendered."""
 
 

@@ -69,6 +69,7 @@ from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness.degeneration import DegenerationReport, flag_segments
 from harness.tracks import UnpinnedError, is_hub_id, pinned_revision
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.tracks import Track
@@ -105,7 +106,7 @@ COMET_CI_METHOD = "bootstrap of segment means (same draws as sacreBLEU)"
 _SEED_LOCK = threading.Lock()
 
 
-class MetricError(ValueError):
+class MetricError(HarnessError, ValueError):
     """Inputs no metric can be computed on (counts differ, unknown language)."""
 
 

@@ -58,7 +58,7 @@ from pathlib import Path
 
 import torch
 
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 SYSTEM_FILE = "system.json"
 FORMATS = ("hf", "bnb-4bit", "bnb-4bit+lora", "hqq-mixed")
@@ -75,7 +75,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 _SHOWN_KEYS = 3  # how many offending tensor names an error message lists
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(HarnessError, ValueError):
     """A system folder that cannot be loaded as declared; the message is one line naming the file."""
 
 

@@ -63,6 +63,7 @@ from pathlib import Path
 
 from harness.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
 from harness.tracks import HUB_REVISIONS, HUB_SOURCES, REPO, Track, get_track, pin_label
+from harness.errors import HarnessError
 
 GiB = 2**30
 GB = 10**9
@@ -101,7 +102,7 @@ DEV100 = 100
 DEFAULT_GPU_GIB = 80.0
 
 
-class PlanError(Exception):
+class PlanError(HarnessError):
     """Bad input: one line on stderr, exit status 2."""
 
 

@@ -100,7 +100,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 from harness.metrics import remove_non_scored_tags
 
 # How a talk's lines were obtained.
@@ -123,7 +123,7 @@ _NATIVE_CHATTER = ("loading reference file from stream", "AS-WER (automatic segm
 _ZH_TOKEN = re.compile(r"[\x00-\xff]+|[^\x00-\xff]")
 
 
-class ResegmentError(ValueError):
+class ResegmentError(HarnessError, ValueError):
     """Input that cannot be re-segmented (unknown language, hypotheses for unknown talks)."""
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from harness.results import atomic_write_json
 from harness.speed import SCHEDULE_PARENT
+from harness.errors import HarnessError
 
 REPO = Path(__file__).resolve().parents[1]
 # What a worker runs (a test's wrapper script may set it to [its own path]).
@@ -66,7 +67,7 @@ FORWARDED = ("track", "testset", "batch_size", "max_new_tokens", "speed", "segme
 REPLACED = ("system", "device", "devices", "nproc", "schedule_worker")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(HarnessError, ValueError):
     """A one-line reason the schedule cannot run."""
 
 

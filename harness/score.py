@@ -28,7 +28,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.degeneration import flag_segments
-from harness.errors import read_input_bytes
+from harness.errors import HarnessError, read_input_bytes
 from harness.metrics import METRICS, MetricError, absent, score_all
 from harness.results import atomic_write_json
 
@@ -36,7 +36,7 @@ REQUIRED = {"id": (str, int), "reference": (str,), "hypothesis": (str,), "audio_
 EXIT_BAD_INPUT = 2
 
 
-class InputError(Exception):
+class InputError(HarnessError):
     """Input this command cannot score; the message is the whole one-line error."""
 
 

@@ -65,7 +65,7 @@ import soundfile as sf
 import soxr
 
 from harness.audio import SAMPLE_RATE, AudioError, AudioInfo, audio_seconds, libsndfile_reason, mono_16k
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 # silero-vad's window at 16 kHz: the model accepts exactly 512 samples per call.
 WINDOW_SAMPLES = 512
@@ -80,7 +80,7 @@ DEFAULT_BLOCK_SECONDS = 60.0
 METHOD_NAMES = ("dac", "vad", "fixed", "gold")
 
 
-class SegmentError(ValueError):
+class SegmentError(HarnessError, ValueError):
     """Input that cannot be segmented, or segments that do not fit their audio; one line."""
 
 

@@ -66,10 +66,12 @@ from harness.metrics import (BLEU_TOKENIZERS, BOOTSTRAP_SAMPLES as DEFAULT_SAMPL
                              METRIC_NAMES as METRICS, MetricError, bootstrap_indices, corpus_metric, oriented,
                              sacrebleu_seed, scored_text)
 
+from harness.errors import HarnessError
+
 ALPHA = 0.05
 
 
-class SignificanceError(ValueError):
+class SignificanceError(HarnessError, ValueError):
     """Inputs no paired test can be run on; the message is one line."""
 
 

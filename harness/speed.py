@@ -64,6 +64,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.errors import HarnessError
+
 PROTOCOL_VERSION = 1
 PROTOCOL = {
     "name": "iwslt-harness/speed",
@@ -87,7 +89,7 @@ TOP_OTHERS = 3
 SCHEDULE_PARENT = "HARNESS_SCHEDULE_PARENT"
 
 
-class SpeedError(ValueError):
+class SpeedError(HarnessError, ValueError):
     """A one-line reason speed cannot be measured or rewritten."""
 
 

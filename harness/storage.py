@@ -122,6 +122,7 @@ from harness.weightfiles import (
     small_int_tensor,
     sniff,
 )
+from harness.errors import HarnessError
 
 SCHEMA = "iwslt-harness/storage-check"
 SCHEMA_VERSION = 2            # 2: the size counts every regular file, not only weight files
@@ -154,7 +155,7 @@ _BNB4_STATE = re.compile(r"^(?P<weight>.+)\.quant_state\.bitsandbytes__(?P<qtype
 _BNB4_SIDECARS = (".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map")
 
 
-class CheckError(Exception):
+class CheckError(HarnessError):
     """The folder cannot be checked at all (missing, not a folder): exit 2."""
 
 

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from harness.audio import SAMPLE_RATE, AudioError, audio_seconds, decode_audio, encode_flac, write_wav
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 LAYOUT_VERSION = 1
 KINDS = ("segmented", "longform")
@@ -78,7 +78,7 @@ _PARQUET_ROW_GROUP = 256
 _META_KINDS = ("string", "int64", "float64", "bool")
 
 
-class TestSetError(ValueError):
+class TestSetError(HarnessError, ValueError):
     """A test set that cannot be written, read or trusted; one line naming the set or file."""
 
     __test__ = False  # not a pytest test class, despite the name

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.errors import HarnessError
+
 REPO = Path(__file__).resolve().parents[1]
 GB = 10**9
 # The uncompressed base every track's systems are compared against (the leaderboard's Δ).
@@ -90,7 +92,7 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 HUB_SOURCES = ("acl6060",)   # test-set sources read from the hub (the others are local folders)
 
 
-class UnpinnedError(ValueError):
+class UnpinnedError(HarnessError, ValueError):
     """A hub id with no pinned commit: it is never fetched at the hub's moving "main"."""
 
 
@@ -219,7 +221,7 @@ def spec_by_name(track: Track, name: str) -> TestSetSpec | None:
     return next((spec for spec in track.testsets if spec.name == name), None)
 
 
-class UnknownSourceError(ValueError):
+class UnknownSourceError(HarnessError, ValueError):
     """A test-set spec whose ``source`` no loader reads."""
 
 

@@ -25,11 +25,12 @@ import numpy as np
 
 from harness.audio import SAMPLE_RATE
 from harness.decode import DecodeOutput, DecodeSettings, Hypothesis, build_prompt, cut_at_eos, decode_stats
+from harness.errors import HarnessError
 
 BACKENDS = ("transformers", "vllm")
 
 
-class BackendError(RuntimeError):
+class BackendError(HarnessError, RuntimeError):
     """A one-line reason the requested decoding backend cannot run."""
 
 

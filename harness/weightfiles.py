@@ -45,6 +45,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import HarnessError
+
 # Bits per element of every dtype the safetensors format defines (safetensors 0.6).
 DTYPE_BITS = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
@@ -92,7 +94,7 @@ COMPRESSED_MAGICS = (
 _BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
 
 
-class WeightFileError(ValueError):
+class WeightFileError(HarnessError, ValueError):
     """One line saying what is wrong with a file (without its name: the caller adds it)."""
 
 

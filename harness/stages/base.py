@@ -12,13 +12,14 @@ from pathlib import Path
 
 from harness.results import staged_folder
 from harness.tracks import REPO, Track, UnpinnedError, pinned_revision
+from harness.errors import HarnessError
 
 # What a model folder needs; *.py (remote code) and pickled weights are never fetched.
 HUB_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.json", "*.txt", "*.jinja", "*.model", "merges.txt",
                 "vocab.json")
 
 
-class StageError(RuntimeError):
+class StageError(HarnessError, RuntimeError):
     """A one-line reason a build stage cannot go on."""
 
 
