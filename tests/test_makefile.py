@@ -193,7 +193,7 @@ def test_leaderboard_mini_refuses_a_tree_with_local_changes(clean_tree):
     log = _fake_checkout(clean_tree)
     (clean_tree / "harness" / "evaluate.py").write_text("# edited\n")
     kept = clean_tree / "leaderboard" / "results" / "mini" / "baseline" / "talks_test.json"
-    kept.parent.mkdir(parents=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)  # the committed leaderboard may hold it already
     kept.write_text("{}")
     done = _leaderboard_mini(clean_tree)
     assert done.returncode == 2
