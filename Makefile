@@ -63,7 +63,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 
-.PHONY: build eval leaderboard leaderboard-mini check smoke data mini-base test test-gpu bench clean clean-data lock comet-env
+.PHONY: build eval leaderboard leaderboard-mini check smoke data mini-base lint schema test test-gpu bench clean clean-data lock comet-env
 
 # ---- environments ---------------------------------------------------------
 # The stamp depends on the files that define the environment, so editing
@@ -162,7 +162,16 @@ smoke: $(VENV_STAMP) $(TRACK_DATA)
 bench: $(VENV_STAMP) $(TRACK_DATA)
 	$(TEST_ENV) BENCH_DEVICE=$(BENCH_DEVICE) $(PY) -m pytest tests/bench -m bench --benchmark-only $(PYTEST_ARGS)
 
-test: $(VENV_STAMP) espeak-ng chromium
+# The results files' JSON Schema, generated from harness/results_schema.py (tests/test_results_schema.py
+# fails while the committed file differs).
+schema: $(VENV_STAMP)
+	$(PY) -m harness.results_schema write
+
+# ruff (pyproject.toml [tool.ruff]): unused or undefined names and syntax errors, before any test.
+lint: $(VENV_STAMP)
+	$(PY) -m ruff check harness submissions testsets tests
+
+test: lint $(VENV_STAMP) espeak-ng chromium
 	$(TEST_ENV) $(PY) -m pytest -m "not slow and not gpu and not bench" $(PYTEST_ARGS)
 
 # The CUDA path (tests marked gpu; they skip without a CUDA device) and the benchmarks on

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import soundfile as sf
 import soxr
 
 from harness.errors import HarnessError, one_line
+from harness.files import atomic_file
 
 SAMPLE_RATE = 16_000
 
@@ -223,26 +223,12 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
     target = Path(path)
     rate = _check_rate(sample_rate, str(target))
     pcm = _to_int16(audio, str(target))
-    directory = target.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise AudioError(f"{target}: cannot create file ({one_line(err.strerror or err)})") from err
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            sf.write(stream, pcm, rate, format="WAV", subtype="PCM_16")
         # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        os.chmod(temp_name, 0o666 & ~_UMASK)
-        os.replace(temp_name, target)
-    except BaseException as err:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        if isinstance(err, OSError):
-            raise AudioError(f"{target}: cannot write file ({one_line(err.strerror or err)})") from err
-        raise
+        with atomic_file(target, binary=True, fsync=False, permissions=0o666 & ~_UMASK) as stream:
+            sf.write(stream, pcm, rate, format="WAV", subtype="PCM_16")
+    except OSError as err:
+        raise AudioError(f"{target}: cannot write file ({one_line(err.strerror or err)})") from err
 
 
 def audio_seconds(data: bytes | str | os.PathLike) -> float:

@@ -165,13 +165,11 @@ class ContractManifest:
     """What a results file records about a contract system (in the place of a system.json)."""
 
     run_script_sha256: str
-    content_hash: str     # of every file of the folder (harness.models.content_hash)
+    content_hash: str     # of every file of the folder (harness.files.content_hash)
 
     @classmethod
     def of(cls, folder: Path) -> ContractManifest:
-        from harness.models import content_hash
-        from harness.results import file_sha256
-
+        from harness.files import content_hash, file_sha256
         return cls(file_sha256(check_folder(folder)), content_hash(folder))
 
     def as_dict(self) -> dict:

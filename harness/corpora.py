@@ -85,7 +85,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -349,15 +348,14 @@ def seeded_sample(pool: Sequence, size: int, seed: int, what: str) -> list:
 
 
 def _fingerprint(files: Sequence[Path]) -> str:
-    from harness.results import file_sha256
+    from harness.files import file_sha256, listing_sha256
 
-    digest = hashlib.sha256()
-    for path in files:
+    def digest(path: Path) -> str:
         try:
-            digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
+            return file_sha256(path)
         except OSError as err:
             raise _error(path, f"cannot read ({err.strerror or err})") from None
-    return "sha256:" + digest.hexdigest()
+    return "sha256:" + listing_sha256((path.name, digest(path)) for path in files)
 
 
 @dataclass(frozen=True)
@@ -435,7 +433,7 @@ class CorpusSource:
                      "pairs": list(self.covost_pairs) + [f"europarl-st:{p}" for p in self.europarl_pairs],
                      "split": split, "size": size, "seed": seed, "lists": lists or self.fingerprint(split),
                      "sample_rule": "numpy default_rng(seed).choice(pool, size, replace=False), pool order",
-                     "built_by": "harness/corpora.py", **self.notes}
+                     "built_by": "stage:data", **self.notes}
         return write_segmented_set(folder, name=name or f"{self.name}_{split}", version="1", domain="general",
                                    rows=rows(), generator=generator, track=track, languages=self.languages,
                                    meta_types={"corpus": "string"})

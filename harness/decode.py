@@ -42,6 +42,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import resource
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -51,7 +53,6 @@ import torch
 
 from harness.audio import SAMPLE_RATE
 from harness.models import PROMPT_STYLES, LoadedSystem
-from harness.speed import peak_rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,12 @@ def _language_name(lang: str) -> str:
         return LANGUAGE_NAMES[lang]
     except KeyError:
         raise ValueError(f"unknown target language {lang!r}; known: {', '.join(LANGUAGE_NAMES)}") from None
+
+
+def peak_rss_bytes() -> int:
+    """The process's peak resident memory so far, in bytes."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
 @dataclass(frozen=True)

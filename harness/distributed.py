@@ -38,8 +38,8 @@ Evaluation (``eval_entry``)
   coordinator, a chunk of segments at a time (``harness.longform.decode_segments``), so
   their results files are identical to a single-process run's too.
 
-Training (``TrainContext``, ``finetune_in_processes``)
-  ``harness.stages.finetune.train`` takes the multi-process path when it runs in a
+Training (``harness.training.context.DistributedContext``, ``finetune_in_processes``)
+  ``harness.training.loop.train`` takes the multi-process path when it runs in a
   multi-process launch (WORLD_SIZE > 1): DDP through accelerate (``Accelerator`` wraps
   the model and the optimizer), or, with HARNESS_FSDP=1 (or ``accelerate launch
   --use_fsdp``), FSDP2 (``shard_model``: torch's ``fully_shard`` per decoder and encoder
@@ -67,7 +67,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -405,86 +404,3 @@ def full_state_dict(model) -> dict[str, torch.Tensor]:
 
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
-
-class TrainContext:
-    """``finetune.train``'s accelerate path: one global batch shared by the processes, gradients averaged.
-
-    Every process computes the same seeded global batch (``epoch_batches``) and takes a
-    contiguous share (``share``). The LM loss is a mean over the global batch's target
-    tokens, so a share's loss is weighted by (its tokens / the global batch's tokens) x N
-    (DDP divides the summed gradients by N); the CTC loss, a per-example mean, by
-    (its examples / the global batch's) x N. A process whose share is empty (a last
-    batch smaller than N) runs one example at weight 0, since every DDP process must
-    take part in every backward.
-    """
-
-    def __init__(self, model, settings) -> None:
-        device = next(model.parameters()).device
-        self.fsdp = fsdp_wanted()
-        self.inner = model
-        if self.fsdp:
-            state = init_state(device.type)
-            self.accelerator = None
-            self.world, self.rank, self.is_main = state.num_processes, state.process_index, state.is_main_process
-            self.device = torch.device(rank_device(device.type, state))
-            self.wrapped = shard_model(model, self.device, settings.bf16)
-        else:
-            from accelerate import Accelerator
-            from accelerate.utils import DistributedDataParallelKwargs
-
-            # encoder_only leaves the language model without gradients: DDP must be told.
-            ddp = DistributedDataParallelKwargs(find_unused_parameters=bool(settings.encoder_only))
-            self.accelerator = Accelerator(cpu=device.type == "cpu", kwargs_handlers=[ddp])
-            self.world = self.accelerator.num_processes
-            self.rank = self.accelerator.process_index
-            self.is_main = self.accelerator.is_main_process
-            self.device = self.accelerator.device
-            self.wrapped = self.accelerator.prepare_model(model)
-        self._wrapped_ids = {id(p) for p in self.wrapped.parameters()}
-
-    def settings(self, settings):
-        """FSDP runs the model's own forward (its sharded weights exist only inside it): no trimmed audio path."""
-        from dataclasses import replace
-
-        if self.fsdp and (settings.ctc_weight > 0 or settings.encoder_only):
-            raise ValueError("the CTC objective is not supported with FSDP")
-        return replace(settings, trim_audio=False) if self.fsdp and settings.trim_audio else settings
-
-    def optimizer(self, optimizer):
-        return optimizer if self.fsdp else self.accelerator.prepare_optimizer(optimizer)
-
-    def share(self, examples, batch_indices: list[int]) -> tuple[list[int], float, float]:
-        """This process's contiguous share of a global batch, and its (lm, ctc) loss weights."""
-        bounds = np.linspace(0, len(batch_indices), self.world + 1).round().astype(int)
-        mine = list(batch_indices[bounds[self.rank]:bounds[self.rank + 1]])
-        if not mine:
-            return [batch_indices[0]], 0.0, 0.0
-        tokens = sum(len(examples[i].target) for i in batch_indices)
-        lm = sum(len(examples[i].target) for i in mine) / tokens * self.world
-        return mine, lm, len(mine) / len(batch_indices) * self.world
-
-    def backward(self, loss: torch.Tensor, parameters) -> float:
-        """Backward through DDP/FSDP, average any gradient outside the wrapped model; the global loss."""
-        if self.fsdp:
-            loss.backward()  # FSDP2 reduce-scatters (averages) each unit's gradients during backward
-        else:
-            self.accelerator.backward(loss)
-        for parameter in parameters:  # e.g. a CTC head: not inside the DDP module
-            if id(parameter) not in self._wrapped_ids and parameter.grad is not None:
-                torch.distributed.all_reduce(parameter.grad)
-                parameter.grad /= self.world
-        total = loss.detach().float().clone() / self.world
-        torch.distributed.all_reduce(total)
-        return float(total)
-
-    def clip(self, parameters, max_norm: float) -> None:
-        if self.fsdp:  # the norm of sharded (DTensor) gradients is taken across all shards
-            torch.nn.utils.clip_grad_norm_(parameters, max_norm)
-        else:
-            self.accelerator.clip_grad_norm_(parameters, max_norm)
-
-    def any(self, flag: bool) -> bool:
-        """True on every process when it is True on one (a time limit must stop all of them at the same step)."""
-        value = torch.tensor([1.0 if flag else 0.0])
-        torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
-        return bool(value.item())

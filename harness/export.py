@@ -37,7 +37,7 @@ results without the system's own long-form hypotheses (written before they were 
 unknown test set, a non-empty DIR without ``--force``. ``--force`` replaces only an earlier
 export (a folder whose manifest.json is this schema's): never a folder of anything else.
 The export is written to a temporary folder beside DIR and renamed into place
-(harness.results.staged_folder), so DIR holds a whole export or none.
+(harness.files.staged_folder), so DIR holds a whole export or none.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import results
+from harness.files import staged_folder
 from harness.errors import HarnessError, one_line
 from harness.import_hyps import _SAFE_NAME, EXIT_BAD_INPUT, HypothesesError, load_set
 from harness.tracks import Track, get_track
@@ -241,7 +242,7 @@ def check_out(out: Path, force: bool) -> None:
 
 
 def write(out: Path, files: list[Exported], manifest: dict) -> None:
-    with results.staged_folder(out) as staging:
+    with staged_folder(out) as staging:
         for f in files:
             target = staging / f.path
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,7 @@ import unicodedata
 from pathlib import Path
 
 from harness import results, speed
+from harness.files import file_sha256
 from harness.errors import HarnessError, one_line, read_input_bytes
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
@@ -268,7 +269,7 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
              "scores": segment_scores(scores, i)} for i, u in enumerate(utterances)]
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
               "speed": speed.absent(NO_SPEED)}
-    files = [{"path": str(path.resolve()), "sha256": results.file_sha256(path), "lines": len(hypotheses)}]
+    files = [{"path": str(path.resolve()), "sha256": file_sha256(path), "lines": len(hypotheses)}]
     return rows, report, {"files": files}
 
 
@@ -287,7 +288,7 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
               # The team's own lines, as make eval keeps a system's (harness.longform), so harness.export can write them.
               "hypothesis_lines": [line for talk in longform_set.talks for line in hyps.get(talk.talk_id, [])],
               "speed": speed.absent(NO_SPEED)}
-    files = [{"talk": talk, "path": str(path.resolve()), "sha256": results.file_sha256(path),
+    files = [{"talk": talk, "path": str(path.resolve()), "sha256": file_sha256(path),
               "lines": len(hyps[talk])} for talk, path in by_talk.items()]
     return rows, report, {"files": files}
 
@@ -307,7 +308,7 @@ def import_longform_file(track: Track, longform_set, lang: str, paths: list[Path
         raise _fail(str(error)) from None
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
               "resegmentation": set_report(aligned), "hypothesis_lines": lines, "speed": speed.absent(NO_SPEED)}
-    files = [{"path": str(path.resolve()), "sha256": results.file_sha256(path), "lines": len(lines)}]
+    files = [{"path": str(path.resolve()), "sha256": file_sha256(path), "lines": len(lines)}]
     return rows, report, {"files": files}
 
 

@@ -41,7 +41,7 @@ import yaml
 
 from harness.audio import AudioError, audio_seconds
 from harness.errors import one_line
-from harness.results import file_sha256
+from harness.files import file_sha256, listing_sha256
 from harness.testsets import (
     _SAFE_ID, DEFAULT_LANGUAGES, LAYOUT_VERSION, SEGMENT_SLACK_SECONDS, LongFormSet, LongFormTalk, TestSetError,
     _error, _longform_hashes, _time, _write_folder_atomically, read_segments_yaml,
@@ -123,10 +123,7 @@ def load_organizers_layout(folder: str | os.PathLike, languages: Sequence[str] |
                                   source_text=tuple(texts["en"][talk_id]) if "en" in texts else ()))
         records.append((talk_id, read[f"{WAVS_DIR}/{wav}"], by_wav[wav],
                         {lang: texts[lang][talk_id] for lang in set_languages}))
-    content = hashlib.sha256()
-    for relative, digest in sorted(read.items()):
-        content.update(f"{relative}\0{digest}\n".encode())
-    content_hash = "sha256:" + content.hexdigest()
+    content_hash = "sha256:" + listing_sha256(sorted(read.items()))
     hashes = _longform_hashes(records, set_languages)
     manifest = {"layout": LAYOUT_VERSION, "name": name or folder.name, "version": content_hash, "kind": "longform",
                 "track": track, "domain": prefix, "languages": set_languages, "utterances": len(entries),

@@ -66,14 +66,15 @@ from harness.errors import HarnessError, one_line
 from harness.import_hyps import SIZE_TOLERANCE   # one tolerance for a declared size, at import and on the board
 from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, LOWER_IS_BETTER, METRIC_LABEL as LABEL,
                              METRIC_NAMES as METRICS, oriented)
-from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, RESULTS_ROOT, atomic_write_text
+from harness.results import RESULTS_ROOT
+from harness.results_schema import ResultsSchemaError, check_summary
+from harness.files import atomic_write_text
 from harness.tracks import BASE_SYSTEM, GB, REAL_RULE, REPO
 
 DEFAULT_RESULTS = RESULTS_ROOT
 DEFAULT_OUT = REPO / "leaderboard"
 SCHEMA = "iwslt-harness/leaderboard"
 PAGE_TEMPLATE = "leaderboard.html.j2"   # harness/templates/, package data
-RESULT_SCHEMAS = (EVAL_SCHEMA, LONGFORM_SCHEMA)
 
 # The data condition of the known submissions, used only when a system manifest does not
 # declare one (papers.md; the task's 2025 rules: constrained = only ACL 60/60 talks data).
@@ -169,30 +170,10 @@ def read_results(root: Path) -> list[tuple[str, dict]]:
 
 
 def _validate(relative: str, summary) -> None:
-    if not isinstance(summary, dict):
-        raise LeaderboardError(f"{relative}: a results file must hold a JSON object")
-    if summary.get("schema") not in RESULT_SCHEMAS:
-        raise LeaderboardError(f"{relative}: unknown schema {summary.get('schema')!r} "
-                               f"(expected one of {', '.join(RESULT_SCHEMAS)})")
-    for key, kind in (("system", str), ("track", str), ("testset", dict), ("languages", dict)):
-        if not isinstance(summary.get(key), kind):
-            raise LeaderboardError(f"{relative}: missing or malformed {key!r}")
-    testset = summary["testset"]
-    if not isinstance(testset.get("name"), str) or not isinstance(testset.get("content_hash"), str):
-        raise LeaderboardError(f"{relative}: testset needs a name and a content_hash")
-    for lang, report in summary["languages"].items():
-        if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
-            raise LeaderboardError(f"{relative}: language {lang!r} has no metrics")
-        for name, metric in report["metrics"].items():
-            if not isinstance(metric, dict) or "value" not in metric:
-                raise LeaderboardError(f"{relative}: metric {name!r} of {lang!r} has no value")
-            value = metric["value"]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise LeaderboardError(f"{relative}: metric {name!r} of {lang!r} is not a number: {value!r}")
-            interval = metric.get("ci95")
-            if interval is not None and not (isinstance(interval, dict) and all(
-                    _is_number(interval.get(key)) for key in ("half_width", "low", "high"))):
-                raise LeaderboardError(f"{relative}: metric {name!r} of {lang!r} has a malformed ci95")
+    try:
+        check_summary(summary, relative)
+    except ResultsSchemaError as error:
+        raise LeaderboardError(str(error)) from None
 
 
 def _is_number(value) -> bool:

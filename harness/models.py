@@ -49,7 +49,6 @@ always set, pickle weight files are refused, and remote code is never trusted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -59,6 +58,7 @@ from pathlib import Path
 import torch
 
 from harness.errors import HarnessError, one_line
+from harness.files import content_hash
 
 SYSTEM_FILE = "system.json"
 FORMATS = ("hf", "bnb-4bit", "bnb-4bit+lora", "hqq-mixed")
@@ -165,50 +165,13 @@ def read_manifest(folder: str | os.PathLike) -> SystemManifest:
 def write_manifest(folder: str | os.PathLike, *, format: str, languages: dict[str, str], prompt: str,
                    base_model: str | None, built_by: str | None, **extra) -> Path:
     """Write ``system.json`` (atomically) and check it reads back; for build stages and tests."""
-    from harness.results import atomic_write_json
-
+    from harness.files import atomic_write_json
     folder = Path(folder)
     payload = {"format": format, "languages": dict(languages), "prompt": prompt, "base_model": base_model,
                "built_by": built_by, **extra}
     atomic_write_json(folder / SYSTEM_FILE, payload)
     read_manifest(folder)
     return folder / SYSTEM_FILE
-
-
-# ---------------------------------------------------------------- content hash
-
-# (absolute path, size, mtime_ns) -> sha256 of the bytes: a file rewritten in place
-# changes its mtime, so a stale entry is never served within a process.
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    cached = _FILE_HASHES.get(key)
-    if cached is None:
-        from harness.results import file_sha256
-
-        cached = _FILE_HASHES[key] = file_sha256(path)
-    return cached
-
-
-def content_hash(folder: str | os.PathLike) -> str:
-    """sha256 over (relative path, sha256 of the bytes) of every file under ``folder``, sorted by path.
-
-    Names are part of the hash (renaming a shard changes it); per-file digests are
-    cached per (path, size, mtime) within the process. For a model folder that is the
-    system folder itself ("."), system.json is part of the hash too.
-    """
-    folder = Path(folder)
-    files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix())
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(folder).as_posix().encode("utf-8"))
-        digest.update(b"\0")
-        digest.update(_file_sha256(path).encode("ascii"))
-        digest.update(b"\n")
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- folder checks

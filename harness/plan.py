@@ -1,9 +1,14 @@
 """`python -m harness plan`: what a build or an eval will do on a track, and whether it fits, without downloading.
 
-For a submission (modelA, modelB, diet-kit, baseline) on a track, the plan lists the
-stages of its chain (``submissions/<name>/build.py``) with the settings of its config
+For a submission (any folder of ``submissions/`` with a build.py: harness.submissions) on
+a track, the plan lists the stages of its chain with the settings of its config
 (``submissions/<name>/config/<track>.toml``, read with ``harness.stages.recipe.load_config``),
-then the eval: decoding each of the track's test sets and COMET. For each stage: the
+then the eval: decoding each of the track's test sets and COMET. The stages are found by
+running the submission's own ``chain`` (its build.py, the one declaration the build runs
+too) over a planning stand-in whose stages do not run (harness.stages.planning); each
+recorded stage name has its estimator here (``Planner.ESTIMATED``; another name is listed
+with "no estimate for stage X"). A build.py without a chain (baseline) is the track's base
+as it is: the base, then the eval. For each stage: the
 models and data it needs (hub ids and revisions), a peak GPU memory estimate, the disk
 its outputs take, and whether it fits the GPUs given (``--gpus N --gpu-memory-gib G``;
 default: what torch.cuda reports, else one 80 GiB GPU, and the plan says so).
@@ -19,8 +24,8 @@ sequence: a 30 s clip), and every assumption is a named constant here:
 - full fine-tuning with AdamW: ``ADAM_BYTES["mixed"]`` = 16 B/param, the mixed-precision
   Adam of Rajbhandari et al. (2020, "ZeRO", section 3.1: 2 bf16 weights + 2 bf16 grads +
   12 of fp32 master weights and the two moments). ``--adam bf16`` (8 B/param: bf16
-  weights, grads and both moments) is what this harness's own loop (harness.stages.
-  finetune.train: torch AdamW on a bf16 checkpoint, autocast) actually holds.
+  weights, grads and both moments) is what this harness's own loop (harness.
+  training.loop.train: torch AdamW on a bf16 checkpoint, autocast) actually holds.
 - activations per layer (Korthikanti et al. 2022, "Reducing Activation Recomputation in
   Large Transformer Models", eq. 1 without the attention-score term, as with fused/SDPA
   attention): 34 x seq x batch x hidden bytes (bf16); the audio encoder over its 1500
@@ -58,16 +63,22 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from harness.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
 from harness.tracks import HUB_REVISIONS, HUB_SOURCES, REPO, Track, get_track, pin_label
 from harness.errors import HarnessError
 
+if TYPE_CHECKING:
+    from harness.stages.planning import PlannedChain, PlannedStage
+    from harness.submissions import Submission
+
 GiB = 2**30
 GB = 10**9
-SUBMISSIONS = ("modelA", "modelB", "diet-kit", "baseline")
+NO_ESTIMATE = "no estimate"  # the verdict of a stage no estimator knows
 
 # Qwen2-Audio-7B(-Instruct) config.json (the hub's; both models share these shapes).
 QWEN2_AUDIO_7B_CONFIG = {
@@ -270,7 +281,7 @@ def audio_bytes(utterances: int, seconds: float = AVG_UTTERANCE_S) -> int:
 
 
 def feature_bytes(s: "Shapes", utterances: int) -> int:
-    """The log-mel cache a fine-tune writes once per training set (harness.stages.finetune.cached_features):
+    """The log-mel cache a fine-tune writes once per training set (harness.training.features.cached_features):
     fp16, every clip padded to the encoder's window (two mel frames per encoder position)."""
     return utterances * s.mel * 2 * s.positions * 2
 
@@ -305,6 +316,8 @@ class Stage:
         return self.peak - self.shardable + math.ceil(self.shardable / k) + self.gather
 
     def judge(self, gpus: int, gpu_bytes: float, cpu: bool) -> None:
+        if self.fits == NO_ESTIMATE:
+            return
         if cpu:
             self.fits, self.fsdp_gpus = "CPU", None
             return
@@ -344,9 +357,19 @@ def _hub(source: str, track: Track) -> str:
     return f"{source} (local)"
 
 
+class PlannedSystem(NamedTuple):
+    """A model a planned stage makes: its shapes, its bytes as the eval loads it, and what it is."""
+
+    shapes: Shapes
+    weights: int
+    label: str
+
+
 class Planner:
-    def __init__(self, track: Track, submission: str, config: dict, adam: str = "mixed"):
+    def __init__(self, track: Track, submission: str, config: dict, adam: str = "mixed",
+                 declared: Submission | None = None):
         self.track, self.sub, self.config, self.adam = track, submission, config, adam
+        self.declared = declared  # the submission's build.py (harness.submissions); None: the base as it is
         data = config.get("data", {})
         self.base_id = data.get("base", track.base_model)
         self.base_rev = data.get("base_revision") or (track.base_revision if self.base_id == track.base_model
@@ -431,10 +454,9 @@ class Planner:
         self.stages.append(Stage("base", what, [self._model_id()], ["all"], memory={}, disk=self._weights(s),
                                  notes=[f"{s.total():,} params; shapes from {self.shapes_source}"]))
 
-    def data(self) -> None:
-        for role in self.config.get("data", {}):
-            if role in ("base", "base_revision", "base_prompt"):
-                continue
+    def data(self, roles: Sequence[str]) -> None:
+        """The config's data sets of ``roles`` (those the chain reads), each source once."""
+        for role in roles:
             value = self.config["data"][role]
             sources = sorted(set(value.values())) if isinstance(value, dict) else [value]
             for source in sources:
@@ -470,37 +492,42 @@ class Planner:
                          f"{'it is' if len(unset) == 1 else 'they are'} (harness/corpora.py)")
         return audio_bytes(size), notes
 
-    def teacher(self) -> None:
-        self.stages.append(self._full_ft("teacher", "full fine-tune of the base (the teacher)", self.shapes,
-                                         self.config["teacher"], [self._model_id(), _hub(self._source("train"), self.track)],
-                                         self.langs, features=ACL6060_TRAIN))
+    # ---- the chain's stages: one estimator per stage name the build records (harness.stages.planning).
+    # Each takes the stage's planned record, the shapes of the model it reads and the directions it runs
+    # for, and returns its Stage and, when it makes a model, that model (what a later stage or the eval reads).
 
-    def distill(self) -> None:
-        s = self.shapes
-        self.stages.append(self._decode("distill", "the teacher translates the training set (KD data)", s,
-                                        self._weights(s), self.config["distill"],
-                                        ["teacher", _hub(self._source("train"), self.track)], self.langs,
-                                        disk=ACL6060_TRAIN * 1000))
+    ESTIMATED = ("teacher", "distill", "prune", "finetune_kd", "general_sample", "qlora", "lora_general", "hqq",
+                 "sensitivity", "awq")
 
-    def prune(self) -> Shapes:
+    def teacher(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
+        stage = self._full_ft("teacher", "full fine-tune of the base (the teacher)", s, self.config["teacher"],
+                              [self._model_id(), _hub(self._source("train"), self.track)], runs,
+                              features=ACL6060_TRAIN)
+        return stage, PlannedSystem(s, self._weights(s), "fine-tuned")
+
+    def distill(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, None]:
+        return self._decode("distill", "the teacher translates the training set (KD data)", s, self._weights(s),
+                            self.config["distill"], ["teacher", _hub(self._source("train"), self.track)], runs,
+                            disk=ACL6060_TRAIN * 1000), None
+
+    def prune(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
         table = self.config["prune"]
         remove = int(table["remove"])
-        pruned = self.shapes.pruned(remove)
-        stage = self._decode("prune", f"greedy search: remove {remove} of {self.shapes.layers} decoder layers, "
-                             "each candidate scored by decoding the selection set", self.shapes,
-                             self._weights(self.shapes), table,
-                             ["teacher", _hub(self._source("select"), self.track)], self.langs,
+        pruned = s.pruned(remove)
+        stage = self._decode("prune", f"greedy search: remove {remove} of {s.layers} decoder layers, "
+                             "each candidate scored by decoding the selection set", s, self._weights(s), table,
+                             ["teacher", _hub(self._source("select"), self.track)], runs,
                              disk=self._weights(pruned))
         stage.notes.append(f"pruned: {pruned.total():,} params")
-        self.stages.append(stage)
-        return pruned
+        return stage, PlannedSystem(pruned, self._weights(pruned), "pruned")
 
-    def finetune_pruned(self, pruned: Shapes) -> None:
-        self.stages.append(self._full_ft("finetune_kd", "full fine-tune of the pruned model on ACL + KD", pruned,
-                                         self.config["finetune_pruned"], ["prune", "distill"], self.langs))
+    def finetune_kd(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
+        stage = self._full_ft("finetune_kd", "full fine-tune of the pruned model on ACL + KD", s,
+                              self.config["finetune_pruned"], ["prune", "distill"], runs)
+        return stage, PlannedSystem(s, self._weights(s), "fine-tuned")
 
-    def general_sample(self, table_name: str, runs: list[str]) -> None:
-        table = self.config[table_name]
+    def general_sample(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, None]:
+        table = self.config[rec.settings.get("table", "qlora")]
         size = int(table.get("general_size", 0))
         sources = {self._source("general", lang) for lang in self.langs}
         if all(is_corpus_source(src) for src in sources):  # the converted corpus set is this sample (recipe)
@@ -508,64 +535,112 @@ class Planner:
         else:
             disk = audio_bytes(size) * (len(self.langs) if runs == ["+".join(self.langs)] else 1)
             notes = ["written as FLAC in a segmented set folder"]
-        self.stages.append(Stage("general_sample", f"{size:,} utterances of the general-domain set", [
-            _hub(src, self.track) for src in sorted(sources)], runs, memory={}, disk=disk, notes=notes))
+        return Stage("general_sample", f"{size:,} utterances of the general-domain set", [
+            _hub(src, self.track) for src in sorted(sources)], runs, memory={}, disk=disk, notes=notes), None
 
-    def qlora(self, s: Shapes, general: bool) -> None:
+    def qlora(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
         table = self.config["qlora"]
+        general = "general_sample" in rec.input_names
         inputs = ["finetune_kd" if general else "teacher", "distill"] + (["general_sample"] if general else [])
         lora_params = int(table.get("rank", 1)) * s.lora_width()
         stage = self._lora_train("qlora", "QLoRA (nf4 + double quant, LoRA on all linear) on the KD set", s, table,
-                                 inputs, self.langs, quantized=True, disk=nf4_model_bytes(s) + lora_params * 4,
+                                 inputs, runs, quantized=True, disk=nf4_model_bytes(s) + lora_params * 4,
                                  features=int(table.get("general_size", 0)) if general else 0)
-        self.stages.append(stage)
+        adapter = int(table.get("rank", 64)) * s.lora_width()
+        label = ("pruned " if s.layers < self.shapes.layers else "") + "nf4 + LoRA"
+        return stage, PlannedSystem(s, nf4_model_bytes(s) + adapter * 4, label)
 
-    def lora_general(self) -> None:
+    def lora_general(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
         table = self.config["lora"]
-        s = self.shapes
-        label = "+".join(self.langs)
         stage = self._lora_train("lora_general", "LoRA on the bf16 base, both directions, merged (LoRA merge)", s,
-                                 table, [self._model_id(), "general_sample"], [label], quantized=False,
+                                 table, [self._model_id(), "general_sample"], runs, quantized=False,
                                  disk=self._weights(s), features=int(table.get("general_size", 0)))
-        self.stages.append(stage)
+        return stage, PlannedSystem(s, self._weights(s), "LoRA-merged")
 
-    def diet_quantize(self) -> None:
+    def _step3_bytes(self, s: Shapes) -> tuple[int, int, int, int]:
         from harness.stages import diet_kit
 
-        s, label = self.shapes, "+".join(self.langs)
         group, emb, head = diet_kit.quantize_settings(self.config["quantize"])
-        emb = int(emb)
-        step3 = hqq_bytes(s, 4, group, emb, head)
+        return hqq_bytes(s, 4, group, int(emb), head), group, int(emb), head
+
+    def hqq(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
+        """Step 3 (HQQ of the merged model with [quantize]'s plan), or the final HQQ of the AWQ-scaled model."""
+        step3, group, emb, head = self._step3_bytes(s)
         weights = self._weights(s)
-        self.stages.append(Stage("hqq (step 3)", f"HQQ 4 bit, embedding {emb} bit, head {head} bit, group {group}",
-                                 ["lora_general"], [label], memory={"bf16 model": weights, "quantized": step3},
-                                 disk=step3))
-        sens = self.config["sensitivity"]
-        batch = diet_kit.batch_size_of(sens)
-        for kind, bits in diet_kit.ladder_setting(sens):
-            self.stages.append(Stage(f"sensitivity {kind} {bits}", f"each decoder layer's {kind} alone at {bits} bit, "
-                                     "teacher-forced cross-entropy on the dev set", ["lora_general",
-                                     _hub(self._source("dev"), self.track)], [label],
-                                     memory={"bf16 model": weights, "forward": forward_bytes(s, batch, TRAIN_TARGET_TOKENS)},
-                                     disk=10**6, notes=[f"batch {batch}"]))
+        if "awq" not in rec.input_names:
+            return Stage("hqq (step 3)", f"HQQ 4 bit, embedding {emb} bit, head {head} bit, group {group}",
+                         ["lora_general"], runs, memory={"bf16 model": weights, "quantized": step3},
+                         disk=step3), PlannedSystem(s, step3, "HQQ-mixed")
+        limit = self.track.size_rule.limit_bytes if self.track.size_rule else None
+        final = min(step3, limit) if limit else step3
+        return Stage("hqq (final)", "HQQ with the fitting plan (least sensitive MLPs at 3 bit)",
+                     ["awq", "sensitivity"], runs, memory={"bf16 model": weights, "quantized": final},
+                     disk=final, notes=[f"at most the limit, {limit / GB:.2f} GB (the build stops "
+                                        "otherwise)" if limit else "step 3's size"]), PlannedSystem(s, final, "HQQ-mixed")
+
+    def sensitivity(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, None]:
+        from harness.stages import diet_kit
+
+        kind, bits = rec.settings.get("kind", "mlp"), rec.settings["bits"]
+        batch = diet_kit.batch_size_of(self.config["sensitivity"])
+        return Stage(f"sensitivity {kind} {bits}", f"each decoder layer's {kind} alone at {bits} bit, "
+                     "teacher-forced cross-entropy on the dev set", ["lora_general",
+                     _hub(self._source("dev"), self.track)], runs,
+                     memory={"bf16 model": self._weights(s), "forward": forward_bytes(s, batch, TRAIN_TARGET_TOKENS)},
+                     disk=10**6, notes=[f"batch {batch}"]), None
+
+    def awq(self, rec: PlannedStage, s: Shapes, runs: list[str]) -> tuple[Stage, PlannedSystem]:
+        from harness.stages import diet_kit
+
         awq = self.config["awq"]
+        weights = self._weights(s)
         per_pass = int(awq.get("layers_per_pass") or s.layers)
         batch = diet_kit.batch_size_of(awq)
         tokens = DEV100 * len(self.langs) * (round(AVG_UTTERANCE_S * s.positions / 2 / 30) + PROMPT_TOKENS)
-        self.stages.append(Stage("awq", "AWQ scales searched on the dev set's source audio, folded into the weights",
-                                 ["lora_general", _hub(self._source("dev"), self.track)], [label],
-                                 memory={"bf16 model": weights,
-                                         "calibration statistics": awq_stats_bytes(s, min(per_pass, s.layers)),
-                                         "encoded dev prompts": tokens * s.hidden * s.dtype_bytes,
-                                         "forward": forward_bytes(s, batch, 0)}, disk=weights,
-                                 notes=[f"{per_pass} decoder layers per pass; dev inputs at {AVG_UTTERANCE_S:.0f} s "
-                                        "on average"]))
-        limit = self.track.size_rule.limit_bytes if self.track.size_rule else None
-        final = min(step3, limit) if limit else step3
-        self.stages.append(Stage("hqq (final)", "HQQ with the fitting plan (least sensitive MLPs at 3 bit)",
-                                 ["awq", "sensitivity"], [label], memory={"bf16 model": weights, "quantized": final},
-                                 disk=final, notes=[f"at most the limit, {limit / GB:.2f} GB (the build stops "
-                                                    "otherwise)" if limit else "step 3's size"]))
+        return Stage("awq", "AWQ scales searched on the dev set's source audio, folded into the weights",
+                     ["lora_general", _hub(self._source("dev"), self.track)], runs,
+                     memory={"bf16 model": weights,
+                             "calibration statistics": awq_stats_bytes(s, min(per_pass, s.layers)),
+                             "encoded dev prompts": tokens * s.hidden * s.dtype_bytes,
+                             "forward": forward_bytes(s, batch, 0)}, disk=weights,
+                     notes=[f"{per_pass} decoder layers per pass; dev inputs at {AVG_UTTERANCE_S:.0f} s "
+                            "on average"]), PlannedSystem(s, weights, "AWQ-scaled")
+
+    @staticmethod
+    def stage_name(rec: PlannedStage) -> str:
+        """A recorded stage's name in the plan: hqq says which of diet-kit's two, sensitivity its rung."""
+        if rec.name == "hqq":
+            return "hqq (final)" if "awq" in rec.input_names else "hqq (step 3)"
+        if rec.name == "sensitivity":
+            return f"sensitivity {rec.settings.get('kind', 'mlp')} {rec.settings.get('bits')}"
+        return rec.name
+
+    def chain(self, planned: PlannedChain) -> PlannedSystem:
+        """The stages a planning run of the chain recorded, in order, one plan stage per name (its runs: the
+        directions it ran for), each estimated; returns the model the chain ends with."""
+        systems = {planned.base.key: PlannedSystem(self.shapes, self._weights(self.shapes), "bf16 base")}
+        groups: dict[str, list[PlannedStage]] = {}
+        for rec in planned.stages:
+            groups.setdefault(self.stage_name(rec), []).append(rec)
+        for name, recs in groups.items():
+            first = recs[0]
+            runs = list(dict.fromkeys(rec.lang for rec in recs))
+            read = next((systems[i.key] for i in first.inputs if i.key in systems), None)
+            s = read.shapes if read else self.shapes
+            if first.name in self.ESTIMATED:
+                stage, system = getattr(self, first.name)(first, s, runs)
+            else:
+                stage = Stage(name, f"no estimate for stage {first.name}", list(first.input_names), runs, memory={},
+                              fits=NO_ESTIMATE, notes=[f"no estimate for stage {first.name}: harness.plan has no "
+                                                       "estimator for it (memory and disk unknown; the build runs it)"])
+                system = read  # sized as the model it reads
+            self.stages.append(stage)
+            if system is not None:
+                for rec in recs:
+                    systems[rec.output.key] = system
+        final = list(planned.finals.values())[-1]
+        return systems.get(final.key) or PlannedSystem(self.shapes, self._weights(self.shapes),
+                                                       f"{final.name} (sized as the base)")
 
     def eval(self, s: Shapes, weights: int, runs_model: str) -> None:
         comet = self.track.comet_model
@@ -586,49 +661,52 @@ class Planner:
         else:
             self.stages.append(Stage("comet", "COMET reported absent on this track", [], self.langs, memory={}))
 
-    # ---- the chains
+    # ---- the plan: the base, the data, the submission's own chain (its build.py, run planned), the eval
 
     def build(self) -> list[Stage]:
         s = self.shapes
         self.base()
-        if self.sub != "baseline":
-            self.data()
-        if self.sub == "modelA":
-            self.teacher()
-            self.distill()
-            self.qlora(s, general=False)
-            lora = int(self.config["qlora"].get("rank", 64)) * s.lora_width()
-            self.eval(s, nf4_model_bytes(s) + lora * 4, "nf4 + LoRA")
-        elif self.sub == "modelB":
-            self.teacher()
-            self.distill()
-            pruned = self.prune()
-            self.finetune_pruned(pruned)
-            self.general_sample("qlora", self.langs)
-            self.qlora(pruned, general=True)
-            lora = int(self.config["qlora"].get("rank", 64)) * pruned.lora_width()
-            self.eval(pruned, nf4_model_bytes(pruned) + lora * 4, "pruned nf4 + LoRA")
-        elif self.sub == "diet-kit":
-            self.general_sample("lora", ["+".join(self.langs)])
-            self.lora_general()
-            self.diet_quantize()
-            self.eval(s, self.stages[-1].disk, "HQQ-mixed")
-        else:
+        chain = self.declared.chain if self.declared is not None else None
+        if chain is None:  # a build.py without a chain makes the track's base as it is (baseline)
             self.eval(s, self._weights(s), "bf16 base")
+            return self.stages
+        from harness.stages.base import StageError
+        from harness.stages.planning import plan_chain
+
+        try:
+            planned = plan_chain(chain, self.track, self.config, shared=self.declared.shared, langs=self.langs)
+        except StageError as err:
+            raise PlanError(f"{self.declared.build_script}: {err}") from None
+        except KeyError as err:
+            raise PlanError(f"{self.declared.build_script}: the chain reads {err}, which the config lacks") from None
+        self.data(planned.data_roles)
+        system = self.chain(planned)
+        self.eval(system.shapes, system.weights, system.label)
         return self.stages
 
 
 # ---------------------------------------------------------------- the command
 
 
-def load_submission_config(submission: str, track: str) -> dict:
-    if submission == "baseline":
-        return {"data": {}}
-    from harness.stages.base import StageError
-    from harness.stages.recipe import REQUIRED_TABLES, config_path, load_config
+def load_submission(submission: str) -> Submission:
+    """The submission's declaration (its build.py, found among ``harness.submissions.names()``)."""
+    from harness.submissions import SubmissionError, load
 
     try:
-        return load_config(config_path(submission, track), REQUIRED_TABLES.get(submission, ("data",)))
+        return load(submission)
+    except SubmissionError as err:
+        raise PlanError(str(err)) from None
+
+
+def load_submission_config(declared: Submission, track: str) -> dict:
+    """Its config on the track, with the tables its declaration requires; a chain-less one has none."""
+    if declared.chain is None:
+        return {"data": {}}
+    from harness.stages.base import StageError
+    from harness.stages.recipe import load_config
+
+    try:
+        return load_config(declared.config_path(track), declared.required_tables)
     except StageError as err:
         raise PlanError(str(err)) from None
 
@@ -653,10 +731,9 @@ def make_plan(track_name: str, submission: str, *, gpus: int | None = None, gpu_
         track = get_track(track_name)
     except ValueError as err:
         raise PlanError(str(err)) from None
-    if submission not in SUBMISSIONS:
-        raise PlanError(f"unknown submission {submission!r}; known: {', '.join(SUBMISSIONS)}")
-    config = load_submission_config(submission, track.name)
-    planner = Planner(track, submission, config, adam)
+    declared = load_submission(submission)
+    config = load_submission_config(declared, track.name)
+    planner = Planner(track, submission, config, adam, declared)
     stages = planner.build()
     device = config.get("build", {}).get("device", "cpu" if track.name == "mini" else "cuda")
     cpu = device == "cpu"
@@ -726,7 +803,8 @@ def render(plan: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness plan", description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="mini")
-    parser.add_argument("--sub", default="modelA", choices=SUBMISSIONS)
+    parser.add_argument("--sub", "--submission", dest="sub", default="modelA",
+                        help="a folder of submissions/ with a build.py (harness.submissions)")
     parser.add_argument("--gpus", type=int, default=None, help="GPUs present (default: torch.cuda, else 1)")
     parser.add_argument("--gpu-memory-gib", type=float, default=None, help="GiB per GPU (default: torch.cuda, else 80)")
     parser.add_argument("--adam", choices=tuple(ADAM_BYTES), default="mixed",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import results
+from harness.files import atomic_write_json, atomic_write_text
 from harness.decode import DecodeSettings
 from harness.metrics import CHRF_FOR, METRIC_LABEL
 from harness.tracks import TestSetSpec, Track, load_spec, spec_by_name
@@ -117,8 +118,9 @@ def _finished(paths, folder: Path, lang: str, testset, settings: DecodeSettings)
     """An earlier results file of the same model (content hash), test set and decode settings, else None."""
     import json
 
-    from harness.models import content_hash, read_manifest
+    from harness.models import read_manifest
 
+    from harness.files import content_hash
     if not paths.summary.is_file() or not paths.segments.is_file():
         return None
     summary = json.loads(paths.summary.read_text())
@@ -183,5 +185,5 @@ def write_report(path: Path, markdown: str, data: dict) -> None:
     """``path`` (Markdown) and ``path`` with ``.json`` (the same numbers, with provenance), atomically."""
     data = {"schema": REPORT_SCHEMA, "schema_version": results.SCHEMA_VERSION, **data,
             "provenance": results.provenance()}
-    results.atomic_write_json(path.with_suffix(".json"), data)
-    results.atomic_write_text(path, markdown)
+    atomic_write_json(path.with_suffix(".json"), data)
+    atomic_write_text(path, markdown)

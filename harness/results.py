@@ -19,79 +19,23 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-# 2: long-form sets realigned by the evaluation server's rule (the whole set at once, always;
-# harness.resegment), non-scored tags removed before scoring, TER beside BLEU and chrF.
-SCHEMA_VERSION = 2
-# The results files' schemas: a segmented set's eval, and a long-form set's (segment, decode, resegment, score).
-EVAL_SCHEMA = "iwslt-harness/eval"
-LONGFORM_SCHEMA = "iwslt-harness/eval-longform"
+from harness.files import atomic_write_json, atomic_write_text, write_jsonl
+# The results files' schemas, a segmented set's eval and a long-form set's (segment, decode, resegment,
+# score), are defined in harness.results_schema. Version 2: long-form sets realigned by the evaluation
+# server's rule (harness.resegment), non-scored tags removed before scoring, TER beside BLEU and chrF.
+from harness.results_schema import EVAL_SCHEMA, LONGFORM_SCHEMA, SCHEMA_VERSION, check_segment_rows, check_summary
+
+__all__ = ["EVAL_SCHEMA", "LONGFORM_SCHEMA", "SCHEMA_VERSION"]
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_ROOT = REPO / "leaderboard" / "results"
 PACKAGES = ("harness", "iwslt-compression-harness", "torch", "transformers", "peft", "bitsandbytes", "hqq",
             "accelerate", "datasets", "sacrebleu", "numpy", "soundfile", "soxr", "silero-vad", "mweralign")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the new one, never half of either."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def replace_folder(staging: Path, folder: Path) -> None:
-    """Move a finished ``staging`` folder to ``folder``; an existing ``folder`` is set aside
-    first and deleted only once the new one is in place, so one of the two always exists."""
-    staging, folder = Path(staging), Path(folder)
-    if not folder.exists():
-        staging.rename(folder)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-    retired.rmdir()
-    folder.rename(retired)
-    staging.rename(folder)
-    shutil.rmtree(retired)
-
-
-@contextmanager
-def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
-    """A temporary sibling of ``folder`` to fill; put in place by ``replace_folder`` when the
-    block ends without error, removed otherwise, so a reader never sees a half-written folder."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
-    try:
-        yield staging
-        replace_folder(staging, folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def atomic_write_json(path: Path, payload: dict) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def git_state() -> dict:
@@ -165,15 +109,6 @@ class ResultPaths:
         return self.segments.with_name(self.segments.name.replace(".segments.jsonl", f".{lang}.partial.jsonl"))
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """The hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_key(**parts) -> str:
     """A key over everything that decides a hypothesis: model content hash, decode settings, test-set hash."""
     return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -240,9 +175,12 @@ def _hub_revisions(track_name: object) -> dict:
 def write_results(paths: ResultPaths, rows: list[dict], summary: dict) -> dict:
     """The per-segment rows, then the summary with provenance and a timestamp added, each atomically;
     returns the summary as written. Segments first: a summary on disk always has its segments beside it.
+    Both are checked against harness.results_schema first: a writer that drifts fails here, writing nothing.
     """
-    write_jsonl(paths.segments, rows)
     summary = {**summary, "provenance": {**provenance(), "hub_revisions": _hub_revisions(summary.get("track"))},
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    check_segment_rows(rows, str(paths.segments))
+    check_summary(summary, str(paths.summary))
+    write_jsonl(paths.segments, rows)
     atomic_write_json(paths.summary, summary)
     return summary

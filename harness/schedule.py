@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.results import atomic_write_json
+from harness.files import atomic_write_json
 from harness.speed import SCHEDULE_PARENT
 from harness.errors import HarnessError
 

@@ -30,8 +30,7 @@ from tabulate import tabulate
 from harness.degeneration import flag_segments
 from harness.errors import HarnessError, read_input_bytes
 from harness.metrics import METRICS, MetricError, absent, score_all
-from harness.results import atomic_write_json
-
+from harness.files import atomic_write_json
 REQUIRED = {"id": (str, int), "reference": (str,), "hypothesis": (str,), "audio_seconds": (int, float)}
 EXIT_BAD_INPUT = 2
 

@@ -53,7 +53,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
 import threading
@@ -392,12 +391,6 @@ def comparability_key(comparability: dict) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(comparability, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def peak_rss_bytes() -> int:
-    """The process's peak resident memory so far, in bytes."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
-
-
 def measure(system, decoder: Callable, clips: Sequence[np.ndarray], lang: str, settings, *, backend: str,
             processes: int = 1, protocol: dict | None = None) -> dict:
     """The protocol's speed block for one loaded system on a sample of clips (see the module docstring).
@@ -464,6 +457,8 @@ def _vllm_hardware() -> str:
 
 
 def _memory(device: str, backend: str, cuda: bool, load: LoadSampler) -> dict:
+    from harness.decode import peak_rss_bytes  # decode is torch-heavy: imported when measuring
+
     memory = {"peak_rss_bytes": peak_rss_bytes(), "peak_rss_scope": "the process's lifetime high-water mark",
               "gpu_peak_bytes": None, "gpu_memory_source": None, "gpu_absent_reason": None}
     if cuda:
@@ -517,7 +512,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.evaluate import BUILD_ROOT
     from harness.models import ModelLoadError
-    from harness.results import EVAL_SCHEMA, LONGFORM_SCHEMA, RESULTS_ROOT, ResultPaths, atomic_write_json
+    from harness.files import atomic_write_json
+    from harness.results import RESULTS_ROOT, ResultPaths
+    from harness.results_schema import RESULT_SCHEMAS, check_summary
     from harness.testsets import TestSetError
     from harness.tracks import get_track, load_spec
     from harness.vllm_backend import BackendError
@@ -550,13 +547,14 @@ def main(argv: list[str] | None = None) -> int:
                                  f"run make eval SUB={name} first")
             for spec, path in todo:
                 summary = json.loads(path.read_text(encoding="utf-8"))
-                if summary.get("schema") not in (EVAL_SCHEMA, LONGFORM_SCHEMA) or "imported" in summary:
+                if summary.get("schema") not in RESULT_SCHEMAS or "imported" in summary:
                     print(f"{name} / {spec.name}: skipped (not a decoded evaluation's results)")
                     continue
                 if spec.name not in loaded:
                     loaded[spec.name] = load_spec(spec)
                 testset = loaded[spec.name]
                 summary = remeasure(summary, system_dir, testset, device=args.device, backend=args.backend)
+                check_summary(summary, str(path))  # a ResultsSchemaError is a ValueError: reported below
                 atomic_write_json(path, summary)
                 for lang, report in summary["languages"].items():
                     print(f"{name} / {spec.name} / en-{lang}: {describe(report['speed'])}")

@@ -106,7 +106,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness import tracks
-from harness.results import atomic_write_json
+from harness.files import atomic_write_json
 from harness.tracks import GB, SizeRule, Track, get_track, scaled_rule
 from harness.weightfiles import (
     DTYPE_BITS,

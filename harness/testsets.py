@@ -37,8 +37,6 @@ import json
 import math
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +49,7 @@ import yaml
 
 from harness.audio import SAMPLE_RATE, AudioError, audio_seconds, decode_audio, encode_flac, write_wav
 from harness.errors import HarnessError, one_line
+from harness.files import staged_folder
 
 LAYOUT_VERSION = 1
 KINDS = ("segmented", "longform")
@@ -220,8 +219,7 @@ class _Digest:
 
 
 def _sha256_file(path: Path) -> str:
-    from harness.results import file_sha256
-
+    from harness.files import file_sha256
     return "sha256:" + file_sha256(path)
 
 
@@ -289,31 +287,8 @@ def _write_folder_atomically(folder: str | os.PathLike, fill: Callable[[Path], d
     target = Path(folder)
     if target.exists() and not target.is_dir():
         raise _error(target, "exists and is not a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # os.mkdir (not mkdtemp) so the folder gets the umask's permissions, not 0700.
-    temp = target.parent / f".tmp-{target.name}-{os.getpid()}-{secrets.token_hex(4)}"
-    os.mkdir(temp)
-    try:
-        result = fill(temp)
-        _replace_folder(temp, target)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    return result
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    if not target.exists():
-        os.rename(new, target)
-        return
-    old = target.parent / f".tmp-old-{target.name}-{os.getpid()}-{secrets.token_hex(4)}"
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    with staged_folder(target) as staging:
+        return fill(staging)
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:

@@ -48,8 +48,8 @@ class VllmSystem:
 
     def __init__(self, folder, lang: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
                  max_model_len: int = 4096) -> None:
-        from harness.models import content_hash, load_processor, read_manifest, single_model_dir
-
+        from harness.models import load_processor, read_manifest, single_model_dir
+        from harness.files import content_hash
         vllm = _import_vllm()
         manifest = read_manifest(folder)
         if manifest.format != "hf":

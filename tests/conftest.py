@@ -136,18 +136,18 @@ def tiny_model(tiny_processor, tiny_clips):
 @pytest.fixture(scope="session")
 def store(tiny_processor, tiny_clips):
     """The tiny clips' window-padded log-mel features (harness.stages.finetune.FeatureStore)."""
-    from harness.stages import finetune as ft
+    from harness.training.features import compute_features
 
-    return ft.compute_features(tiny_processor.feature_extractor, tiny_clips)
+    return compute_features(tiny_processor.feature_extractor, tiny_clips)
 
 
 @pytest.fixture(scope="session")
 def examples(tiny_processor):
     """Training examples of the first eight tiny clips, German then Chinese."""
-    from harness.stages import finetune as ft
+    from harness.training.examples import make_examples
 
-    return (ft.make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
-            + ft.make_examples(tiny_processor, TINY_TARGETS["zh"][:8], "zh"))
+    return (make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
+            + make_examples(tiny_processor, TINY_TARGETS["zh"][:8], "zh"))
 
 
 def write_system_json(folder: Path, fmt: str, languages: dict[str, str] | None = None,

@@ -1,4 +1,4 @@
-"""The CTC encoder objective (harness.stages.ctc) and its use in the training loop."""
+"""The CTC encoder objective (harness.training.ctc) and its use in the training loop."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from harness.stages import finetune as ft
-from harness.stages.ctc import CtcObjective, token_error_rate
+from harness.training.ctc import CtcObjective, token_error_rate
+from harness.training.examples import collate, epoch_batches, make_examples
+from harness.training.forward import forward_loss, forward_losses
+from harness.training.loop import train
+from harness.training.settings import with_overrides
 from conftest import TINY_TARGETS
 from test_finetune import SETTINGS, fresh_model, pad_id
 
 
 @pytest.fixture(scope="module")
 def examples(tiny_processor):  # German only (conftest's has both directions)
-    return ft.make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
+    return make_examples(tiny_processor, TINY_TARGETS["de"][:8], "de")
 
 
 def transcripts(processor) -> list[list[int]]:
@@ -55,14 +58,14 @@ def test_collate_adds_each_clips_transcript(tiny_processor, store, examples):
     model = fresh_model(tiny_processor)
     ctc = objective(model, tiny_processor)
     chosen = [examples[3], examples[0]]
-    batch = ft.collate(chosen, store, pad_id(tiny_processor), ctc)
+    batch = collate(chosen, store, pad_id(tiny_processor), ctc)
     expected = list(ctc.transcripts[3]) + list(ctc.transcripts[0])
     assert batch["ctc_targets"].tolist() == expected
     assert batch["ctc_target_lengths"].tolist() == [len(ctc.transcripts[3]), len(ctc.transcripts[0])]
     # The LM loss is the same with or without the CTC fields.
     with torch.no_grad():
-        plain = ft.forward_loss(model, ft.collate(chosen, store, pad_id(tiny_processor)))
-        parts = ft.forward_losses(model, batch, ctc=ctc)
+        plain = forward_loss(model, collate(chosen, store, pad_id(tiny_processor)))
+        parts = forward_losses(model, batch, ctc=ctc)
     assert set(parts) == {"lm", "ctc"} and torch.allclose(parts["lm"], plain)
     assert torch.isfinite(parts["ctc"]) and parts["ctc"] > 0
 
@@ -71,8 +74,8 @@ def test_encoder_only_stage_trains_the_encoder_and_leaves_the_decoder(tiny_proce
     model = fresh_model(tiny_processor)
     ctc = objective(model, tiny_processor)
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    settings = ft.with_overrides(SETTINGS, steps=40, encoder_only=True, lr=5e-3)
-    result = ft.train(model, examples, store, settings, pad_id=pad_id(tiny_processor), progress=None, ctc=ctc)
+    settings = with_overrides(SETTINGS, steps=40, encoder_only=True, lr=5e-3)
+    result = train(model, examples, store, settings, pad_id=pad_id(tiny_processor), progress=None, ctc=ctc)
     assert np.mean(result.losses[-4:]) < 0.5 * np.mean(result.losses[:4])  # the losses are CTC losses
     after = model.state_dict()
     changed = {name for name, tensor in after.items() if not torch.equal(tensor, before[name])}
@@ -82,24 +85,24 @@ def test_encoder_only_stage_trains_the_encoder_and_leaves_the_decoder(tiny_proce
 
 
 def test_joint_stage_adds_the_weighted_ctc_loss(tiny_processor, store, examples):
-    settings = ft.with_overrides(SETTINGS, steps=2, ctc_weight=0.5)
+    settings = with_overrides(SETTINGS, steps=2, ctc_weight=0.5)
     model = fresh_model(tiny_processor)
     ctc = objective(model, tiny_processor)
-    first = ft.collate([examples[i] for i in ft.epoch_batches(examples, store, 4, settings.seed, 0)[0]], store,
+    first = collate([examples[i] for i in epoch_batches(examples, store, 4, settings.seed, 0)[0]], store,
                        pad_id(tiny_processor), ctc)
     with torch.no_grad():
         model.train()
         torch.manual_seed(settings.seed)
-        parts = ft.forward_losses(model, first, ctc=ctc)
+        parts = forward_losses(model, first, ctc=ctc)
         model.eval()
-    result = ft.train(model, examples, store, settings, pad_id=pad_id(tiny_processor), progress=None, ctc=ctc)
+    result = train(model, examples, store, settings, pad_id=pad_id(tiny_processor), progress=None, ctc=ctc)
     assert result.losses[0] == pytest.approx(float(parts["lm"] + 0.5 * parts["ctc"]), rel=1e-5)
 
 
 def test_ctc_settings_need_an_objective(tiny_processor, store, examples):
     model = fresh_model(tiny_processor)
-    for settings in (ft.with_overrides(SETTINGS, ctc_weight=0.3), ft.with_overrides(SETTINGS, encoder_only=True)):
+    for settings in (with_overrides(SETTINGS, ctc_weight=0.3), with_overrides(SETTINGS, encoder_only=True)):
         with pytest.raises(ValueError, match="CtcObjective"):
-            ft.train(model, examples, store, settings, pad_id=pad_id(tiny_processor), progress=None)
+            train(model, examples, store, settings, pad_id=pad_id(tiny_processor), progress=None)
     with pytest.raises(ValueError, match="ctc_weight"):
-        ft.with_overrides(SETTINGS, ctc_weight=-1.0)
+        with_overrides(SETTINGS, ctc_weight=-1.0)

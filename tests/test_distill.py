@@ -10,7 +10,7 @@ import pytest
 
 from harness.decode import DecodeSettings, Hypothesis, decode
 from harness.stages import distill as kd
-from harness.stages import finetune as ft
+from harness.training.examples import make_examples
 from conftest import TINY_TARGETS
 
 
@@ -118,7 +118,7 @@ def test_kd_examples_are_the_rows_oversampled(tiny_processor, rows, factor):
     examples = kd.kd_examples(tiny_processor, rows, factor=factor, ids=["u0", "u1", "u2"])
     assert len(examples) == factor * len(rows)
     tokenizer = tiny_processor.tokenizer
-    prompts = {lang: ft.make_examples(tiny_processor, ["x"], lang)[0].prompt for lang in ("de", "zh")}
+    prompts = {lang: make_examples(tiny_processor, ["x"], lang)[0].prompt for lang in ("de", "zh")}
     decoded = Counter((e.clip, e.prompt, tokenizer.decode(list(e.target[:-1]))) for e in examples)
     assert decoded == Counter({(row.clip, prompts[row.lang], row.target): factor for row in rows})
 
@@ -178,8 +178,8 @@ def test_read_rows_names_a_bad_line(tmp_path, line, problem):
 # --- the teacher ----------------------------------------------------------------------------
 
 def test_distill_a_set_with_a_teacher(tiny_base_dir, tiny_clips, tiny_processor, tmp_path):
-    from harness.models import content_hash, load_system
-
+    from harness.models import load_system
+    from harness.files import content_hash
     # The tiny teacher learnt clip i -> TINY_TARGETS[i]; odd clips get other references
     # here, so that its outputs duplicate some references and differ from others.
     def reference(lang, i):

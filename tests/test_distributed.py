@@ -160,22 +160,25 @@ TRAIN_WORKER = """
 import json, sys
 import torch
 from transformers import AutoProcessor
-from harness.stages import finetune as ft
 from harness.stages import from_scratch as fs
+from harness.training.examples import make_examples
+from harness.training.features import compute_features
+from harness.training.loop import train
+from harness.training.settings import TrainSettings
 from conftest import TINY_CLIP_SECONDS, TINY_TARGETS, TINY_WINDOW_SECONDS, make_clip
 
 base, init, out = sys.argv[1:4]
-settings = ft.TrainSettings.from_dict(json.loads(sys.argv[4]))
+settings = TrainSettings.from_dict(json.loads(sys.argv[4]))
 processor = AutoProcessor.from_pretrained(base)
 tokenizer = processor.tokenizer
 config = fs.model_config(len(tokenizer), window_seconds=TINY_WINDOW_SECONDS,
                          audio_token_id=tokenizer.convert_tokens_to_ids(fs.AUDIO_TOKEN), size="tiny")
 model = fs.init_model(config, 0)
 model.load_state_dict(torch.load(init))
-store = ft.compute_features(processor.feature_extractor, [make_clip(i, s) for i, s in enumerate(TINY_CLIP_SECONDS)])
-examples = (ft.make_examples(processor, TINY_TARGETS["de"][:8], "de")
-            + ft.make_examples(processor, TINY_TARGETS["zh"][:8], "zh"))
-result = ft.train(model, examples, store, settings, pad_id=tokenizer.pad_token_id, progress=None)
+store = compute_features(processor.feature_extractor, [make_clip(i, s) for i, s in enumerate(TINY_CLIP_SECONDS)])
+examples = (make_examples(processor, TINY_TARGETS["de"][:8], "de")
+            + make_examples(processor, TINY_TARGETS["zh"][:8], "zh"))
+result = train(model, examples, store, settings, pad_id=tokenizer.pad_token_id, progress=None)
 if torch.distributed.get_rank() == 0:
     torch.save({"state": model.state_dict(), "losses": result.losses, "seen": result.examples_seen}, out)
 torch.distributed.barrier()  # leave together: a peer exiting mid-teardown can abort gloo
@@ -194,8 +197,10 @@ WEIGHT_ATOL = 5e-5
 
 def test_two_process_training_matches_one_process_at_the_same_global_batch(tiny_base_dir, tiny_processor, store,
                                                                              examples, tmp_path):
-    from harness.stages import finetune as ft
     from harness.stages import from_scratch as fs
+    from harness.training.examples import epoch_batches
+    from harness.training.loop import train
+    from harness.training.settings import TrainSettings
 
     from conftest import TINY_WINDOW_SECONDS
 
@@ -204,9 +209,9 @@ def test_two_process_training_matches_one_process_at_the_same_global_batch(tiny_
                              audio_token_id=tokenizer.convert_tokens_to_ids(fs.AUDIO_TOKEN), size="tiny")
     model = fs.init_model(config, 0)
     torch.save(model.state_dict(), tmp_path / "init.pt")
-    settings = ft.TrainSettings(**TRAIN_SETTINGS)
-    assert any(len(b) == 1 for b in ft.epoch_batches(examples, store, 5, 3, 0, 2))  # the empty-share case occurs
-    single = ft.train(model, examples, store, settings, pad_id=tokenizer.pad_token_id, progress=None)
+    settings = TrainSettings(**TRAIN_SETTINGS)
+    assert any(len(b) == 1 for b in epoch_batches(examples, store, 5, 3, 0, 2))  # the empty-share case occurs
+    single = train(model, examples, store, settings, pad_id=tokenizer.pad_token_id, progress=None)
 
     worker = tmp_path / "train_worker.py"
     worker.write_text(TRAIN_WORKER)
@@ -244,11 +249,12 @@ def test_fsdp_fine_tune_on_two_processes_saves_the_single_process_model(eval_set
 
     from harness.models import load_system
     from harness.stages import finetune as ft
+    from harness.training.settings import with_overrides
 
     root, _ = eval_setup
     train_set = root / "tiny_seg"
     # FSDP runs the model's own forward on the full audio window (no trimmed encoder path).
-    settings = replace(ft.with_overrides(ft.PRESETS["mini-teacher"], **FSDP_SETTINGS), trim_audio=False)
+    settings = replace(with_overrides(ft.PRESETS["mini-teacher"], **FSDP_SETTINGS), trim_audio=False)
     single = ft.finetune_system(tiny_base_dir, train_set, tmp_path / "one", settings, log=None)
 
     for key, value in _env().items():
@@ -315,7 +321,8 @@ torch.distributed.destroy_process_group()
 
 def test_a_build_relaunches_its_fine_tunes_lora_without_fsdp(monkeypatch, tiny_base_dir, tmp_path):
     from harness.stages import finetune as ft
-    from harness.stages.qlora import LoraSettings
+    from harness.training.lora import LoraSettings
+    from harness.training.settings import TrainSettings, with_overrides
 
     seen = {}
 
@@ -330,14 +337,14 @@ def test_a_build_relaunches_its_fine_tunes_lora_without_fsdp(monkeypatch, tiny_b
     monkeypatch.setenv("HARNESS_NPROC", "3")
     monkeypatch.setenv("HARNESS_FSDP", "1")
     monkeypatch.setattr(distributed.subprocess, "run", fake_run)
-    settings = ft.with_overrides(ft.MINI_TEACHER, steps=2)
+    settings = with_overrides(ft.MINI_TEACHER, steps=2)
     assert ft.finetune_system(tiny_base_dir, tmp_path / "set", tmp_path / "out", settings, lora=LoraSettings(rank=2),
                               prompt="base", log=None) == {"training": {}}
     command = seen["command"]
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3"]
     assert command[5:7] == ["-m", "harness.stages.finetune"]
     options = dict(zip(command[7::2], command[8::2]))
-    assert ft.TrainSettings.from_dict(json.loads(options["--settings-json"])) == settings
+    assert TrainSettings.from_dict(json.loads(options["--settings-json"])) == settings
     assert json.loads(options["--lora-json"]) == LoraSettings(rank=2).as_dict() and options["--prompt"] == "base"
     assert "HARNESS_FSDP" not in seen["env"]  # LoRA: DDP
     # The pruned model's fine-tune on ACL + KD (System B): a full fine-tune, so FSDP stays asked for.
@@ -357,10 +364,11 @@ def test_bad_process_count_is_refused(monkeypatch):
 
 def test_fsdp_refuses_lora(monkeypatch, tiny_base_dir, tmp_path):
     from harness.stages import finetune as ft
-    from harness.stages.qlora import LoraSettings
+    from harness.training.lora import LoraSettings
+    from harness.training.settings import with_overrides
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("HARNESS_FSDP", "1")
     with pytest.raises(ValueError, match="LoRA trains under DDP"):
         ft.finetune_system(tiny_base_dir, tmp_path / "unused", tmp_path / "out",
-                           ft.with_overrides(ft.MINI_TEACHER, steps=1), lora=LoraSettings(rank=2), log=None)
+                           with_overrides(ft.MINI_TEACHER, steps=1), lora=LoraSettings(rank=2), log=None)

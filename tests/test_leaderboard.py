@@ -306,9 +306,9 @@ def test_csv_and_json_columns(results: Path, tmp_path: Path):
 @pytest.mark.parametrize("text, fragment", [
     ("{not json", "not a readable JSON results file"),
     ('{"schema": "something-else"}', "unknown schema"),
-    ('{"schema": "iwslt-harness/eval", "system": "x", "track": "mini", "testset": {"name": "t"}, "languages": {}}',
-     "content_hash"),
-    (None, "is not a number"),
+    ('{"schema": "iwslt-harness/eval", "schema_version": 2, "system": "x", "track": "mini", "testset": {"name": "t"}, '
+     '"languages": {}}', "testset: the required key 'content_hash' is missing"),
+    (None, "languages.de.metrics.bleu.value: expected a number or null"),
 ])
 def test_a_malformed_results_file_is_one_line_and_exit_2(results: Path, tmp_path: Path, capsys, text, fragment):
     out = tmp_path / "out"
@@ -485,7 +485,7 @@ def test_a_malformed_interval_is_refused(results: Path):
     data = summary("broken", metrics(1, 2, 3))
     data["languages"]["de"]["metrics"]["bleu"]["ci95"] = {"half_width": "wide"}
     write(results, data)
-    with pytest.raises(LeaderboardError, match="metric 'bleu' of 'de' has a malformed ci95"):
+    with pytest.raises(LeaderboardError, match="languages.de.metrics.bleu.ci95: the required key 'low' is missing"):
         read_results(results)
 
 

@@ -20,9 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from conftest import TINY_WINDOW_SECONDS, copy_system, write_system_json
 from harness import models
-from harness.models import LOADERS, ModelLoadError, content_hash, load_system, read_manifest, verify_weights
-
-
+from harness.models import LOADERS, ModelLoadError, load_system, read_manifest, verify_weights
+from harness.files import content_hash
 @pytest.fixture
 def no_network(monkeypatch):
     """Any attempt to open a connection or resolve a host fails the test."""

@@ -101,8 +101,12 @@ def test_the_signature_names_the_commit_so_two_checkpoints_never_rank_together()
 
 def test_results_record_the_commits_the_track_reads(tmp_path):
     paths = results.ResultPaths(tmp_path / "s.json", tmp_path / "s.segments.jsonl")
-    written = results.write_results(paths, [], {"track": "iwslt2026", "system": "x"})
+
+    def summary(track: str) -> dict:  # the least a results summary holds (harness.results_schema)
+        return {"schema": results.EVAL_SCHEMA, "schema_version": results.SCHEMA_VERSION, "system": "x",
+                "track": track, "testset": {"name": "t", "content_hash": "sha256:0"}, "languages": {}}
+    written = results.write_results(paths, [], summary("iwslt2026"))
     assert written["provenance"]["hub_revisions"] == hub_revisions(tracks.TRACKS["iwslt2026"])
     assert written["provenance"]["hub_revisions"]["base_model"]["revision"] == HUB_REVISIONS[
         "Qwen/Qwen2-Audio-7B-Instruct"]
-    assert results.write_results(paths, [], {"track": "mini"})["provenance"]["hub_revisions"] == {}
+    assert results.write_results(paths, [], summary("mini"))["provenance"]["hub_revisions"] == {}

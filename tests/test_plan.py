@@ -66,9 +66,10 @@ def test_counts_match_the_meta_model():
     """The closed-form count and LoRA width equal transformers' model built on the meta device."""
     from conftest import qwen2_audio_7b_on_meta
     from harness.stages import qlora
+    from harness.training.lora import parameter_count
 
     model = qwen2_audio_7b_on_meta()
-    assert qlora.parameter_count(model) == SEVEN_B.total()
+    assert parameter_count(model) == SEVEN_B.total()
     assert qlora.lora_width(model) == SEVEN_B.lora_width()
 
 
@@ -222,7 +223,7 @@ def test_mini_track_runs_on_a_cpu(capsys, tmp_path):
 
 
 def test_training_stages_count_their_log_mel_cache():
-    # harness.stages.finetune.cached_features: fp16, 128 mel bins x 3000 frames (30 s window) per clip.
+    # harness.training.features.cached_features: fp16, 128 mel bins x 3000 frames (30 s window) per clip.
     per_clip = 128 * 3000 * 2
     shapes, _ = P.shapes_for(get_track("iwslt2026"), "Qwen/Qwen2-Audio-7B-Instruct")
     assert P.feature_bytes(shapes, 1) == per_clip

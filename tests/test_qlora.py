@@ -11,11 +11,15 @@ import torch
 
 from harness.decode import DecodeSettings, decode, prepare_batch, Prompt, build_prompt
 from harness.models import PICKLE_SUFFIXES, load_system
-from harness.stages import finetune as ft
 from harness.stages import qlora
+from harness.training.examples import collate
+from harness.training.forward import forward_loss, unwrapped
+from harness.training.loop import train
+from harness.training.lora import PAPER_LORA, LoraSettings, add_lora, parameter_count, trainable_parameters
+from harness.training.settings import TrainSettings
 from conftest import TINY_TARGETS
 
-STEPS = ft.TrainSettings(lr=1e-2, batch_size=4, steps=3, threads=1, seed=0, log_every=1)
+STEPS = TrainSettings(lr=1e-2, batch_size=4, steps=3, threads=1, seed=0, log_every=1)
 
 
 def linear_width_and_total(model) -> tuple[int, int]:
@@ -42,13 +46,13 @@ def logits(model, inputs):
 def test_trainable_share_matches_the_rank_formula(tiny_base_dir, tiny_model, rank):
     width, total = linear_width_and_total(tiny_model)
     model = qlora.load_4bit(tiny_base_dir)
-    assert qlora.parameter_count(model) == total  # packed 4-bit weights counted unpacked
+    assert parameter_count(model) == total  # packed 4-bit weights counted unpacked
     assert qlora.lora_width(model) == width
     predicted = qlora.share_for_rank(model, rank)
     assert predicted == pytest.approx(rank * width / (total + rank * width), rel=1e-12)
 
-    peft_model = qlora.add_lora(qlora.prepare_base(model), qlora.LoraSettings.for_rank(rank))
-    counts = qlora.trainable_parameters(peft_model)
+    peft_model = add_lora(qlora.prepare_base(model), LoraSettings.for_rank(rank))
+    counts = trainable_parameters(peft_model)
     assert counts == {"trainable": rank * width, "total": total + rank * width, "share": pytest.approx(predicted)}
     assert peft_model.get_nb_trainable_parameters() == (counts["trainable"], counts["total"])  # PEFT's own count
     # "all-linear": every linear layer of the encoder, projector and decoder, not the LM head.
@@ -71,7 +75,7 @@ def test_rank_for_share_picks_the_nearest_rank(tiny_base_dir, tiny_model, share)
 
     brute_force = min(range(1, 5000), key=lambda rank: (abs(share_of(rank) - share), rank))
     assert qlora.rank_for_share(model, share) == brute_force
-    settings = qlora.LoraSettings.for_rank(brute_force)
+    settings = LoraSettings.for_rank(brute_force)
     assert settings.alpha == 2 * brute_force and settings.rslora and settings.dropout == 0.0
 
 
@@ -81,14 +85,14 @@ def test_the_papers_share_from_the_7b_shapes():
     from conftest import qwen2_audio_7b_on_meta
 
     model = qwen2_audio_7b_on_meta()
-    assert qlora.parameter_count(model) == pytest.approx(8.397e9, rel=1e-3)
+    assert parameter_count(model) == pytest.approx(8.397e9, rel=1e-3)
     assert round(100 * qlora.share_for_rank(model, 64), 2) == 2.41
     assert qlora.rank_for_share(model, qlora.PAPER_SHARE) == 64
-    assert qlora.LoraSettings.for_rank(64) == qlora.PAPER_LORA
+    assert LoraSettings.for_rank(64) == PAPER_LORA
 
 
 def test_settings_follow_the_paper():
-    lora = qlora.PAPER_LORA
+    lora = PAPER_LORA
     assert (lora.rank, lora.alpha, lora.dropout, lora.rslora, lora.target_modules) == (64, 128, 0.0, True, "all-linear")
     a, b = qlora.PAPER_QLORA_A, qlora.PAPER_QLORA_B
     assert (a.epochs, a.batch_size, a.lr) == (4, 4, 1e-5) and (b.epochs, b.batch_size, b.lr) == (1, 8, 1e-5)
@@ -98,7 +102,7 @@ def test_settings_follow_the_paper():
         ("nf4", True, torch.float32)
     assert qlora.compute_dtype("cuda") == torch.bfloat16
     with pytest.raises(ValueError):
-        qlora.LoraSettings(rank=0)
+        LoraSettings(rank=0)
 
 
 # --- what trains -------------------------------------------------------------------------
@@ -106,7 +110,7 @@ def test_settings_follow_the_paper():
 def test_training_moves_lora_b_and_leaves_the_4bit_base(tiny_base_dir, tiny_processor, store, examples):
     import bitsandbytes as bnb
 
-    peft_model = qlora.add_lora(qlora.prepare_base(qlora.load_4bit(tiny_base_dir)), qlora.LoraSettings.for_rank(4))
+    peft_model = add_lora(qlora.prepare_base(qlora.load_4bit(tiny_base_dir)), LoraSettings.for_rank(4))
     frozen = {name: p.detach().clone() for name, p in peft_model.named_parameters() if "lora_" not in name}
     scales = {name: m.weight.quant_state.absmax.clone() for name, m in peft_model.named_modules()
               if isinstance(m, bnb.nn.Linear4bit)}
@@ -114,7 +118,7 @@ def test_training_moves_lora_b_and_leaves_the_4bit_base(tiny_base_dir, tiny_proc
     lora_b = {name: p.detach().clone() for name, p in peft_model.named_parameters() if "lora_B" in name}
     assert scales and lora_b and all(not b.any() for b in lora_b.values())  # PEFT starts B at zero
 
-    result = ft.train(peft_model, examples, store, STEPS, pad_id=tiny_processor.tokenizer.pad_token_id,
+    result = train(peft_model, examples, store, STEPS, pad_id=tiny_processor.tokenizer.pad_token_id,
                       progress=None)
     assert result.steps == 3 and all(math.isfinite(loss) for loss in result.losses)
     after = dict(peft_model.named_parameters())
@@ -128,12 +132,12 @@ def test_training_moves_lora_b_and_leaves_the_4bit_base(tiny_base_dir, tiny_proc
 
 
 def test_trimmed_audio_path_finds_the_tower_inside_the_peft_model(tiny_base_dir, tiny_processor, store, examples):
-    peft_model = qlora.add_lora(qlora.prepare_base(qlora.load_4bit(tiny_base_dir)), qlora.LoraSettings.for_rank(4))
-    assert hasattr(ft.unwrapped(peft_model).model, "audio_tower")
-    batch = ft.collate(examples[:6], store, tiny_processor.tokenizer.pad_token_id)
+    peft_model = add_lora(qlora.prepare_base(qlora.load_4bit(tiny_base_dir)), LoraSettings.for_rank(4))
+    assert hasattr(unwrapped(peft_model).model, "audio_tower")
+    batch = collate(examples[:6], store, tiny_processor.tokenizer.pad_token_id)
     with torch.no_grad():
-        full = ft.forward_loss(peft_model, batch, trim_audio=False)
-        trimmed = ft.forward_loss(peft_model, batch, trim_audio=True)
+        full = forward_loss(peft_model, batch, trim_audio=False)
+        trimmed = forward_loss(peft_model, batch, trim_audio=True)
     assert math.isclose(float(full), float(trimmed), rel_tol=1e-5)
 
 
@@ -161,7 +165,7 @@ def test_saved_system_reloads_strictly_and_decodes_like_the_trained_model(
     summary = json.loads((folder / "qlora.json").read_text())
     rank = qlora.rank_for_share(qlora.load_4bit(tiny_base_dir), qlora.PAPER_SHARE)
     assert summary["lora"]["rank"] == adapter_config["r"] == rank and summary["lora"]["alpha"] == 2 * rank
-    assert summary["parameters"] == qlora.trainable_parameters(out.model)
+    assert summary["parameters"] == trainable_parameters(out.model)
     assert summary["parameters"]["share"] == pytest.approx(
         qlora.share_for_rank(qlora.load_4bit(tiny_base_dir), rank))
     assert summary["training"]["steps"] == 3 and summary["train_data"] == {"name": "tiny"}
@@ -188,7 +192,7 @@ def test_refuses_a_quantized_input_and_keeps_an_existing_output(tiny_bnb4_dir, t
     existing.mkdir()
     (existing / "keep.txt").write_text("old")
     with pytest.raises(ValueError, match="no training examples"):
-        qlora.qlora_system(tiny_base_dir, [], store, existing, STEPS, lora=qlora.LoraSettings.for_rank(2),
+        qlora.qlora_system(tiny_base_dir, [], store, existing, STEPS, lora=LoraSettings.for_rank(2),
                            progress=None, log=None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the staging folder is gone
     assert [p.name for p in existing.iterdir()] == ["keep.txt"]

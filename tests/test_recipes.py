@@ -439,3 +439,51 @@ def test_diet_kit_report_is_generated_from_the_stages(tiny_recipe, tiny_clips, t
         assert row["metrics"]["de"]["chrf++"]["value"] is not None and row["metrics"]["zh"]["chrf"]["value"] is not None
     text = out.read_text()
     assert "## Table 4 on tiny_test_diet" in text and "(mean of 3 seeds)" in text and "## Sensitivity (step 4)" in text
+
+
+THROWAWAY_BUILD = '''"""throwaway: the teacher fine-tune alone (a test's submission, declared only by this file)."""
+
+import sys
+
+from harness.submissions import build_main
+
+REQUIRED_TABLES = ("data", "teacher")
+
+
+def chain(recipe, lang, base):
+    return recipe.teacher(lang, base)
+
+
+if __name__ == "__main__":
+    sys.exit(build_main(__file__))
+'''
+
+
+def test_a_new_submission_is_its_folder_alone(tiny_recipe, tmp_path, monkeypatch):
+    """A submission folder nobody else names: plan lists its chain's stages and the build builds it (issue 20)."""
+    import os
+    import subprocess
+    import sys
+
+    from harness import plan, submissions
+
+    root, config = tiny_recipe
+    folder = tmp_path / "submissions" / "throwaway"
+    (folder / "config").mkdir(parents=True)
+    (folder / "build.py").write_text(THROWAWAY_BUILD)
+    (folder / "config" / "mini.toml").write_text(config("throwaway").read_text())
+    monkeypatch.setenv(submissions.ENV, str(folder.parent))
+    assert submissions.names() == ["throwaway"]
+
+    planned = plan.make_plan("mini", "throwaway", gpus=1, gpu_gib=80.0)
+    built_stages = [(stage["name"], stage["runs"]) for stage in planned["stages"]
+                    if not stage["name"].startswith(("eval ", "comet"))]
+    assert built_stages == [("base", ["all"]), ("data:train", ["all"]), ("teacher", ["de", "zh"])]
+
+    out = tmp_path / "built"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, str(folder / "build.py"), "--track", "mini", "--work", str(tmp_path / "cache"),
+                          "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[de] teacher: ran" in run.stdout and "[zh] teacher: ran" in run.stdout
+    assert set(read_manifest(out).languages) == set(LANGS)

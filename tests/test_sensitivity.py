@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from conftest import TINY_CLIP_SECONDS, make_clip
-from harness.stages import finetune as ft
 from harness.stages import sensitivity as sens
+from harness.training.examples import collate
+from harness.training.forward import forward_loss
 from test_prune import layered_model
 
 LAYERS = 6
@@ -45,14 +46,14 @@ def model(tiny_processor):
 @pytest.fixture(scope="module")
 def batches(model, tiny_processor, store, examples):
     pad_id = tiny_processor.tokenizer.pad_token_id
-    collated = [ft.collate(examples[i:i + 4], store, pad_id) for i in range(0, len(examples), 4)]
+    collated = [collate(examples[i:i + 4], store, pad_id) for i in range(0, len(examples), 4)]
     return collated, sens.embed_batches(model, collated)
 
 
 def test_loss_is_the_token_weighted_mean_of_the_training_loss(model, batches):
     collated, embedded = batches
     with torch.no_grad():
-        expected = sum(float(ft.forward_loss(model, b)) * e.tokens for b, e in zip(collated, embedded))
+        expected = sum(float(forward_loss(model, b)) * e.tokens for b, e in zip(collated, embedded))
     expected /= sum(e.tokens for e in embedded)
     assert sens.teacher_forced_loss(model, embedded) == pytest.approx(expected, rel=1e-5)
 

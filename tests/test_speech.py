@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testsets.miniworld import speech
 from testsets.miniworld.speech import (
     HELDOUT_VOICES,
     MARGIN_SECONDS,

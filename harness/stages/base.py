@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.results import staged_folder
+from harness.files import staged_folder
 from harness.tracks import REPO, Track, UnpinnedError, pinned_revision
 from harness.errors import HarnessError
 

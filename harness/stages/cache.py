@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.files import replace_folder
+
 MARKER = "stage.json"
 
 
@@ -44,8 +46,7 @@ class StageOutput:
 
 def folder_input(name: str, folder: str | os.PathLike) -> StageOutput:
     """An external folder (e.g. a base model) as a stage input, keyed by its content hash."""
-    from harness.models import content_hash
-
+    from harness.files import content_hash
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
@@ -100,9 +101,7 @@ class StageCache:
                       "seconds": round(time.time() - started, 1),
                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "summary": summary}
             (staging / MARKER).write_text(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
-            if folder.exists():  # an unfinished folder from an older layout: never reuse it
-                shutil.rmtree(folder)
-            staging.rename(folder)
+            replace_folder(staging, folder)  # an unfinished folder from an older layout is never reused
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

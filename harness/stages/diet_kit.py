@@ -26,6 +26,7 @@ import json
 import math
 from pathlib import Path
 
+from harness.stages import config as tables
 from harness.stages.base import StageError
 from harness.stages.cache import StageOutput
 from harness.stages.recipe import MODEL, SET, Recipe, lora_settings, train_settings
@@ -37,11 +38,9 @@ def _langs_label(recipe: Recipe) -> str:
     return "+".join(recipe.langs)
 
 
-def _table(recipe: Recipe, name: str) -> dict:
-    table = recipe.config.get(name)
-    if table is None:
-        raise StageError(f"the config has no [{name}] table")
-    return table
+def _table(recipe: Recipe, name: str):
+    """The typed ``[name]`` table (``harness.stages.config``); an absent one is a one-line StageError."""
+    return tables.table(recipe.config, name)
 
 
 def _compute_dtype(recipe: Recipe):
@@ -49,7 +48,7 @@ def _compute_dtype(recipe: Recipe):
 
     from harness.hqq_mixed import COMPUTE_DTYPES
 
-    name = _table(recipe, "quantize").get("compute_dtype")
+    name = _table(recipe, "quantize").compute_dtype
     if name is None:
         from harness.stages.hqq import default_dtype
         return default_dtype(recipe.device)
@@ -63,19 +62,24 @@ def _compute_dtype(recipe: Recipe):
 # ---------------------------------------------------------------- config defaults (harness.plan reads them too)
 
 
-def quantize_settings(table: dict) -> tuple[int, object, int]:
-    """``[quantize]``'s (group_size, embedding_bits, head_bits), default the paper's (128, 2, 4)."""
-    return int(table.get("group_size", 128)), table.get("embedding_bits", 2), int(table.get("head_bits", 4))
+def quantize_settings(table) -> tuple[int, object, int]:
+    """``[quantize]``'s (group_size, embedding_bits, head_bits), default the paper's (128, 2, 4)
+    (``config.QuantizeTable``'s; a dict is read as that table)."""
+    if isinstance(table, dict):
+        table = tables.from_table("quantize", table)
+    return int(table.group_size), table.embedding_bits, int(table.head_bits)
 
 
-def ladder_setting(table: dict) -> list:
-    """``[sensitivity] ladder`` as written, default the paper's one rung: [["mlp", bits]] (``bits``, default 3)."""
-    return table.get("ladder", [["mlp", table.get("bits", 3)]])
+def ladder_setting(table) -> list:
+    """``[sensitivity] ladder`` as written, default the paper's one rung: [("mlp", bits)] (``bits``, default 3)."""
+    if isinstance(table, dict):
+        table = tables.from_table("sensitivity", table)
+    return list(table.ladder) if table.ladder is not None else [("mlp", table.bits)]
 
 
-def batch_size_of(table: dict) -> int:
-    """``[sensitivity]``'s or ``[awq]``'s ``batch_size``, default 8."""
-    return int(table.get("batch_size", 8))
+def batch_size_of(table) -> int:
+    """``[sensitivity]``'s or ``[awq]``'s ``batch_size``, default 8 (both tables' default)."""
+    return int(table.get("batch_size", 8) if isinstance(table, dict) else table.batch_size)
 
 
 # ---------------------------------------------------------------- step 0
@@ -91,12 +95,11 @@ def lora_general(recipe: Recipe, base: StageOutput) -> StageOutput:
 
     table = _table(recipe, "lora")
     lora, share = lora_settings(table)
-    train_table = dict(table.get("train", {}))
-    warmup_ratio = float(train_table.pop("warmup_ratio", 0.0))
-    settings = train_settings(train_table)
-    prompt = table.get("prompt")
+    warmup_ratio = float(table.train.warmup_ratio) if table.train is not None else 0.0
+    settings = train_settings(table.train or {})  # warmup_ratio is not a TrainSettings field
+    prompt = table.prompt
     sample = recipe.general_sample(_langs_label(recipe), table="lora", langs=recipe.langs)
-    examples = int(table["general_size"]) * len(recipe.langs)
+    examples = int(table.general_size) * len(recipe.langs)
     # Hugging Face's warmup_ratio, as steps of this run: the cache key then names them.
     settings = replace(settings, warmup_steps=max(settings.warmup_steps,
                                                   math.ceil(warmup_ratio * settings.total_steps(examples))))
@@ -161,7 +164,7 @@ def stored_bytes(folder: Path, track) -> tuple[int, int | None]:
 
 def size_limit(recipe: Recipe, track_limit: int | None) -> int | None:
     """The bytes to fit: the track's limit, or ``[sensitivity] target_bytes`` where that is tighter (never looser)."""
-    target = _table(recipe, "sensitivity").get("target_bytes")
+    target = _table(recipe, "sensitivity").target_bytes
     if target is None:
         return track_limit
     return int(target) if track_limit is None else min(track_limit, int(target))
@@ -173,7 +176,8 @@ def size_limit(recipe: Recipe, track_limit: int | None) -> int | None:
 def dev_batches(recipe: Recipe, system: StageOutput, batch_size: int, limit: int | None):
     """The dev set's utterances in every direction, collated for teacher forcing (with features cached)."""
     from harness.models import load_system
-    from harness.stages.finetune import cached_features, collate, padding_id, testset_examples
+    from harness.training.examples import collate, padding_id, testset_examples
+    from harness.training.features import cached_features
 
     dev = recipe.dataset("dev", recipe.langs[0]).testset
     loaded = load_system(system.path / MODEL, recipe.langs[0], device=recipe.device, dtype=_compute_dtype(recipe))
@@ -219,13 +223,13 @@ def sensitivity(recipe: Recipe, system: StageOutput, kind: str = "mlp", bits: in
 
     ``setup``: a ``dev_setup`` the rungs of a ladder share (None: one of its own).
     """
-    from harness.results import atomic_write_json
+    from harness.files import atomic_write_json
     from harness.stages import sensitivity as sens
 
     table = _table(recipe, "sensitivity")
-    bits = int(bits if bits is not None else table.get("bits", 3))
-    group = int(table.get("group_size", 128))
-    batch_size, limit = batch_size_of(table), table.get("limit")
+    bits = int(bits if bits is not None else table.bits)
+    group = int(table.group_size)
+    batch_size, limit = batch_size_of(table), table.limit
     dev = recipe.dataset("dev", recipe.langs[0])
     setup = setup or dev_setup(recipe, system)
 
@@ -299,11 +303,18 @@ def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, rungs:
     The paper's ladder is one rung, the decoder MLPs at 3 bit. ``step3`` is ``system``
     quantized with ``base_plan``; a move's saving is exact (it depends on shapes only,
     and every decoder layer has the same shapes). Returns (plan, record).
+
+    Planning (``recipe.planning``: no stage ran, nothing to measure): step 3's plan, and a
+    record saying the moves are chosen at build time (harness.plan estimates the final
+    size as at most the limit).
     """
     from harness.stages.hqq import spec_for
     from harness.stages.sensitivity import KINDS, smallest_fitting
 
     plan = base_plan(recipe)
+    if recipe.planning:
+        return plan, {"planned": "the moves are chosen at build time from the measured sizes and sensitivities",
+                      "ladder": [[k, b] for k, b, _ in rungs]}
     size, track_limit = stored_bytes(step3.path / MODEL, recipe.track)
     limit = size_limit(recipe, track_limit)
     if limit is None:
@@ -352,8 +363,8 @@ def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
 
     table = _table(recipe, "awq")
     dev = recipe.dataset("dev", recipe.langs[0])
-    max_utterances, max_tokens = table.get("max_utterances"), table.get("max_tokens")
-    batch_size, per_pass = batch_size_of(table), table.get("layers_per_pass")
+    max_utterances, max_tokens = table.max_utterances, table.max_tokens
+    batch_size, per_pass = batch_size_of(table), table.layers_per_pass
 
     def per_module(name: str):
         spec = spec_for(plan, name)
@@ -370,7 +381,7 @@ def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
         save_base(loaded.model, loaded.processor, folder / MODEL)
         write_manifest(folder / MODEL, format="hf", languages={lang: "." for lang in recipe.langs},
                        prompt=loaded.prompt_style, base_model=str(system.path / MODEL),
-                       built_by="harness/stages/diet_kit.py (AWQ scales folded)")
+                       built_by="stage:awq (scales folded)")
         return {"groups": len(found), "utterances": len(audios)}
 
     key = {"plan": plan_as_json(plan), "max_utterances": max_utterances, "max_tokens": max_tokens,
@@ -382,7 +393,10 @@ def require_under_limit(recipe: Recipe, final: StageOutput) -> int:
     """The final system's bytes; a StageError when it is over the limit (the build must fail loudly).
 
     The limit is the track's, or ``[sensitivity] target_bytes`` where that is tighter.
+    Planning (``recipe.planning``): nothing was built to measure; 0.
     """
+    if recipe.planning:
+        return 0
     size, track_limit = stored_bytes(final.path / MODEL, recipe.track)
     limit = size_limit(recipe, track_limit)
     if limit is not None and size > limit:

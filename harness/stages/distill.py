@@ -144,8 +144,7 @@ def combine(ids: Sequence[str], authentic: Mapping[str, Sequence[str]],
 
 def write_rows(path: str | os.PathLike, rows: Sequence[KdRow]) -> Path:
     """One JSON object per line, written atomically: a reader sees the old file or the new one."""
-    from harness.results import write_jsonl
-
+    from harness.files import write_jsonl
     path = Path(path)
     write_jsonl(path, [row.as_dict() for row in rows])
     return path
@@ -188,12 +187,13 @@ def oversample(items: Sequence, factor: int) -> list:
 
 def kd_examples(processor, rows: Sequence[KdRow], style: str = "instruct", factor: int = 1,
                 ids: Sequence[str] | None = None) -> list:
-    """Finetune ``Example``s for ``rows`` (clip = the row's utterance index), oversampled ``factor`` times.
+    """Training ``Example``s (harness.training.examples) for ``rows`` (clip = the row's utterance index),
+    oversampled ``factor`` times.
 
     ``ids`` (the utterance ids of the feature store's set, in order) checks that every
     row's clip index still points at its utterance.
     """
-    from harness.stages.finetune import make_examples
+    from harness.training.examples import make_examples
 
     if ids is not None:
         for row in rows:
@@ -220,8 +220,7 @@ def distill_testset(teacher_folder: str | os.PathLike, train_set, out: str | os.
     """
     from harness.decode import decode
     from harness.models import load_system
-    from harness.results import atomic_write_json
-
+    from harness.files import atomic_write_json
     utterances = list(train_set.utterances)
     audios = [u.audio() for u in utterances]
     outputs, teachers, decoding = {}, {}, {}
@@ -241,7 +240,7 @@ def distill_testset(teacher_folder: str | os.PathLike, train_set, out: str | os.
                              "content_hash": getattr(train_set, "content_hash", None),
                              "utterances": len(utterances)},
                "decode": decoding, "counts": kd.counts, "file": out.name,
-               "built_by": "harness/stages/distill.py"}
+               "built_by": "stage:distill"}
     atomic_write_json(summary_path(out), summary)
     if log is not None:
         for lang, counts in kd.counts["languages"].items():

@@ -322,8 +322,7 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
     from safetensors.torch import save_file
 
     from harness.models import WEIGHTS_FILE, check_no_pickles, write_manifest
-    from harness.results import atomic_write_json, staged_folder
-
+    from harness.files import atomic_write_json, staged_folder
     folder = Path(folder)
     with staged_folder(folder) as staging:
         save_file(stored_state(model), str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
@@ -332,7 +331,7 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
         processor.save_pretrained(staging)
         atomic_write_json(staging / QUANTIZATION_FILE, manifest)
         write_manifest(staging, format=FORMAT, languages={lang: "." for lang in languages}, prompt=prompt,
-                       base_model=base_model, built_by="harness/stages/hqq.py")
+                       base_model=base_model, built_by="stage:hqq")
         check_no_pickles(staging)
     return folder
 

@@ -13,13 +13,13 @@ ACL 60/60) until fine-tuned. Steps:
 3. the "mini" config (12 decoder layers, 7B-like parameter shares, untied head) at the
    design vocabulary of 1,500, seeded Whisper-sinusoid position table, He-initialised
    encoder convolutions (``kaiming_conv_init``);
-4. ``harness.stages.finetune.train`` on general_train only, with the Instruct prompt, for
+4. ``harness.training.loop.train`` on general_train only, with the Instruct prompt, for
    a fixed number of steps (deterministic for the seed and the thread count, one
    thread); a checkpoint is saved every 250 steps under ``--work`` with the audio gain
    on talks_dev (``audio_gain``: loss with another clip's audio minus loss with the
    clip's own). Recipes (``--recipe``):
    - ``ctc`` (the default): stage 1 trains the audio encoder alone with a CTC head on
-     the English transcripts (``harness.stages.ctc``), 3,000 steps; stage 2 trains the
+     the English transcripts (``harness.training.ctc``), 3,000 steps; stage 2 trains the
      whole model on both directions with the CTC loss kept at weight 0.3, 800 steps (2,500
      saturate general_test at chrF 95; issue 5 wants the base below that);
    - ``translate``: stage 2 alone, without CTC (2,800 steps), kept as the ablation. It
@@ -46,8 +46,13 @@ from pathlib import Path
 
 import torch
 
-from harness.stages import finetune as ft
 from harness.stages import from_scratch as fs
+from harness.stages.finetune import FROM_SCRATCH
+from harness.training.examples import Example, collate, testset_examples
+from harness.training.features import FeatureStore, cached_features
+from harness.training.forward import forward_loss
+from harness.training.loop import train
+from harness.training.settings import TrainSettings, with_overrides
 
 WINDOW_SECONDS = 9  # talks_train's longest clip is 8.75 s
 VOCAB_SIZE = fs.MINI_DESIGN_VOCAB_SIZE
@@ -66,7 +71,7 @@ SUMS_FILE = "SHA256SUMS"
 TRAINING_FILE = "training.json"
 EVALUATION_FILE = "evaluation.json"
 SYSTEM_JSON = dict(format="hf", languages={"de": ".", "zh": "."}, prompt="instruct", base_model=None,
-                   built_by="harness/stages/mini_base.py")
+                   built_by="stage:mini_base")
 PROMPT_STRINGS = (
     "You are a professional translator.",
     "You are a helpful assistant.",
@@ -77,18 +82,18 @@ PROMPT_STRINGS = (
     "system\n", "user\n", "assistant\n", "Audio 1: ",
 )
 
-BASE_SETTINGS = ft.with_overrides(ft.FROM_SCRATCH, steps=STEPS, seed=SEED, threads=THREADS)
+BASE_SETTINGS = with_overrides(FROM_SCRATCH, steps=STEPS, seed=SEED, threads=THREADS)
 
 # The "ctc" recipe (the default). Stage 1 trains only the audio encoder (He-initialised
 # convolutions, see kaiming_conv_init) and a throw-away linear head with CTC on the
-# English transcripts (harness.stages.ctc): the encoder is 9 % of the model and runs on
+# English transcripts (harness.training.ctc): the encoder is 9 % of the model and runs on
 # padded-to-real frames only, so a step costs a fifth of a full one (measured ~100
 # examples/s against ~25 on one thread), and after 1,500 steps best-path decoding of
 # general_test already got 69 % of the English tokens right. Stage 2 trains the whole
 # model on both translation directions with the CTC loss kept at CTC_WEIGHT, so the
 # encoder's states stay word-bearing while the decoder learns to read them.
-CTC_STAGE1 = ft.with_overrides(BASE_SETTINGS, steps=3000, encoder_only=True)
-CTC_STAGE2 = ft.with_overrides(BASE_SETTINGS, steps=800, seed=SEED + 1, ctc_weight=0.3)
+CTC_STAGE1 = with_overrides(BASE_SETTINGS, steps=3000, encoder_only=True)
+CTC_STAGE2 = with_overrides(BASE_SETTINGS, steps=800, seed=SEED + 1, ctc_weight=0.3)
 RECIPES = ("ctc", "translate")
 
 
@@ -131,8 +136,7 @@ def build_model(processor, seed: int = SEED):
 
 def write_sums(folder: Path) -> Path:
     """``sha256sum -c``-compatible list of every file in the folder except itself."""
-    from harness.results import file_sha256
-
+    from harness.files import file_sha256
     lines = [f"{file_sha256(p)}  {p.relative_to(folder).as_posix()}"
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != SUMS_FILE]
     path = folder / SUMS_FILE
@@ -161,23 +165,23 @@ def _log_to(path: Path):
     return log
 
 
-def audio_gain(model, processor, testset, store: ft.FeatureStore, lang: str = "de", count: int = 64) -> dict:
+def audio_gain(model, processor, testset, store: FeatureStore, lang: str = "de", count: int = 64) -> dict:
     """How much the model uses the audio: its loss on ``count`` utterances with their own
     clips and with another utterance's clip (the same targets). Near-equal losses mean the
     model translates from the prompt and the language model alone."""
     pad_id = processor.tokenizer.pad_token_id
-    own = ft.testset_examples(processor, testset, (lang,), "instruct")[:count]
-    swapped = [ft.Example(clip=(e.clip + 7) % len(testset.utterances), prompt=e.prompt, target=e.target) for e in own]
+    own = testset_examples(processor, testset, (lang,), "instruct")[:count]
+    swapped = [Example(clip=(e.clip + 7) % len(testset.utterances), prompt=e.prompt, target=e.target) for e in own]
     with torch.no_grad():
-        true_loss, other_loss = (float(ft.forward_loss(model, ft.collate(rows, store, pad_id))) for rows in (own, swapped))
+        true_loss, other_loss = (float(forward_loss(model, collate(rows, store, pad_id))) for rows in (own, swapped))
     return {"own_audio": round(true_loss, 4), "other_audio": round(other_loss, 4),
             "gain": round(other_loss - true_loss, 4)}
 
 
 def train_base(out: Path, work: Path, recipe: str = "ctc", mini: Path = MINI,
-               stages: tuple[ft.TrainSettings, ...] | None = None) -> dict:
+               stages: tuple[TrainSettings, ...] | None = None) -> dict:
     """Train and save the base with ``recipe``'s stages (or the given ``stages``)."""
-    from harness.stages.ctc import CtcObjective
+    from harness.training.ctc import CtcObjective
     from harness.testsets import load_testset
 
     stages = stages or {"ctc": (CTC_STAGE1, CTC_STAGE2), "translate": (BASE_SETTINGS,)}[recipe]
@@ -194,11 +198,11 @@ def train_base(out: Path, work: Path, recipe: str = "ctc", mini: Path = MINI,
     log(f"model: {counts['total']:,} parameters; shares " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in shares.items()))
 
     train_set = load_testset(mini / TRAIN_SET)
-    store = ft.cached_features(train_set, processor.feature_extractor, progress=True)
+    store = cached_features(train_set, processor.feature_extractor, progress=True)
     probe_set = load_testset(mini / PROBE_SET)
-    probe_store = ft.cached_features(probe_set, processor.feature_extractor)
+    probe_store = cached_features(probe_set, processor.feature_extractor)
     log(f"features: {store.features.shape} in {store.folder} ({time.time() - started:.0f} s)")
-    examples = ft.testset_examples(processor, train_set, LANGS, "instruct")
+    examples = testset_examples(processor, train_set, LANGS, "instruct")
     ctc = None
     if any(s.ctc_weight > 0 or s.encoder_only for s in stages):
         transcripts = tokenizer([u.en for u in train_set.utterances], add_special_tokens=False)["input_ids"]
@@ -217,8 +221,8 @@ def train_base(out: Path, work: Path, recipe: str = "ctc", mini: Path = MINI,
             probes.append(line)
             log(f"checkpoint stage {number} step {step} -> {work / 'checkpoint'} {json.dumps(line)}")
 
-        results.append(ft.train(model, examples, store, settings, pad_id=tokenizer.pad_token_id, log=log,
-                                on_checkpoint=checkpoint, ctc=ctc))
+        results.append(train(model, examples, store, settings, pad_id=tokenizer.pad_token_id, log=log,
+                             on_checkpoint=checkpoint, ctc=ctc))
     final_probe = audio_gain(model, processor, probe_set, probe_store)
     log(f"audio gain on {PROBE_SET}: {json.dumps(final_probe)}")
     result = results[-1]
@@ -295,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         limit = None if args.time_limit_min is None else 60 * args.time_limit_min
         stages = {"ctc": (CTC_STAGE1, CTC_STAGE2), "translate": (BASE_SETTINGS,)}[args.recipe]
         # --steps / --time-limit-min apply to the last stage (the translation stage).
-        stages = stages[:-1] + (ft.with_overrides(stages[-1], steps=args.steps, time_limit_s=limit),)
+        stages = stages[:-1] + (with_overrides(stages[-1], steps=args.steps, time_limit_s=limit),)
         if args.seed is not None:
-            stages = tuple(ft.with_overrides(s, seed=args.seed + i) for i, s in enumerate(stages))
+            stages = tuple(with_overrides(s, seed=args.seed + i) for i, s in enumerate(stages))
         train_base(args.out, args.work, args.recipe, args.mini, stages)
     if args.evaluate or args.evaluate_only:
         results = evaluate(args.out, mini=args.mini)

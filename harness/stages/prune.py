@@ -485,7 +485,7 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike | 
     is read (``select_dir`` may be None).
     """
     from harness.models import load_system, write_manifest
-    from harness.results import atomic_write_json
+    from harness.files import atomic_write_json
     from harness.stages.base import StageError
     from harness.stages.from_scratch import save_base
     from harness.testsets import TestSet, load_testset
@@ -519,7 +519,7 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike | 
     save_base(system.model, system.processor, out_dir)
     manifest = system.manifest
     write_manifest(out_dir, format="hf", languages={lang: "."}, prompt=system.prompt_style,
-                   base_model=manifest.base_model, built_by="harness.stages.prune",
+                   base_model=manifest.base_model, built_by="stage:prune",
                    pruned_from=Path(system_dir).name, pruned_layers=list(result.removed))
     record = result.as_dict()
     record.update(system=str(Path(system_dir)), source_content_hash=system.content_hash,

@@ -25,7 +25,7 @@ A small model given rank 64 would train a far larger share of itself than the 7B
 ``rank_for_share`` picks the rank whose trainable share is nearest the paper's 2.41 %
 (alpha kept at 2 x rank, ``LoraSettings.for_rank``).
 
-Training is harness.stages.finetune's loop on finetune ``Example``s (e.g. the KD set of
+Training is harness.training's loop on its ``Example``s (e.g. the KD set of
 harness.stages.distill). The output folder is the "bnb-4bit+lora" layout that
 harness.models loads strictly: the 4-bit base as ``save_pretrained`` writes it (the
 frozen base is saved before training; the test proves training leaves it untouched),
@@ -41,53 +41,21 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from harness.results import staged_folder
-from harness.stages.finetune import FeatureStore, TrainResult, TrainSettings, padding_id, train
+from harness.files import staged_folder
+from harness.training.examples import padding_id
+from harness.training.features import FeatureStore
+from harness.training.lora import PAPER_LORA, LoraSettings, add_lora, parameter_count, trainable_parameters
+from harness.training.loop import TrainResult, train
+from harness.training.settings import TrainSettings
 
 # Moslem (IWSLT 2025): "2.41 % trainable" with rank 64 on the 7B.
 PAPER_SHARE = 0.0241
 
-
-@dataclass(frozen=True)
-class LoraSettings:
-    """The adapter. Defaults are Moslem (2025)'s: rank 64, alpha 128, dropout 0, rsLoRA, all linear modules."""
-
-    rank: int = 64
-    alpha: float = 128
-    dropout: float = 0.0
-    rslora: bool = True
-    target_modules: str = "all-linear"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.rank, int) or self.rank < 1:
-            raise ValueError(f"rank must be a positive integer, got {self.rank!r}")
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    @classmethod
-    def for_rank(cls, rank: int, **overrides) -> LoraSettings:
-        """The paper's settings at another rank, alpha kept at 2 x rank (as 128 = 2 x 64)."""
-        return cls(rank=rank, alpha=2 * rank, **overrides)
-
-    def peft_config(self):
-        from peft import LoraConfig
-
-        # task_type CAUSAL_LM and bias "none", as in the reference notebook.
-        return LoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout, use_rslora=self.rslora,
-                          target_modules=self.target_modules, bias="none", task_type="CAUSAL_LM")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-PAPER_LORA = LoraSettings()
 
 # Moslem (IWSLT 2025) and the notebook's Trainer arguments for QLoRA: no warm-up, cosine
 # decay, weight decay 0.0, bf16; AdamW and gradient clipping at 1.0 are Trainer defaults.
@@ -165,17 +133,6 @@ def lora_width(model) -> int:
     return sum(modules[name].in_features + modules[name].out_features for name in lora_targets(model))
 
 
-def parameter_count(model) -> int:
-    """All parameters, a packed 4-bit weight counted as its unpacked size (PEFT's convention)."""
-    total = 0
-    for parameter in model.parameters():
-        count = parameter.numel()
-        if parameter.__class__.__name__ == "Params4bit":
-            count *= 2 * parameter.element_size()  # two 4-bit weights per byte of storage
-        total += count
-    return total
-
-
 def share_for_rank(model, rank: int) -> float:
     """The trainable share of ``model`` (without an adapter) with a rank-``rank`` all-linear adapter."""
     lora = rank * lora_width(model)
@@ -198,13 +155,6 @@ def rank_for_share(model, share: float = PAPER_SHARE) -> int:
     return min(candidates, key=lambda rank: (abs(share_for_rank(model, rank) - share), rank))
 
 
-def trainable_parameters(model) -> dict:
-    """Trainable and total parameters (packed 4-bit counted unpacked) and the share, of a (PEFT) model."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = parameter_count(model)
-    return {"trainable": trainable, "total": total, "share": trainable / total if total else 0.0}
-
-
 # ---------------------------------------------------------------- the adapter
 
 
@@ -218,13 +168,6 @@ def prepare_base(model, *, gradient_checkpointing: bool = False):
     from peft import prepare_model_for_kbit_training
 
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
-
-
-def add_lora(model, settings: LoraSettings = PAPER_LORA):
-    """Wrap ``model`` (frozen, from ``prepare_base``) with a fresh LoRA adapter (B starts at zero)."""
-    from peft import get_peft_model
-
-    return get_peft_model(model, settings.peft_config())
 
 
 def _save_adapter(model, folder: Path) -> None:
@@ -258,13 +201,13 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
     """QLoRA on the one full-precision model a system uses for ``langs``; saved as a "bnb-4bit+lora" system.
 
     ``examples`` index clips of ``store`` (e.g. ``distill.kd_examples`` over the training
-    set's ``finetune.cached_features``). ``match_share`` replaces ``lora``'s rank by
-    ``rank_for_share(model, match_share)`` (alpha 2 x rank). ``train_data`` (e.g. the KD
-    summary) is recorded in qlora.json as given.
+    set's ``harness.training.features.cached_features``). ``match_share`` replaces
+    ``lora``'s rank by ``rank_for_share(model, match_share)`` (alpha 2 x rank).
+    ``train_data`` (e.g. the KD summary) is recorded in qlora.json as given.
     """
-    from harness.models import check_no_pickles, content_hash, load_processor, read_manifest, single_model_dir, write_manifest
-    from harness.results import atomic_write_json
-
+    from harness.models import check_no_pickles, load_processor, read_manifest, single_model_dir, write_manifest
+    from harness.files import content_hash
+    from harness.files import atomic_write_json
     system_folder = Path(system_folder)
     manifest = read_manifest(system_folder)
     model_dir = single_model_dir(system_folder, langs, action="QLoRA-train")
@@ -294,7 +237,7 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
         processor.save_pretrained(str(staging))
         check_no_pickles(staging)
         write_manifest(staging, format="bnb-4bit+lora", languages={lang: "." for lang in langs},
-                       prompt=manifest.prompt, base_model=str(system_folder), built_by="harness/stages/qlora.py")
+                       prompt=manifest.prompt, base_model=str(system_folder), built_by="stage:qlora")
         summary = {"input_system": str(system_folder), "input_content_hash": input_hash,
                    "lora": lora.as_dict(), "rank_from_share": match_share,
                    "quantization": {"quant_type": "nf4", "double_quant": True,
@@ -323,7 +266,7 @@ def nf4_system(system_folder: str | os.PathLike, out: str | os.PathLike, *, lang
         model.save_pretrained(str(staging))
         load_processor(model_dir).save_pretrained(str(staging))
         write_manifest(staging, format="bnb-4bit", languages={lang: "."}, prompt=manifest.prompt,
-                       base_model=str(system_folder), built_by="harness/stages/qlora.py (nf4, no adapter)")
+                       base_model=str(system_folder), built_by="stage:qlora (nf4, no adapter)")
     return {"input_system": str(system_folder), "quantization": {"quant_type": "nf4", "double_quant": True}}
 
 
@@ -336,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from harness.stages import distill
-    from harness.stages.finetune import (add_train_arguments, cached_features, testset_examples,
-                                         train_overrides, with_overrides)
+    from harness.training.examples import testset_examples
+    from harness.training.features import cached_features
+    from harness.training.settings import add_train_arguments, train_overrides, with_overrides
     from harness.testsets import load_testset
 
     parser = argparse.ArgumentParser(description="QLoRA on a full-precision system; saves a bnb-4bit+lora system.")

@@ -21,8 +21,10 @@ its stage folder.
 
 Configuration is a TOML file per submission and track (``submissions/<name>/config/
 <track>.toml``; tables ``build``, ``data``, ``teacher``, ``distill``, ``prune``,
-``finetune_pruned``, ``qlora``, ``qlora.train``). Data sources are a folder of this
-project (a segmented set, e.g. ``testsets/mini/talks_train``) or a hub source:
+``finetune_pruned``, ``qlora``, ``qlora.train``), each checked at load time against its
+dataclass in ``harness.stages.config`` (an unknown table or key, or a value of the wrong
+type, stops the build before any stage runs, with one line naming it). Data sources are a
+folder of this project (a segmented set, e.g. ``testsets/mini/talks_train``) or a hub source:
 ``hub:acl6060/train`` (the paper's 784 utterances), ``hub:acl6060/dev100`` (100 of those
 784, for layer selection: ACL 60/60 has no split besides the paper's 784/100, and the
 100 test utterances are never used for selection), or a general-domain corpus read from a
@@ -43,9 +45,11 @@ import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 from pathlib import Path
 
-from harness.results import staged_folder
+from harness.files import staged_folder
+from harness.stages import config as tables
 from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
 from harness.tracks import HUB_REVISIONS, REPO, Track, get_track, made_by_hint
@@ -54,25 +58,31 @@ MODEL = "model"  # the system folder inside a model-producing stage's folder
 KD_FILE = "kd.jsonl"
 SET = "set"  # the segmented set folder inside a data stage's folder
 HUB = "hub:"
+BASE_KEYS = ("base", "base_revision", "base_prompt")  # the [data] keys that name the base model, not a data set
 
 
 # ---------------------------------------------------------------- configuration
 
 
 def config_path(submission: str, track: str) -> Path:
-    return REPO / "submissions" / submission / "config" / f"{track}.toml"
+    """``<submission's folder>/config/<track>.toml`` (the folders: ``harness.submissions.root``)."""
+    from harness import submissions
+
+    return submissions.root() / submission / "config" / f"{track}.toml"
 
 
-# The tables each submission's chain reads: a missing one fails before any stage runs.
-REQUIRED_TABLES = {
-    "modelA": ("data", "teacher", "distill", "qlora"),
-    "modelB": ("data", "teacher", "distill", "prune", "finetune_pruned", "qlora"),
-    "diet-kit": ("data", "lora", "quantize", "sensitivity", "awq"),
-}
+def required_tables(submission: str) -> tuple[str, ...]:
+    """The tables ``submission``'s chain reads (its build.py's ``REQUIRED_TABLES``): a missing one fails
+    before any stage runs."""
+    from harness import submissions
+
+    return submissions.required_tables(submission)
 
 
-def load_config(path: str | os.PathLike, required: Sequence[str] = ("data",)) -> dict:
-    """A recipe configuration (TOML); a missing or malformed file is a one-line StageError."""
+def load_config(path: str | os.PathLike, required: Sequence[str] = ("data",)) -> tables.RecipeConfig:
+    """A recipe configuration (TOML), every table checked (``harness.stages.config``): the parsed tables
+    as a dict, their typed views in ``.tables``; a missing or malformed file, an unknown table or key,
+    or a value of the wrong type is a one-line StageError."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -81,16 +91,20 @@ def load_config(path: str | os.PathLike, required: Sequence[str] = ("data",)) ->
         raise StageError(f"{path}: no such config file") from None
     except tomllib.TOMLDecodeError as err:
         raise StageError(f"{path}: not valid TOML ({err})") from None
+    typed = tables.validate(config, path)
     for table in required:
         if table not in config:
             raise StageError(f"{path}: missing table [{table}]")
-    return config
+    return tables.RecipeConfig(config, typed, path)
 
 
-def train_settings(table: dict):
-    """A ``TrainSettings`` from a config table; ``threads = 0`` means torch's own choice (None)."""
-    from harness.stages.finetune import TrainSettings
+def train_settings(table):
+    """A ``TrainSettings`` from a config table (a dict or a ``config.TrainTable``); ``threads = 0`` means
+    torch's own choice (None)."""
+    from harness.training.settings import TrainSettings
 
+    if isinstance(table, tables.TrainTable):  # its fields and defaults are TrainSettings' (warmup_ratio aside)
+        table = {f.name: getattr(table, f.name) for f in fields(tables.TrainTable)}
     known = {f.name for f in fields(TrainSettings)}
     unknown = sorted(set(table) - known)
     if unknown:
@@ -104,17 +118,23 @@ def train_settings(table: dict):
         raise StageError(f"training settings: {err}") from None
 
 
-def decode_settings(table: dict, track: Track):
+def decode_settings(table, track: Track):
+    """``DecodeSettings`` of a ``config.DistillTable`` or ``config.PruneTable`` (or such a dict)."""
     from harness.decode import DecodeSettings
 
-    return DecodeSettings(max_new_tokens=int(table.get("max_new_tokens", track.max_new_tokens)),
-                          batch_size=int(table.get("batch_size", 16)))
+    if isinstance(table, dict):
+        table = tables.from_table("distill", {k: table[k] for k in ("max_new_tokens", "batch_size") if k in table})
+    new = table.max_new_tokens if table.max_new_tokens is not None else track.max_new_tokens
+    return DecodeSettings(max_new_tokens=int(new), batch_size=int(table.batch_size))
 
 
-def lora_settings(table: dict):
-    """(LoraSettings, match_share): ``match_share`` set means the rank is chosen by ``rank_for_share``."""
-    from harness.stages.qlora import LoraSettings
+def lora_settings(table):
+    """(LoraSettings, match_share) of a ``config.QloraTable`` / ``config.LoraTable`` (or such a dict):
+    ``match_share`` set means the rank is chosen by ``rank_for_share``."""
+    from harness.training.lora import LoraSettings
 
+    if not isinstance(table, dict):
+        return LoraSettings(**{f.name: getattr(table, f.name) for f in fields(LoraSettings)}), table.match_share
     values = {k: v for k, v in table.items() if k in {f.name for f in fields(LoraSettings)}}
     return LoraSettings(**values), table.get("match_share")
 
@@ -156,7 +176,7 @@ def _acl6060(track: Track, part: str, langs: Sequence[str], cache: StageCache, l
         rows = [{"id": u.id, "audio": u.audio(), "en": u.en, **{t: u.targets[t] for t in langs}} for u in chosen]
         write_segmented_set(folder / SET, name=name, version=train.version, domain="talks", rows=rows,
                             generator={"source": "hub:acl6060", "part": part, "of": train.name,
-                                       "built_by": "harness/stages/recipe.py"}, track=track.name,
+                                       "built_by": "stage:data"}, track=track.name,
                             languages=("en", *langs))
         return {"utterances": len(rows)}
 
@@ -252,10 +272,17 @@ class Recipe:
     langs: tuple[str, ...] = ()  # the directions this build makes (default: the track's)
     stages: list[tuple[str, str, StageOutput]] = field(default_factory=list)  # (lang, stage, output)
     _sets: dict = field(default_factory=dict)
+    # True in harness.stages.planning's stand-in: the stages do not run, so a step that reads an earlier
+    # stage's files at build time (diet_kit.fitting_plan, require_under_limit) gives its planning answer.
+    planning: ClassVar[bool] = False
 
     @property
     def device(self) -> str:
-        return self.config.get("build", {}).get("device", "cpu")
+        return tables.table(self.config, "build", required=False).device
+
+    def table(self, name: str, required: bool = True):
+        """The typed ``[name]`` table of the config (``harness.stages.config``)."""
+        return tables.table(self.config, name, required)
 
     def run_stage(self, lang: str, name: str, settings: dict, inputs: Sequence[StageOutput],
              produce: Callable[[Path], dict | None]) -> StageOutput:
@@ -268,7 +295,7 @@ class Recipe:
 
     def dataset(self, role: str, lang: str) -> DataSet:
         """The set named by ``[data] <role>`` (a string, or a table per language)."""
-        source = self.config["data"].get(role)
+        source = getattr(self.table("data"), role) if role in tables.DATA_SOURCES else None
         if source is None:
             raise StageError(f"the config has no [data] {role}")
         source = _per_lang(source, lang)
@@ -287,7 +314,8 @@ class Recipe:
 
     def base(self) -> StageOutput:
         """The base model: ``[data] base`` (a folder), else the track's (a project folder or a hub id)."""
-        configured = self.config["data"].get("base", self.track.base_model)
+        data = self.table("data")
+        configured = data.base if data.base is not None else self.track.base_model
         local = Path(configured) if Path(configured).is_absolute() else REPO / configured
         if local.is_dir():
             return folder_input("base", local)
@@ -295,9 +323,9 @@ class Recipe:
             raise StageError(f"base model {configured} is missing (the mini base is made by make mini-base)")
 
         # A configured base other than the track's (diet-kit's Qwen2-Audio-7B) has its own pin.
-        revision = self.config["data"].get("base_revision") or (
+        revision = data.base_revision or (
             self.track.base_revision if configured == self.track.base_model else HUB_REVISIONS.get(configured))
-        prompt = self.config["data"].get("base_prompt", self.track.prompt)
+        prompt = data.base_prompt if data.base_prompt is not None else self.track.prompt
 
         def produce(folder: Path) -> dict:
             from harness.models import write_manifest
@@ -305,7 +333,7 @@ class Recipe:
             materialize_base(self.track, folder / MODEL, model=configured, revision=revision)
             # A system folder, as every stage's input is: one model for every direction.
             write_manifest(folder / MODEL, format="hf", languages={lang: "." for lang in self.track.languages},
-                           prompt=prompt, base_model=configured, built_by="harness/stages/base.py")
+                           prompt=prompt, base_model=configured, built_by="stage:base")
             return {"model": configured, "revision": revision}
 
         output = self.cache.run("base", {"model": configured, "revision": revision, "prompt": prompt}, [], produce)
@@ -319,7 +347,7 @@ class Recipe:
         from harness.stages.finetune import finetune_system
 
         train = self.dataset("train", lang)
-        settings = train_settings(self.config["teacher"])
+        settings = train_settings(self.table("teacher"))
 
         def produce(folder: Path) -> dict:
             return finetune_system(base.path, train.testset.folder, folder / MODEL, settings, langs=(lang,),
@@ -332,7 +360,7 @@ class Recipe:
         from harness.stages.distill import distill_testset
 
         train = self.dataset("train", lang)
-        settings = decode_settings(self.config["distill"], self.track)
+        settings = decode_settings(self.table("distill"), self.track)
 
         def produce(folder: Path) -> dict:
             return distill_testset(teacher.path / MODEL, train.testset, folder / KD_FILE, settings, langs=(lang,),
@@ -348,15 +376,15 @@ class Recipe:
         """
         import json
 
-        from harness.stages.prune import DEFAULT_METRICS, middle_layers, prune_system
+        from harness.stages.prune import middle_layers, prune_system
 
-        table = self.config["prune"]
+        table = self.table("prune")
         select = self.dataset("select", lang)
         settings = decode_settings(table, self.track)
-        remove, expected = int(table["remove"]), table.get("of")
-        metric = _per_lang(table.get("metric", DEFAULT_METRICS), lang)
-        exclude = bool(table.get("exclude_first_last", True))
-        limit = table.get("limit")
+        remove, expected = int(table.remove), table.of
+        metric = _per_lang(table.metric, lang)
+        exclude = bool(table.exclude_first_last)
+        limit = table.limit
 
         fixed = list(layers) if layers is not None and layers != "middle" else layers
 
@@ -390,7 +418,7 @@ class Recipe:
 
     def _kd_examples(self, processor, style: str, lang: str, kd: StageOutput, factor: int):
         from harness.stages.distill import kd_examples, read_rows
-        from harness.stages.finetune import cached_features
+        from harness.training.features import cached_features
 
         train = self.dataset("train", lang).testset
         rows = [row for row in read_rows(kd.path / KD_FILE) if row.lang == lang]
@@ -402,7 +430,7 @@ class Recipe:
         from harness.models import read_manifest
         from harness.stages.finetune import finetune_system
 
-        settings = train_settings(self.config["finetune_pruned"])
+        settings = train_settings(self.table("finetune_pruned"))
 
         def produce(folder: Path) -> dict:
             return finetune_system(system.path / MODEL, self.dataset("train", lang).testset.folder, folder / MODEL,
@@ -422,11 +450,13 @@ class Recipe:
         from harness.testsets import write_segmented_set
 
         targets = tuple(langs or (lang,))
-        config = self.config[table]
+        config = self.table(table)
         general = self.dataset("general", targets[0])
         if general.sample_stage is not None:  # a corpus source, already converted as this very sample
             return general.sample_stage
-        size, seed = int(config["general_size"]), int(config.get("general_seed", 0))
+        if config.general_size is None:
+            raise StageError(f"the config's [{table}] has no general_size (the general-domain sample's size)")
+        size, seed = int(config.general_size), int(config.general_seed)
         try:
             picked = seeded_sample(general.testset.utterances, size, seed, general.testset.name)
         except CorpusError as err:
@@ -438,7 +468,7 @@ class Recipe:
                     for u in picked)
             write_segmented_set(folder / SET, name=f"{general.testset.name}_sample", version="1",
                                 domain="general", rows=rows, generator={"of": general.testset.name, "seed": seed,
-                                                                        "built_by": "harness/stages/recipe.py"},
+                                                                        "built_by": "stage:general_sample"},
                                 languages=("en", *targets))
             return {"utterances": size}
 
@@ -447,14 +477,15 @@ class Recipe:
     def qlora(self, lang: str, system: StageOutput, kd: StageOutput, general: StageOutput | None = None) -> StageOutput:
         """QLoRA on ``system`` with the KD set (x ``[qlora] oversample``), plus the general sample if given."""
         from harness.models import load_processor, read_manifest
-        from harness.stages.finetune import cached_features, make_examples, stack_stores
         from harness.stages.qlora import qlora_system
+        from harness.training.examples import make_examples
+        from harness.training.features import cached_features, stack_stores
 
-        table = self.config["qlora"]
+        table = self.table("qlora")
         lora, share = lora_settings(table)
-        settings = train_settings(table.get("train", {}))
-        factor = int(table.get("oversample", 1))
-        gradient_checkpointing = bool(table.get("gradient_checkpointing", False))
+        settings = train_settings(table.train or {})
+        factor = int(table.oversample)
+        gradient_checkpointing = bool(table.gradient_checkpointing)
 
         def produce(folder: Path) -> dict:
             from harness.testsets import load_testset
@@ -526,8 +557,10 @@ Chain = Callable[[Recipe, str, StageOutput], StageOutput]  # (recipe, lang, base
 
 def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | None = None,
                 config: str | os.PathLike | None = None, work: str | os.PathLike | None = None,
-                log: Callable[[str], None] | None = print) -> Recipe:
-    """A submission's recipe on a track over the shared stage cache, its data sources checked first."""
+                log: Callable[[str], None] | None = print, required: Sequence[str] | None = None) -> Recipe:
+    """A submission's recipe on a track over the shared stage cache, its data sources checked first.
+
+    ``required``: the config tables the chain reads (default: the submission's declaration's)."""
     try:
         track_obj = get_track(track)
     except ValueError as err:
@@ -536,7 +569,8 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
     unknown = [lang for lang in langs if lang not in track_obj.languages]
     if unknown:
         raise StageError(f"track {track} has no direction en-{', en-'.join(unknown)}")
-    settings = load_config(config or config_path(submission, track), REQUIRED_TABLES.get(submission, ("data",)))
+    settings = load_config(config or config_path(submission, track),
+                           required_tables(submission) if required is None else tuple(required))
 
     # The cache's "running" line is progress (stderr); the per-stage result line is log_stage's.
     def progress(line: str) -> None:
@@ -546,7 +580,7 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
     cache = StageCache(work or REPO / "build" / track / "cache", log=progress)
     recipe = Recipe(track=track_obj, config=settings, cache=cache, log=log, langs=langs)
     for role in settings["data"]:  # every data source first: a missing one fails before any training
-        if role != "base":
+        if role not in BASE_KEYS:
             for lang in langs:
                 recipe.dataset(role, lang)
     return recipe
@@ -555,9 +589,9 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
 def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence[str] | None = None,
           out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
           work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print,
-          shared: bool = False) -> BuildResult:
+          shared: bool = False, required: Sequence[str] | None = None) -> BuildResult:
     """Run ``chain`` for each direction (``shared``: once, one model for all) and assemble the system folder."""
-    recipe = open_recipe(submission, track=track, langs=langs, config=config, work=work, log=log)
+    recipe = open_recipe(submission, track=track, langs=langs, config=config, work=work, log=log, required=required)
     langs = recipe.langs
     base = recipe.base()
     if shared:
@@ -574,8 +608,9 @@ def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence
 
 
 def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | None = None,
-         shared: bool = False) -> int:
-    """The command line both build scripts share; bad input is one line on stderr and exit status 2."""
+         shared: bool = False, required: Sequence[str] | None = None) -> int:
+    """The command line every build script shares (``harness.submissions.build_main`` passes a build.py's
+    declaration); bad input is one line on stderr and exit status 2."""
     from harness.errors import one_line
 
     parser = argparse.ArgumentParser(description=description)
@@ -587,7 +622,7 @@ def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | 
     args = parser.parse_args(argv)
     try:
         build(submission, chain, track=args.track, langs=None if args.lang == "both" else (args.lang,),
-              out=args.out, config=args.config, work=args.work, shared=shared)
+              out=args.out, config=args.config, work=args.work, shared=shared, required=required)
     except StageError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         return 2

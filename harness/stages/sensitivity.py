@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from harness.stages.finetune import IGNORE_INDEX
 from harness.stages.hqq import DECODER_PROJECTIONS
+from harness.training.examples import IGNORE_INDEX
 
 # The module kinds a layer can be measured by (paths inside a decoder layer): the paper
 # measures the MLP; the attention projections extend the ladder where the MLPs alone cannot fit.
@@ -80,8 +80,8 @@ class SensitivityResult:
 
 
 def decoder_layers(model) -> torch.nn.ModuleList:
-    from harness.stages.finetune import unwrapped
     from harness.stages.prune import language_model
+    from harness.training.forward import unwrapped
 
     return language_model(unwrapped(model)).layers
 
@@ -89,7 +89,7 @@ def decoder_layers(model) -> torch.nn.ModuleList:
 @torch.no_grad()
 def embed_batches(model, batches: Sequence[dict[str, torch.Tensor]]) -> list[EmbeddedBatch]:
     """The language model's inputs for ``collate``d batches: the audio encoder runs once here."""
-    from harness.stages.finetune import audio_states, input_embeddings, unwrapped
+    from harness.training.forward import audio_states, input_embeddings, unwrapped
 
     core = unwrapped(model)
     device = next(core.parameters()).device

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from harness.contract import RUN_SCRIPT
-from harness.results import atomic_write_text, staged_folder
+from harness.files import atomic_write_text, staged_folder
 from harness.stages.base import StageError, materialize_base
 from harness.tracks import REPO, get_track
 

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     from harness.audio import decode_audio
     from harness.decode import DecodeSettings, decode
     from harness.models import load_system
-    from harness.results import atomic_write_text
+    from harness.files import atomic_write_text
     from harness.tracks import get_track
 
     try:

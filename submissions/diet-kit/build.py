@@ -14,7 +14,11 @@ config/<track>.toml. Usage:
 import sys
 
 from harness.stages import diet_kit as diet
-from harness.stages.recipe import Recipe, StageOutput, main
+from harness.stages.recipe import Recipe, StageOutput
+from harness.submissions import build_main
+
+SHARED = True  # one model for both directions: the chain runs once, for "de+zh"
+REQUIRED_TABLES = ("data", "lora", "quantize", "sensitivity", "awq")  # the config tables the chain reads
 
 
 def chain(recipe: Recipe, lang: str, base: StageOutput) -> StageOutput:
@@ -27,4 +31,4 @@ def chain(recipe: Recipe, lang: str, base: StageOutput) -> StageOutput:
 
 
 if __name__ == "__main__":
-    sys.exit(main("diet-kit", chain, __doc__.splitlines()[0], shared=True))
+    sys.exit(build_main(__file__))

@@ -10,7 +10,10 @@ the hyper-parameters are in config/<track>.toml. Usage:
 
 import sys
 
-from harness.stages.recipe import Recipe, StageOutput, main
+from harness.stages.recipe import Recipe, StageOutput
+from harness.submissions import build_main
+
+REQUIRED_TABLES = ("data", "teacher", "distill", "qlora")  # the config tables the chain reads
 
 
 def chain(recipe: Recipe, lang: str, base: StageOutput) -> StageOutput:
@@ -20,4 +23,4 @@ def chain(recipe: Recipe, lang: str, base: StageOutput) -> StageOutput:
 
 
 if __name__ == "__main__":
-    sys.exit(main("modelA", chain, __doc__.splitlines()[0]))
+    sys.exit(build_main(__file__))

@@ -11,7 +11,10 @@ stages are modelA's, so building modelB after modelA reuses them. Usage:
 
 import sys
 
-from harness.stages.recipe import Recipe, StageOutput, main
+from harness.stages.recipe import Recipe, StageOutput
+from harness.submissions import build_main
+
+REQUIRED_TABLES = ("data", "teacher", "distill", "prune", "finetune_pruned", "qlora")  # the config tables the chain reads
 
 
 def chain(recipe: Recipe, lang: str, base: StageOutput) -> StageOutput:
@@ -23,4 +26,4 @@ def chain(recipe: Recipe, lang: str, base: StageOutput) -> StageOutput:
 
 
 if __name__ == "__main__":
-    sys.exit(main("modelB", chain, __doc__.splitlines()[0]))
+    sys.exit(build_main(__file__))
