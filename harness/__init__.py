@@ -4,4 +4,9 @@ Compress Qwen2-Audio-7B for English->German and English->Chinese speech
 translation, verify the storage rule, decode, score and compare systems.
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# The checkout the harness runs from: test sets, submissions, build/ and leaderboard/ are found from it.
+REPO = Path(__file__).resolve().parents[1]

@@ -69,7 +69,8 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import REPO
+
 # What a relaunch runs (a wrapper script may set it to [its own path]).
 ENTRY: list[str] = ["-m", "harness", "eval"]
 TIMEOUT = timedelta(hours=12)  # idle ranks wait in a collective while rank 0 scores or decodes a long-form set

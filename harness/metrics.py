@@ -67,6 +67,7 @@ import numpy as np
 from sacrebleu.metrics import BLEU, CHRF, TER
 from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
+from harness import REPO
 from harness.degeneration import DegenerationReport, flag_segments
 from harness.tracks import UnpinnedError, is_hub_id, pinned_revision
 from harness.errors import HarnessError
@@ -74,8 +75,7 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from harness.tracks import Track
 
-REPO = Path(__file__).resolve().parents[1]
-COMET_RUNNER = REPO / "harness" / "comet_runner.py"
+COMET_RUNNER = Path(__file__).with_name("comet_runner.py")
 DEFAULT_COMET_PYTHON = REPO / ".venv-comet" / "bin" / "python"
 COMET_RUNNER_BAD_INPUT = 2  # the runner's exit code for a model or input it cannot use; its stderr says why
 

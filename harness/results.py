@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from harness import REPO
 from harness.files import atomic_write_json, atomic_write_text, write_jsonl
 # The results files' schemas, a segmented set's eval and a long-form set's (segment, decode, resegment,
 # score), are defined in harness.results_schema. Version 2: long-form sets realigned by the evaluation
@@ -32,7 +33,6 @@ from harness.files import atomic_write_json, atomic_write_text, write_jsonl
 from harness.results_schema import EVAL_SCHEMA, LONGFORM_SCHEMA, SCHEMA_VERSION, check_segment_rows, check_summary
 
 __all__ = ["EVAL_SCHEMA", "LONGFORM_SCHEMA", "SCHEMA_VERSION"]
-REPO = Path(__file__).resolve().parents[1]
 RESULTS_ROOT = REPO / "leaderboard" / "results"
 PACKAGES = ("harness", "iwslt-compression-harness", "torch", "transformers", "peft", "bitsandbytes", "hqq",
             "accelerate", "datasets", "sacrebleu", "numpy", "soundfile", "soxr", "silero-vad", "mweralign")

@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from harness import REPO
 from harness.errors import HarnessError, one_line
 
 SCHEMA_VERSION = 2
 EVAL_SCHEMA = "iwslt-harness/eval"
 LONGFORM_SCHEMA = "iwslt-harness/eval-longform"
 RESULT_SCHEMAS = (EVAL_SCHEMA, LONGFORM_SCHEMA)
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
+SCHEMA_FILE = REPO / "schemas" / "results.schema.json"
 SCHEMA_ID = f"https://github.com/iwslt-compression-harness/schemas/results-{SCHEMA_VERSION}.schema.json"
 
 

@@ -48,11 +48,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import REPO
 from harness.files import atomic_write_json
 from harness.speed import SCHEDULE_PARENT
 from harness.errors import HarnessError
 
-REPO = Path(__file__).resolve().parents[1]
 # What a worker runs (a test's wrapper script may set it to [its own path]).
 ENTRY: list[str] = ["-m", "harness", "eval"]
 CACHE_SCHEMA = "iwslt-harness/schedule-segmentations"

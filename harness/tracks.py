@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness import REPO
 from harness.errors import HarnessError
 
-REPO = Path(__file__).resolve().parents[1]
 GB = 10**9
 # The uncompressed base every track's systems are compared against (the leaderboard's Δ).
 BASE_SYSTEM = "baseline"

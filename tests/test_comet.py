@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.metrics import comet_score, score_all
+from harness.metrics import COMET_RUNNER, comet_score, score_all
 
 REPO = Path(__file__).resolve().parents[1]
 COMET_VENV = REPO / ".venv-comet"
-RUNNER = REPO / "harness" / "comet_runner.py"
+RUNNER = COMET_RUNNER
 
 BUILD_TINY_COMET = textwrap.dedent('''
     import sys
