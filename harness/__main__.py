@@ -22,7 +22,7 @@ COMMANDS = {
     "plan": ("harness.plan", "what a build or eval will do on a track: stages, model/data ids, GPU memory and disk, fits"),
     "import-hyps": ("harness.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),
     "export": ("harness.export", "write a system's hypotheses as the IWSLT 2026 evaluation server takes them (from results)"),
-    "corpus": ("harness.corpora", "write a seeded sample of a local CoVoST 2 / Europarl-ST copy as a segmented set"),
+    "corpus": ("harness.data.corpora", "write a seeded sample of a local CoVoST 2 / Europarl-ST copy as a segmented set"),
 }
 
 

@@ -236,7 +236,7 @@ def write_clip(path: Path, audio: np.ndarray) -> None:
     stored as 16-bit FLAC or WAV), else 32-bit float, so run.sh reads the harness's samples unchanged."""
     import soundfile as sf
 
-    from harness.audio import SAMPLE_RATE, write_wav
+    from harness.data.audio import SAMPLE_RATE, write_wav
 
     scaled = np.asarray(audio, dtype=np.float64) * 32768.0
     if scaled.size and np.array_equal(scaled, np.rint(scaled)) and scaled.min() >= -32768 and scaled.max() <= 32767:
@@ -247,7 +247,7 @@ def write_clip(path: Path, audio: np.ndarray) -> None:
 
 def write_clips(folder: Path, audios: Iterable[np.ndarray]) -> tuple[list[Path], float]:
     """Every clip as ``<index>.wav`` in ``folder``, one at a time: (absolute paths in order, audio seconds)."""
-    from harness.audio import SAMPLE_RATE
+    from harness.data.audio import SAMPLE_RATE
 
     paths, samples = [], 0
     for index, audio in enumerate(audios):
@@ -426,7 +426,7 @@ def evaluate(system_dir: Path, track, spec, testset, settings, *, results_root: 
              name: str | None = None) -> dict:
     """Run one contract system on one test set (segmented or long-form), score it as make eval scores a
     built system, write the results files and return the summary."""
-    from harness.testsets import LongFormSet
+    from harness.data.testsets import LongFormSet
 
     folder = Path(system_dir)
     check_folder(folder)
@@ -552,8 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        from harness.testsets import LongFormSet, TestSetError
-        from harness.tracks import get_track, load_spec, spec_by_name
+        from harness.data.testsets import LongFormSet, TestSetError
+        from harness.data.tracks import get_track, load_spec, spec_by_name
 
         track = get_track(args.track)
         check_folder(args.folder)   # a folder that is no contract is refused before the test set is loaded

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from harness.audio import SAMPLE_RATE
+from harness.data.audio import SAMPLE_RATE
 from harness.models import PROMPT_STYLES, LoadedSystem
 
 log = logging.getLogger(__name__)

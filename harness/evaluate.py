@@ -45,8 +45,8 @@ Decoder = Callable[..., object]
 from harness.metrics import MetricError, score_output, segment_scores
 from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
-from harness.testsets import LongFormSet, TestSet, TestSetError
-from harness.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
+from harness.data.testsets import LongFormSet, TestSet, TestSetError
+from harness.data.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
 from harness.vllm_backend import BackendError, open_backend
 from harness.errors import HarnessError
 

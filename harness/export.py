@@ -54,7 +54,7 @@ from harness import results
 from harness.files import staged_folder
 from harness.errors import HarnessError, one_line
 from harness.import_hyps import _SAFE_NAME, EXIT_BAD_INPUT, HypothesesError, load_set
-from harness.tracks import Track, get_track
+from harness.data.tracks import Track, get_track
 
 SCHEMA = "iwslt-harness/export"
 SCHEMA_VERSION = 1
@@ -148,7 +148,7 @@ def _longform_lines(paths: results.ResultPaths, report: dict, lang: str, make_ev
 def collect(track: Track, system: str, testsets: list[str] | None, results_root: Path,
             team: str, condition: str, submission_type: str) -> tuple[list[Exported], dict]:
     """Every file of the export and the manifest; reads results and test sets, writes nothing."""
-    from harness.testsets import LongFormSet
+    from harness.data.testsets import LongFormSet
 
     known = [spec.name for spec in track.testsets]
     unknown = [name for name in testsets or () if name not in known]

@@ -38,7 +38,7 @@ rewrite within one file-system timestamp tick). ``bytes_sha256``: the same for b
 ``content_hash`` of a folder: ``listing_sha256`` over (relative POSIX path, ``file_sha256``)
 of every file under it, sorted by path. Folder hashes are the stage cache's keys of external
 inputs (a base model) and results' model hashes, and the same listing is a long-form test
-set's content hash (harness.iwslt_layout): the algorithm must never change, or every cache
+set's content hash (harness.data.iwslt_layout): the algorithm must never change, or every cache
 and pinned test-set hash is invalidated (tests/test_files.py pins a value). Callers that
 record a hash as ``sha256:<hex>`` add the prefix themselves.
 

@@ -81,7 +81,7 @@ from harness import results, speed
 from harness.files import file_sha256
 from harness.errors import HarnessError, one_line, read_input_bytes
 from harness.metrics import MetricError, score_output, segment_scores
-from harness.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
+from harness.data.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
 
 EXIT_BAD_INPUT = 2
 HYPOTHESES_ONLY = "hypotheses only"
@@ -226,8 +226,7 @@ def verify_size(model: Path, track: Track, declared_bytes: int, declared_params:
 
 def load_set(track: Track, testset: str, folder: Path | None):
     """(spec, loaded set): the track's test set by name, or a local folder given explicitly."""
-    from harness import testsets
-
+    from harness.data import testsets
     try:
         if folder is not None:
             loaded = testsets.load_testset(folder)
@@ -444,7 +443,7 @@ def _import_set(args: argparse.Namespace, argv: list[str] | None, track: Track, 
                 hyps: dict[str, list[Path]], size: dict, models: dict[str, str] | None
                 ) -> tuple[results.ResultPaths, dict, list[dict]]:
     """One test set's results: every direction of ``hyps`` scored (``models``: a layout's model names)."""
-    from harness.testsets import LongFormSet
+    from harness.data.testsets import LongFormSet
 
     declared_bytes, declared_params = size["declared_bytes"], size["declared_params"]
     storage_verdict, verified, flags = size["storage_verdict"], size["verified"], size["flags"]

@@ -25,7 +25,7 @@ What it implements, and from where:
   (thammegowda/wmt26-model-compression): each score's difference from the track's
   uncompressed base (the ``baseline`` system) in the same group.
 - The IWSLT rules (papers.md): compliance with the 2026 4 GB on-disk limit and the 2025
-  size bin, scaled per track by harness.tracks / harness.storage; constrained (in-domain
+  size bin, scaled per track by harness.data.tracks / harness.storage; constrained (in-domain
   talks data only) vs unconstrained data conditions.
 - Every score with its 95 % bootstrap confidence interval where its results file has one
   (harness.metrics: sacreBLEU's bootstrap, 1,000 resamples, seed 12345; COMET: bootstrap of
@@ -69,7 +69,7 @@ from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, LOWER_
 from harness.results import RESULTS_ROOT
 from harness.results_schema import ResultsSchemaError, check_summary
 from harness.files import atomic_write_text
-from harness.tracks import BASE_SYSTEM, GB, REAL_RULE, REPO
+from harness.data.tracks import BASE_SYSTEM, GB, REAL_RULE, REPO
 
 DEFAULT_RESULTS = RESULTS_ROOT
 DEFAULT_OUT = REPO / "leaderboard"
@@ -476,7 +476,7 @@ def reported_rows() -> list[dict]:
     """The papers' published numbers, each with its paper, test set and metric settings."""
     rows = []
     for paper, system, lang, metrics, gb, condition in REPORTED:
-        # The 2026 limit and 2025 bins of the real 7B tracks (harness.tracks.REAL_RULE) on the published GB.
+        # The 2026 limit and 2025 bins of the real 7B tracks (harness.data.tracks.REAL_RULE) on the published GB.
         size_bytes = None if gb is None else round(gb * GB)
         size_bin = None if size_bytes is None else REAL_RULE.bin_of(size_bytes)
         rows.append({

@@ -5,7 +5,7 @@ evaluation server re-aligns its output to the reference segments before scoring:
 the set's lines, talks concatenated, to all of its reference segments in one mwerSegmenter
 run, whatever the line count (harness.resegment, which cites the organizers' pages and
 SLT.KIT's Eval.sh; Chinese by character). ``evaluate_longform`` does the same for a built
-system on a long-form set (harness.testsets.LongFormSet):
+system on a long-form set (harness.data.testsets.LongFormSet):
 
 1. segment every talk (harness.segment: SHAS-style divide-and-conquer on silero-vad
    probabilities by default; VAD-only, fixed windows or the gold segments.yaml on request),
@@ -33,7 +33,7 @@ from harness.decode import DecodeSettings, decode
 from harness.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
 from harness.models import read_manifest
 from harness.results import LONGFORM_SCHEMA
-from harness.tracks import TestSetSpec, Track
+from harness.data.tracks import TestSetSpec, Track
 from harness.vllm_backend import open_backend
 
 DEFAULT_METHOD = "dac"
@@ -299,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.evaluate import BUILD_ROOT
     from harness.report import write_report
-    from harness.testsets import LongFormSet
-    from harness.tracks import REPO, get_track, load_spec, spec_by_name
+    from harness.data.testsets import LongFormSet
+    from harness.data.tracks import REPO, get_track, load_spec, spec_by_name
 
     parser = argparse.ArgumentParser(prog="python -m harness longform",
                                      description="Compare segmentations of a long-form set: gold, SHAS-style DAC, "

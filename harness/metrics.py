@@ -69,11 +69,11 @@ from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness import REPO
 from harness.degeneration import DegenerationReport, flag_segments
-from harness.tracks import UnpinnedError, is_hub_id, pinned_revision
+from harness.data.tracks import UnpinnedError, is_hub_id, pinned_revision
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
-    from harness.tracks import Track
+    from harness.data.tracks import Track
 
 COMET_RUNNER = Path(__file__).with_name("comet_runner.py")
 DEFAULT_COMET_PYTHON = REPO / ".venv-comet" / "bin" / "python"

@@ -68,8 +68,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from harness.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
-from harness.tracks import HUB_REVISIONS, HUB_SOURCES, REPO, Track, get_track, pin_label
+from harness.data.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
+from harness.data.tracks import HUB_REVISIONS, HUB_SOURCES, REPO, Track, get_track, pin_label
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -475,7 +475,7 @@ class Planner:
                                          memory={}, disk=disk, notes=notes))
 
     def _corpus_notes(self, source: str) -> tuple[int, list[str]]:
-        """Disk and notes of a local corpus source (harness.corpora): its seeded sample, written once as FLAC."""
+        """Disk and notes of a local corpus source (harness.data.corpora): its seeded sample, written once as FLAC."""
         try:
             sample = sample_settings(self.config)
             variables = required_env(source, self.langs)
@@ -489,7 +489,7 @@ class Planner:
         unset = [name for name in variables if not os.environ.get(name)]
         if unset:
             notes.append(f"{', '.join(unset)} not set here: the build stops at this stage until "
-                         f"{'it is' if len(unset) == 1 else 'they are'} (harness/corpora.py)")
+                         f"{'it is' if len(unset) == 1 else 'they are'} (harness/data/corpora.py)")
         return audio_bytes(size), notes
 
     # ---- the chain's stages: one estimator per stage name the build records (harness.stages.planning).

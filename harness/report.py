@@ -25,7 +25,7 @@ from harness import results
 from harness.files import atomic_write_json, atomic_write_text
 from harness.decode import DecodeSettings
 from harness.metrics import CHRF_FOR, METRIC_LABEL
-from harness.tracks import TestSetSpec, Track, load_spec, spec_by_name
+from harness.data.tracks import TestSetSpec, Track, load_spec, spec_by_name
 
 REPORT_SCHEMA = "iwslt-harness/report"
 
@@ -53,7 +53,7 @@ class RowResult:
         return self.metrics.get(lang, {}).get(metric, {}).get("value")
 
     def as_dict(self) -> dict:
-        from harness.tracks import REPO
+        from harness.data.tracks import REPO
 
         def shown(path: Path) -> str:  # repository-relative where it can be: the file is committed
             path = Path(path).resolve()

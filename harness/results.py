@@ -166,8 +166,8 @@ class Checkpoint:
 
 
 def _hub_revisions(track_name: object) -> dict:
-    """The hub ids the track reads and the commit each is read at (harness.tracks.HUB_REVISIONS)."""
-    from harness.tracks import TRACKS, hub_revisions
+    """The hub ids the track reads and the commit each is read at (harness.data.tracks.HUB_REVISIONS)."""
+    from harness.data.tracks import TRACKS, hub_revisions
 
     return hub_revisions(TRACKS[track_name]) if track_name in TRACKS else {}
 

@@ -141,7 +141,7 @@ class LanguageReport:
 
 @dataclass(frozen=True)
 class TestSetInfo:
-    """Which test set, at which version and content hash (harness.testsets)."""
+    """Which test set, at which version and content hash (harness.data.testsets)."""
 
     __test__: ClassVar[bool] = False  # a dataclass named Test*: not a pytest test class
     name: str

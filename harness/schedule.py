@@ -159,7 +159,7 @@ def write_segmentations(path: Path, segmentations: dict, testsets: dict) -> None
 
 def read_segmentations(path: Path, testsets: dict, method: str) -> dict:
     """The parent's segmentations of the long-form sets among ``testsets``, checked against them."""
-    from harness.testsets import LongFormSet
+    from harness.data.testsets import LongFormSet
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -258,8 +258,8 @@ def run_queue(args: argparse.Namespace, systems: list[str], devices: list[str], 
 def eval_entry(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
     """The ``--devices`` hook of ``harness.evaluate.main``: one device runs ``run`` as before; several, the queue."""
     from harness import evaluate
-    from harness.testsets import LongFormSet
-    from harness.tracks import load_spec
+    from harness.data.testsets import LongFormSet
+    from harness.data.tracks import load_spec
 
     try:
         devices = parse_devices(args.devices)

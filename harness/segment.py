@@ -35,7 +35,7 @@ with its recurrent state carried from window to window, exactly as its own
 the timestamps its helper derives. Files are read in soundfile blocks and resampled with
 a streaming soxr resampler, so an hours-long talk never sits in memory: only one float per
 32 ms frame does. Stereo is mixed to mono and other rates resampled to 16 kHz, as
-``harness.audio.decode_audio`` does, and every such conversion is recorded in the result.
+``harness.data.audio.decode_audio`` does, and every such conversion is recorded in the result.
 
 Segments shorter than ``min_seconds`` are dropped by every automatic method; the share of
 the talk's speech frames (probability above ``threshold``) that fall outside every segment
@@ -64,7 +64,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from harness.audio import SAMPLE_RATE, AudioError, AudioInfo, audio_seconds, libsndfile_reason, mono_16k
+from harness.data.audio import SAMPLE_RATE, AudioError, AudioInfo, audio_seconds, libsndfile_reason, mono_16k
 from harness.errors import HarnessError, one_line
 
 # silero-vad's window at 16 kHz: the model accepts exactly 512 samples per call.
@@ -175,7 +175,7 @@ def audio_window_seconds(track) -> float:
     Qwen2-Audio-7B's processor uses. Longer clips are truncated by the feature extractor,
     so no segment may exceed it.
     """
-    from harness.tracks import REPO
+    from harness.data.tracks import REPO
 
     base = track.base_model
     candidates: list[Path] = []
@@ -203,7 +203,7 @@ def audio_window_seconds(track) -> float:
 def settings_for_track(track, **overrides) -> SegmentSettings:
     """Settings whose max is SHAS's 18 s capped by the track's model window (9 s on the mini track)."""
     if isinstance(track, str):
-        from harness.tracks import get_track
+        from harness.data.tracks import get_track
 
         track = get_track(track)
     values = {"max_seconds": min(SHAS_MAX_SECONDS, audio_window_seconds(track)), **overrides}
@@ -323,7 +323,7 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
     """``audio`` as float32 mono 16 kHz in [-1, 1], with what was converted.
 
     Accepts 1-D samples or a 2-D (frames, channels) array (soundfile's layout), float in
-    [-1, 1] or int16. The conversion itself is harness.audio.mono_16k, decode_audio's: channels
+    [-1, 1] or int16. The conversion itself is harness.data.audio.mono_16k, decode_audio's: channels
     averaged, the rate converted with soxr "HQ"; its AudioError comes back as a SegmentError.
     """
     array = np.asarray(audio)
@@ -553,8 +553,8 @@ def check_segments(segments: Sequence, seconds: float, where: str = "segments") 
     Raises SegmentError (one line) for a non-number, a negative offset, a duration that is
     not positive, or a segment that ends beyond the audio (10 ms slack, IWSLT's rounding).
     """
-    # Imported here, as elsewhere in this module: harness.testsets imports datasets (about 1 s).
-    from harness.testsets import SEGMENT_SLACK_SECONDS
+    # Imported here, as elsewhere in this module: harness.data.testsets imports datasets (about 1 s).
+    from harness.data.testsets import SEGMENT_SLACK_SECONDS
 
     checked = []
     for index, item in enumerate(segments):
@@ -784,7 +784,7 @@ def segment_file(path: str | os.PathLike, method: str = "dac", settings: Segment
 
 def segment_set(longform_set, method: str = "dac", settings: SegmentSettings | None = None, *,
                 block_seconds: float = DEFAULT_BLOCK_SECONDS, progress: bool = True) -> SegmentationResult:
-    """Segment every talk of a LongFormSet (harness.testsets); "gold" takes the set's segments.yaml."""
+    """Segment every talk of a LongFormSet (harness.data.testsets); "gold" takes the set's segments.yaml."""
     return segment_set_methods(longform_set, (method,), settings, block_seconds=block_seconds,
                                progress=progress)[method]
 
@@ -831,7 +831,7 @@ def read_segment_file(segments_yaml: str | os.PathLike,
     Any mismatch (offset beyond the audio's end, a negative or zero duration, a missing wav)
     is a one-line SegmentError.
     """
-    from harness.testsets import TestSetError, read_segments_yaml
+    from harness.data.testsets import TestSetError, read_segments_yaml
 
     path = Path(segments_yaml)
     folder = Path(audio_dir) if audio_dir is not None else path.parent / "wav"
@@ -917,7 +917,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write every result (settings, stats, segments) to this JSON file")
     parser.add_argument("--yaml", help="write the (single) method's segmentation as an IWSLT segments.yaml")
     args = parser.parse_args(argv)
-    from harness.testsets import LongFormSet, load_testset, segments_yaml_text
+    from harness.data.testsets import LongFormSet, load_testset, segments_yaml_text
 
     overrides = {key: value for key, value in (("max_seconds", args.max_seconds), ("min_seconds", args.min_seconds),
                                                ("threshold", args.threshold),

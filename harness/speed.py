@@ -515,8 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness.files import atomic_write_json
     from harness.results import RESULTS_ROOT, ResultPaths
     from harness.results_schema import RESULT_SCHEMAS, check_summary
-    from harness.testsets import TestSetError
-    from harness.tracks import get_track, load_spec
+    from harness.data.testsets import TestSetError
+    from harness.data.tracks import get_track, load_spec
     from harness.vllm_backend import BackendError
 
     parser = argparse.ArgumentParser(prog="python -m harness speed",

@@ -1,7 +1,7 @@
 """`python -m harness check <folder>`: storage-constraint compliance and integrity of a system folder.
 
 The size rules are the IWSLT Model Compression task's (organizers' pages, summarised in
-Moslem, IWSLT 2025 and Liu et al., IWSLT 2026; the numbers live in ``harness.tracks``):
+Moslem, IWSLT 2025 and Liu et al., IWSLT 2026; the numbers live in ``harness.data.tracks``):
   size   the bytes of every regular file in the folder, whatever its name or format:
          weights, compressed archives, files of unknown format, code, tokenizer, configs,
          hidden subfolders (.git/, .cache/) included; the apparent size (``st_size``), so
@@ -105,9 +105,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness import tracks
+from harness.data import tracks
 from harness.files import atomic_write_json
-from harness.tracks import GB, SizeRule, Track, get_track, scaled_rule
+from harness.data.tracks import GB, SizeRule, Track, get_track, scaled_rule
 from harness.weightfiles import (
     DTYPE_BITS,
     MAX_CONFIG_BYTES,

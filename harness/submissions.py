@@ -37,7 +37,7 @@ from pathlib import Path
 from types import ModuleType
 
 from harness.errors import HarnessError
-from harness.tracks import REPO
+from harness.data.tracks import REPO
 
 ENV = "HARNESS_SUBMISSIONS_DIR"
 BUILD = "build.py"

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from harness.audio import SAMPLE_RATE
+from harness.data.audio import SAMPLE_RATE
 from harness.decode import DecodeOutput, DecodeSettings, Hypothesis, build_prompt, cut_at_eos, decode_stats
 from harness.errors import HarnessError
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.audio import SAMPLE_RATE
+from harness.data.audio import SAMPLE_RATE
 
 TINY_WINDOW_SECONDS = 4
 TINY_VOCAB_SIZE = 400

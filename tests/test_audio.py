@@ -1,4 +1,4 @@
-"""harness.audio: decoding to 16 kHz mono, one-line errors, FLAC/WAV writing."""
+"""harness.data.audio: decoding to 16 kHz mono, one-line errors, FLAC/WAV writing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.audio import (
+from harness.data.audio import (
     SAMPLE_RATE,
     AudioError,
     audio_seconds,
@@ -156,7 +156,7 @@ def test_encode_flac_identical_across_processes():
     audio = (0.4 * np.sin(np.arange(24_000) * 0.07)).astype(np.float32)
     here = hashlib.sha256(encode_flac(audio, 22_050)).hexdigest()
     code = (
-        "import hashlib, numpy as np; from harness.audio import encode_flac;"
+        "import hashlib, numpy as np; from harness.data.audio import encode_flac;"
         "a = (0.4 * np.sin(np.arange(24_000) * 0.07)).astype(np.float32);"
         "print(hashlib.sha256(encode_flac(a, 22_050)).hexdigest())"
     )

@@ -200,7 +200,7 @@ def test_every_direction_has_speed_by_the_current_protocol(summaries):
 
 
 def test_every_submission_has_every_mini_test_set(summaries):
-    from harness.tracks import get_track
+    from harness.data.tracks import get_track
 
     systems = sorted(path.parent.name for path in (ROOT / "submissions").glob("*/build.py"))
     testsets = {spec.name: spec.languages for spec in get_track(TRACK).testsets}

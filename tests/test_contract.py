@@ -28,9 +28,9 @@ from harness import contract
 from harness import evaluate as evaluation
 from harness import leaderboard, storage
 from harness.decode import DecodeSettings
-from harness.testsets import load_testset, write_longform_set
-from harness import tracks
-from harness.tracks import get_track
+from harness.data.testsets import load_testset, write_longform_set
+from harness.data import tracks
+from harness.data.tracks import get_track
 
 from test_storage import write_safetensors
 
@@ -185,7 +185,7 @@ def test_eval_command_dispatches_contract_folders(builds, tmp_path, monkeypatch)
     sentences = tmp_path / "sentences"
     rows = [{"id": u.id, "audio": u.audio(), "en": u.en, "de": u.targets["de"], "zh": u.targets["zh"]}
             for u in load_testset(FIXED).utterances[:3]]
-    from harness.testsets import write_segmented_set
+    from harness.data.testsets import write_segmented_set
     write_segmented_set(sentences, name="sentences", version="1", domain="general", rows=rows,
                         generator={"name": "tests/test_contract.py"})
     track = dataclasses.replace(TRACK, testsets=(tracks.TestSetSpec("sentences", "local", str(sentences)),))
@@ -208,7 +208,7 @@ def test_longform_contract_is_segmented_resegmented_and_scored_like_the_baseline
     import numpy as np
 
     from harness import longform
-    from harness.audio import SAMPLE_RATE
+    from harness.data.audio import SAMPLE_RATE
 
     pause = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
     talks = []
@@ -250,8 +250,8 @@ def test_longform_contract_is_segmented_resegmented_and_scored_like_the_baseline
 
 
 def _script_set(tmp_path_factory, clips: int = 5):
-    from harness.audio import SAMPLE_RATE
-    from harness.testsets import write_segmented_set
+    from harness.data.audio import SAMPLE_RATE
+    from harness.data.testsets import write_segmented_set
 
     import numpy as np
 
@@ -294,7 +294,7 @@ def test_a_conforming_script_passes_and_its_lines_are_read_in_order(tones, tmp_p
 
 
 def test_written_audio_is_the_harness_samples_exactly(tones, tmp_path):
-    from harness.audio import decode_audio
+    from harness.data.audio import decode_audio
 
     import numpy as np
 
@@ -347,7 +347,7 @@ def test_a_run_that_breaks_the_contract_fails_in_one_line(body, fragment, tones,
 
 
 def test_the_smoke_command_gives_a_verdict_and_an_exit_code(tones, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("harness.tracks.load_spec", lambda spec: tones)
+    monkeypatch.setattr("harness.data.tracks.load_spec", lambda spec: tones)
     good = submission(tmp_path / "good", ECHO)
     assert contract.main([str(good), "--log-dir", str(tmp_path / "logs")]) == 0
     out = capsys.readouterr().out

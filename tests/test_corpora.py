@@ -1,4 +1,4 @@
-"""Local general-domain corpora (harness.corpora: CoVoST 2, Europarl-ST) and the streaming segmented-set writer.
+"""Local general-domain corpora (harness.data.corpora: CoVoST 2, Europarl-ST) and the streaming segmented-set writer.
 
 Every corpus here is a small synthetic copy of the real layout, written by the fixtures:
 a Common Voice English folder (validated.tsv + MP3 clips written by libsndfile) with the
@@ -19,14 +19,14 @@ import pytest
 import soundfile as sf
 
 from conftest import one_line_error
-import harness.testsets as ts
-from harness import corpora
-from harness.audio import SAMPLE_RATE, decode_audio, encode_flac
-from harness.corpora import CorpusError
+import harness.data.testsets as ts
+from harness.data import corpora
+from harness.data.audio import SAMPLE_RATE, decode_audio, encode_flac
+from harness.data.corpora import CorpusError
 from harness.stages.base import StageError
 from harness.stages.cache import StageCache
-from harness.testsets import TestSetError, load_testset, write_segmented_set
-from harness.tracks import get_track
+from harness.data.testsets import TestSetError, load_testset, write_segmented_set
+from harness.data.tracks import get_track
 
 CV_RATE = 48_000  # Common Voice's MP3 clips are 48 kHz mono
 EP_RATE = 44_100
@@ -290,7 +290,7 @@ def test_cli(covost, tmp_path, capsys, monkeypatch):
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "bad").exists()
     from harness.__main__ import COMMANDS
-    assert COMMANDS["corpus"][0] == "harness.corpora"
+    assert COMMANDS["corpus"][0] == "harness.data.corpora"
 
 
 # ---------------------------------------------------------------- the recipe and the plan

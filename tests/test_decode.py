@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import TINY_DE, TINY_ZH, TINY_WINDOW_SECONDS, make_clip, paper_reference_decode
-from harness.audio import SAMPLE_RATE
+from harness.data.audio import SAMPLE_RATE
 from harness.decode import (
     DecodeSettings,
     Hypothesis,

@@ -20,9 +20,9 @@ import torch
 
 from harness import distributed
 from harness import evaluate as evaluation
-from harness import tracks
-from harness.audio import SAMPLE_RATE
-from harness.testsets import write_longform_set, write_segmented_set
+from harness.data import tracks
+from harness.data.audio import SAMPLE_RATE
+from harness.data.testsets import write_longform_set, write_segmented_set
 
 from conftest import TINY_DE, TINY_EN, TINY_ZH, copy_system
 
@@ -33,7 +33,8 @@ SETS = ("tiny_seg", "tiny_lf")  # a segmented set and a long-form set (gold segm
 
 EVAL_WRAPPER = """
 import dataclasses, sys
-from harness import distributed, evaluate, tracks
+from harness import distributed, evaluate
+from harness.data import tracks
 specs = tuple(tracks.TestSetSpec(name, "local", folder) for name, folder in {sets!r})
 track = dataclasses.replace(tracks.get_track("mini"), testsets=specs)
 evaluate.get_track = lambda name: track

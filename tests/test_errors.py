@@ -14,8 +14,8 @@ import pkgutil
 
 import harness
 from harness.errors import HarnessError
-from harness.testsets import TestSetError
-from harness.tracks import UnpinnedError
+from harness.data.testsets import TestSetError
+from harness.data.tracks import UnpinnedError
 
 OUTSIDE = {"harness.comet_runner"}
 

@@ -12,9 +12,9 @@ from harness import evaluate as evaluation
 from harness.decode import DecodeSettings
 from harness.models import ModelLoadError
 from harness.speed import PROTOCOL_VERSION
-from harness.testsets import load_testset, write_segmented_set
-from harness import tracks
-from harness.tracks import get_track
+from harness.data.testsets import load_testset, write_segmented_set
+from harness.data import tracks
+from harness.data.tracks import get_track
 
 from conftest import TINY_DE, TINY_EN, TINY_ZH, copy_system
 

@@ -223,7 +223,7 @@ def test_finetune_cli_on_a_system_folder(tiny_base_dir, tiny_clips, tmp_path, mo
     """Fine-tunes a system folder on a set and writes a loadable system (as for the teachers)."""
     from harness.models import load_system
 
-    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_train"))
+    monkeypatch.setattr("harness.data.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_train"))
     monkeypatch.setattr("harness.training.features.FEATURES_ROOT", tmp_path / "features")
     settings = TrainSettings(lr=1e-3, batch_size=4, steps=3, threads=None)
     monkeypatch.setitem(ft.PRESETS, "test", settings)
@@ -242,7 +242,7 @@ def test_lora_fine_tune_is_merged_into_a_plain_system(tiny_base_dir, tiny_clips,
     from harness.models import load_system
     from harness.training.lora import LoraSettings
 
-    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_general"))
+    monkeypatch.setattr("harness.data.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_general"))
     settings = TrainSettings(lr=5e-2, batch_size=4, steps=3, threads=None)
     lora = LoraSettings(rank=2, alpha=4, dropout=0.0, rslora=False)
     summary = ft.finetune_system(tiny_base_dir, "unused", tmp_path / "merged", settings, lora=lora, prompt="base",

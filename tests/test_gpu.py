@@ -19,7 +19,7 @@ the CPU, so that a result measured on one is valid on the other:
   on the CPU.
 
 Data: committed files only (models/mini-base, tests/data/mini-base-fixed) and the
-conftest's tiny fixtures. The fixed sentences are a Parquet file, which harness.testsets
+conftest's tiny fixtures. The fixed sentences are a Parquet file, which harness.data.testsets
 reads with pyarrow and datasets; on a machine without those the tests read an export of
 the same sentences, made where they are installed with
 
@@ -75,7 +75,7 @@ def no_tf32():
 
 def export_fixed_set(path=FIXED_EXPORT) -> None:
     """Write the fixed sentences (encoded audio as stored, references, set names) for a machine without pyarrow."""
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     fixed = load_testset(FIXED)
     rows = [{"id": u.id, "set": u.meta["set"], "targets": u.targets,
@@ -85,12 +85,12 @@ def export_fixed_set(path=FIXED_EXPORT) -> None:
 
 
 def _exported_fixed_set():
-    """The export as a stand-in for harness.testsets.TestSet: utterances with id, targets, meta["set"], audio()."""
-    from harness.audio import decode_audio
+    """The export as a stand-in for harness.data.testsets.TestSet: utterances with id, targets, meta["set"], audio()."""
+    from harness.data.audio import decode_audio
 
     expected = json.loads((FIXED / "manifest.json").read_text())["content_hash"]
     if not FIXED_EXPORT.is_file():
-        pytest.skip(f"cannot read {FIXED} (harness.testsets needs pyarrow and datasets) and there is no "
+        pytest.skip(f"cannot read {FIXED} (harness.data.testsets needs pyarrow and datasets) and there is no "
                     f"{FIXED_EXPORT.relative_to(ROOT)}: run `python tests/test_gpu.py --export` where they are "
                     f"installed")
     export = json.loads(FIXED_EXPORT.read_text())
@@ -134,7 +134,7 @@ def require_bitsandbytes_cuda() -> None:
 def fixed_set():
     """test_mini_base's fixed sentences, from the committed Parquet or, without pyarrow, from the export."""
     try:
-        from harness.testsets import load_testset
+        from harness.data.testsets import load_testset
     except ImportError:
         return _exported_fixed_set()
     return load_testset(FIXED)

@@ -25,7 +25,7 @@ from harness import hqq_mixed, models, storage
 from harness.decode import DecodeSettings, Prompt, build_prompt, decode, prepare_batch
 from harness.models import ModelLoadError, load_system
 from harness.stages import hqq
-from harness.tracks import get_track
+from harness.data.tracks import get_track
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI_BASE = ROOT / "models" / "mini-base"
@@ -396,7 +396,7 @@ def test_mini_base_sizes_and_chrf(tmp_path):
     """Sizes of the paper's plans against the mini track's limit, and greedy chrF on the
     12 committed general_test sentences, fp32 base vs 4-bit g64 vs g128 (fp32 compute)."""
     from harness.metrics import score_all
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     fixed = load_testset(FIXED)

@@ -1,4 +1,4 @@
-"""The organizers' layout (harness.iwslt_layout): reader, refusals, writer, the 2026 track's sets."""
+"""The organizers' layout (harness.data.iwslt_layout): reader, refusals, writer, the 2026 track's sets."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.iwslt_layout import load_organizers_layout, write_organizers_layout
-from harness.testsets import LongFormSet, TestSetError, load_testset, write_longform_set
-from harness.tracks import IWSLT2026_SETS, get_track, load_spec
+from harness.data.iwslt_layout import load_organizers_layout, write_organizers_layout
+from harness.data.testsets import LongFormSet, TestSetError, load_testset, write_longform_set
+from harness.data.tracks import IWSLT2026_SETS, get_track, load_spec
 from tests.conftest import one_line_error
 
 REPO = Path(__file__).resolve().parents[1]

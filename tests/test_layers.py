@@ -23,7 +23,7 @@ ORDER = ("core", "data", "results", "systems", "scoring", "inference", "longform
 MAY_IMPORT = {role: set(ORDER[:i + 1]) for i, role in enumerate(ORDER)}
 ROLES = {
     "core": ("harness", "harness.errors", "harness.files"),
-    "data": ("harness.tracks", "harness.audio", "harness.testsets", "harness.iwslt_layout", "harness.corpora"),
+    "data": ("harness.data",),
     "results": ("harness.results", "harness.results_schema"),
     "systems": ("harness.models", "harness.hqq_mixed", "harness.storage", "harness.weightfiles"),
     "scoring": ("harness.metrics", "harness.degeneration", "harness.significance", "harness.score",

@@ -1,6 +1,6 @@
 """Long-form evaluation (harness.longform): segment -> decode -> resegment -> score, and its place in make eval.
 
-The set: two talks written with harness.testsets.write_longform_set. Talk A joins five
+The set: two talks written with harness.data.testsets.write_longform_set. Talk A joins five
 committed speech clips (tests/data/mini-base-fixed) with pauses of known length; its gold
 segments are the clips and its references their German and Chinese targets. Talk B is
 silence with one gold segment: no automatic segmenter finds speech there, so its
@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from harness import longform
-from harness.audio import SAMPLE_RATE
+from harness.data.audio import SAMPLE_RATE
 from harness.decode import DecodeSettings
-from harness.testsets import load_testset, write_longform_set
-from harness.tracks import TestSetSpec, get_track
+from harness.data.testsets import load_testset, write_longform_set
+from harness.data.tracks import TestSetSpec, get_track
 from test_segment import FIXED, TALK_GAPS, TALK_ORDER, build_talk
 
 ORDER = TALK_ORDER[:5]

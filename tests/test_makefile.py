@@ -213,8 +213,8 @@ def test_leaderboard_mini_refuses_outside_a_git_checkout(clean_tree):
 def test_a_missing_mini_set_names_make_data(tmp_path):
     from harness.stages.base import StageError
     from harness.stages.recipe import resolve_set
-    from harness.testsets import TestSetError
-    from harness.tracks import TestSetSpec, get_track, load_spec
+    from harness.data.testsets import TestSetError
+    from harness.data.tracks import TestSetSpec, get_track, load_spec
 
     track = get_track("mini")
     with pytest.raises(StageError) as error:

@@ -57,7 +57,7 @@ def processor():
 
 @pytest.fixture(scope="module")
 def fixed_set():
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     return load_testset(FIXED)
 
@@ -163,7 +163,7 @@ def fixed_chrf(fixed_translations, fixed_set, name, lang):
 
 def test_fixed_sentences_are_the_test_sets_own():
     """The committed audio is the first 12 utterances of each set (checked where make data has run)."""
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     fixed = load_testset(FIXED)
     for name in FIXED_SETS:

@@ -13,8 +13,8 @@ import datasets
 import numpy as np
 import pytest
 
-from harness.audio import SAMPLE_RATE
-from harness.testsets import LongFormSet, TestSet, load_testset
+from harness.data.audio import SAMPLE_RATE
+from harness.data.testsets import LongFormSet, TestSet, load_testset
 from testsets.miniworld import speech
 from testsets.miniworld.build import SEGMENTED_SETS, Sizes, plan_corpus
 

@@ -15,7 +15,7 @@ import pytest
 
 from harness import plan as P
 from harness.__main__ import main as harness_main
-from harness.tracks import REPO, get_track
+from harness.data.tracks import REPO, get_track
 
 GiB, GB = 2**30, 10**9
 SEVEN_B = P.Shapes.from_config(P.QWEN2_AUDIO_7B_CONFIG)
@@ -238,7 +238,7 @@ def test_training_stages_count_their_log_mel_cache():
 
 
 def test_a_corpus_sample_is_not_written_twice():
-    # modelB's general data is CoVoST 2 (harness.corpora): the data stage writes the seeded sample once.
+    # modelB's general data is CoVoST 2 (harness.data.corpora): the data stage writes the seeded sample once.
     plan = P.make_plan("iwslt2026", "modelB", gpus=4, gpu_gib=80)
     assert stage(plan, "general_sample")["disk"] == 0
     data = [s for s in plan["stages"] if s["name"] == "data:general"]

@@ -347,7 +347,7 @@ def test_search_refuses_mismatched_references(six, tiny_processor, tiny_clips):
 
 
 def _write_set(folder: Path, clips, name: str) -> Path:
-    from harness.testsets import write_segmented_set
+    from harness.data.testsets import write_segmented_set
 
     rows = [{"id": f"utt{i:02d}", "audio": clip, "en": TINY_EN[i], "de": TINY_DE[i], "zh": TINY_ZH[i]}
             for i, clip in enumerate(clips)]

@@ -210,7 +210,7 @@ def test_command_line_trains_on_a_kd_file(tiny_base_dir, tiny_clips, tmp_path, m
                                 ids=[u.id for u in utterances])
     rows = distill.combine(train_set.ids, {"de": TINY_TARGETS["de"][:8]}, {"de": ["die katze"] * 8}).rows
     distill.write_rows(tmp_path / "kd.jsonl", rows)
-    monkeypatch.setattr("harness.testsets.load_testset", lambda folder: train_set)
+    monkeypatch.setattr("harness.data.testsets.load_testset", lambda folder: train_set)
     monkeypatch.chdir(tmp_path)  # the feature cache goes to ./build/features
     code = qlora.main(["--system", str(tiny_base_dir), "--train", "unused", "--kd", str(tmp_path / "kd.jsonl"),
                        "--oversample", "2", "--out", str(tmp_path / "student"), "--langs", "de", "--steps", "2",

@@ -20,7 +20,7 @@ from harness.stages import config as C
 from harness.stages import recipe
 from harness.stages.base import StageError
 from harness.stages.cache import StageOutput
-from harness.tracks import REPO
+from harness.data.tracks import REPO
 
 CONFIGS = sorted((REPO / "submissions").glob("*/config/*.toml"))
 FIXTURE = Path(__file__).parent / "data" / "mini_stage_settings.json"
@@ -265,7 +265,7 @@ OLD_DEFAULTS = {
 def test_defaults_equal_the_old_ones():
     from harness.stages import diet_kit
     from harness.stages.prune import DEFAULT_METRICS
-    from harness.tracks import get_track
+    from harness.data.tracks import get_track
 
     for name, old in OLD_DEFAULTS.items():
         minimal = {"remove": 3} if name == "prune" else {}
@@ -283,7 +283,7 @@ def test_defaults_equal_the_old_ones():
 
 def test_a_plain_dict_config_still_works():
     """Recipe.config may be a plain dict (tests, stand-ins): its tables are checked when read."""
-    from harness.tracks import get_track
+    from harness.data.tracks import get_track
 
     built = recipe.Recipe(track=get_track("mini"), config={"data": {}, "qlora": {"rnak": 1}}, cache=None, log=None)
     assert built.device == "cpu"

@@ -17,7 +17,7 @@ import pytest
 from conftest import TINY_DE, TINY_EN, TINY_ZH
 from harness.models import load_system, read_manifest
 from harness.stages import recipe
-from harness.tracks import REPO
+from harness.data.tracks import REPO
 
 LANGS = ("de", "zh")
 
@@ -33,7 +33,7 @@ MODEL_A, MODEL_B = _module("modelA"), _module("modelB")
 
 
 def _write_set(folder: Path, clips, name: str, domain: str = "talks") -> Path:
-    from harness.testsets import write_segmented_set
+    from harness.data.testsets import write_segmented_set
 
     rows = [{"id": f"{name}{i:02d}", "audio": clip, "en": TINY_EN[i], "de": TINY_DE[i], "zh": TINY_ZH[i]}
             for i, clip in enumerate(clips)]
@@ -233,7 +233,7 @@ def test_missing_base_and_missing_data(tiny_recipe, tmp_path, capsys):
 def test_7b_track_without_acl6060_stops_with_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setattr("harness.testsets.load_acl6060", _offline_acl6060)
+    monkeypatch.setattr("harness.data.testsets.load_acl6060", _offline_acl6060)
     code = recipe.main("modelA", MODEL_A.chain, "test", ["--track", "iwslt2026", "--work", str(tmp_path / "w"),
                                                           "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
@@ -241,7 +241,7 @@ def test_7b_track_without_acl6060_stops_with_one_line(tmp_path, capsys, monkeypa
 
 
 def _offline_acl6060(*args, **kwargs):
-    from harness.testsets import TestSetError
+    from harness.data.testsets import TestSetError
 
     raise TestSetError("ymoslem/ACL-6060: cannot load from the Hugging Face hub (offline)")
 
@@ -344,7 +344,7 @@ DIET_KIT = _module("diet-kit")
 def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_path, monkeypatch, capsys):
     from harness import storage
     from harness.stages import diet_kit as diet
-    from harness.tracks import get_track
+    from harness.data.tracks import get_track
 
     root, config = tiny_recipe
     monkeypatch.chdir(root)

@@ -321,7 +321,7 @@ def test_bad_input_is_a_one_line_error():
 
 
 def test_references_by_talk_from_a_longform_set():
-    from harness.testsets import LongFormSet, LongFormTalk
+    from harness.data.testsets import LongFormSet, LongFormTalk
 
     def talk(name, de, zh):
         return LongFormTalk(talk_id=name, wav_path=Path(f"{name}.wav"), segments=((0.0, 1.0),) * len(de),
@@ -440,7 +440,7 @@ MINI_SHAPE = (20, 31, 24, 29, 26, 28)
 
 def mini_longform_references(lang: str) -> tuple[str, dict[str, list[str]]]:
     """(where from, {talk: references}): the generated mini long-form set, else a synthetic one of its shape."""
-    from harness.testsets import TestSetError, load_testset
+    from harness.data.testsets import TestSetError, load_testset
 
     try:
         return "testsets/mini/longform_test", references_by_talk(load_testset(MINI_LONGFORM), lang)

@@ -22,8 +22,8 @@ import pytest
 
 from harness import evaluate as evaluation
 from harness import schedule, speed
-from harness.audio import SAMPLE_RATE
-from harness.testsets import load_testset, write_longform_set, write_segmented_set
+from harness.data.audio import SAMPLE_RATE
+from harness.data.testsets import load_testset, write_longform_set, write_segmented_set
 
 from conftest import TINY_DE, TINY_EN, TINY_ZH, copy_system, write_system_json
 
@@ -41,7 +41,8 @@ WRAPPER = """
 import time
 started = time.time()
 import dataclasses, json, os, sys
-from harness import evaluate, schedule, tracks
+from harness import evaluate, schedule
+from harness.data import tracks
 specs = tuple(tracks.TestSetSpec(name, "local", folder) for name, folder in {sets!r})
 track = dataclasses.replace(tracks.get_track("mini"), testsets=specs)
 evaluate.get_track = lambda name: track
@@ -242,8 +243,8 @@ def test_a_cuda_worker_sees_only_its_own_device(monkeypatch):
 
 
 def test_the_segmentation_file_gives_back_the_same_segmentation(runs, tmp_path):
-    from harness import longform, tracks
-
+    from harness import longform
+    from harness.data import tracks
     root, _ = runs
     testset = load_testset(root / "tiny_lf")
     segmentation = longform.segment(testset, tracks.get_track("mini"), "gold")

@@ -23,7 +23,7 @@ import yaml
 
 from conftest import one_line_error
 import harness.segment as seg
-from harness.audio import SAMPLE_RATE, AudioError, decode_audio, write_wav
+from harness.data.audio import SAMPLE_RATE, AudioError, decode_audio, write_wav
 from harness.segment import (
     FRAME_SECONDS,
     WINDOW_SAMPLES,
@@ -42,7 +42,7 @@ from harness.segment import (
     settings_for_track,
     speech_probabilities,
 )
-from harness.testsets import LongFormSet, LongFormTalk, load_testset, segments_yaml_text, write_longform_set
+from harness.data.testsets import LongFormSet, LongFormTalk, load_testset, segments_yaml_text, write_longform_set
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXED = ROOT / "tests" / "data" / "mini-base-fixed"
@@ -543,7 +543,7 @@ def test_cut_and_file_segments_give_the_named_samples(small_set):
 
 
 def test_track_settings_cap_max_at_the_model_window():
-    from harness.tracks import get_track
+    from harness.data.tracks import get_track
 
     config = json.loads((ROOT / "models" / "mini-base" / "processor_config.json").read_text())
     window = float(config["feature_extractor"]["chunk_length"])

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness import storage
-from harness.tracks import REPO, SizeBin, SizeRule, get_track, scaled_rule
+from harness.data.tracks import REPO, SizeBin, SizeRule, get_track, scaled_rule
 
 TINY_CONFIG = dict(
     audio_config=dict(model_type="qwen2_audio_encoder", d_model=64, encoder_layers=2, encoder_attention_heads=2,

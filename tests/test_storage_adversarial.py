@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from harness import storage
-from harness.tracks import REPO, SizeRule, get_track
+from harness.data.tracks import REPO, SizeRule, get_track
 
 MiB = 2**20
 TIME_LIMIT_S = 10

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from harness import storage
-from harness.tracks import REPO, SizeRule, get_track
+from harness.data.tracks import REPO, SizeRule, get_track
 from test_storage import write_safetensors
 
 MB = 10**6

@@ -15,10 +15,10 @@ import soundfile as sf
 import yaml
 
 from conftest import one_line_error
-import harness.testsets as ts
-from harness import tracks
-from harness.audio import SAMPLE_RATE, decode_audio
-from harness.testsets import (
+import harness.data.testsets as ts
+from harness.data import tracks
+from harness.data.audio import SAMPLE_RATE, decode_audio
+from harness.data.testsets import (
     LongFormSet,
     TestSet,
     TestSetError,
@@ -363,7 +363,7 @@ def test_failed_segmented_write_keeps_previous_version(tmp_path, monkeypatch):
 
 
 def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
-    # The writer streams row groups through pq.ParquetWriter (harness.testsets.write_segmented_set).
+    # The writer streams row groups through pq.ParquetWriter (harness.data.testsets.write_segmented_set).
     monkeypatch.setattr(ts.pq.ParquetWriter, "write_table", lambda *a, **k: (_ for _ in ()).throw(OSError("no space")))
     with pytest.raises(OSError, match="no space"):
         write_rows(tmp_path / "set")

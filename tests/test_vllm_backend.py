@@ -82,8 +82,8 @@ def test_make_eval_with_the_vllm_backend_is_one_line_without_vllm(monkeypatch, t
     import dataclasses
 
     from harness import evaluate
-    from harness.testsets import write_segmented_set
-    from harness.tracks import TestSetSpec, get_track
+    from harness.data.testsets import write_segmented_set
+    from harness.data.tracks import TestSetSpec, get_track
 
     monkeypatch.setitem(sys.modules, "vllm", None)
     shutil.copytree(BASE, tmp_path / "build" / "mini" / "baseline")

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from harness.files import staged_folder
-from harness.tracks import REPO, Track, UnpinnedError, pinned_revision
+from harness.data.tracks import REPO, Track, UnpinnedError, pinned_revision
 from harness.errors import HarnessError
 
 # What a model folder needs; *.py (remote code) and pickled weights are never fetched.

@@ -6,7 +6,7 @@ both load it): a table or key the harness does not read, or a value of the wrong
 one ``StageError`` line naming it and what is accepted, e.g.
 ``submissions/modelB/config/mini.toml: [qlora] has no key "rnak"; accepted: alpha, ...``.
 Each class's fields are exactly the keys the stages read (harness/stages/recipe.py,
-harness/stages/diet_kit.py, harness/corpora.py ``sample_settings``, harness/plan.py) and
+harness/stages/diet_kit.py, harness/data/corpora.py ``sample_settings``, harness/plan.py) and
 each default is the one the stages use when the key is absent. ``None`` stands for "the
 track's value" or "not set" (TOML has no null: a key can only be absent). Values are kept
 as written (an integer stays an integer where a float is accepted), so the settings the
@@ -77,7 +77,7 @@ class DataTable:
     """``[data]``: the base model (default the track's) and the data sources (a string or a table per language)."""
 
     base: str | None = None  # a project folder or a hub id; None: the track's base model
-    base_revision: str | None = None  # None: the track's pin (harness.tracks.HUB_REVISIONS)
+    base_revision: str | None = None  # None: the track's pin (harness.data.tracks.HUB_REVISIONS)
     base_prompt: str | None = None  # "instruct" | "base"; None: the track's prompt
     train: str | dict[str, str] | None = None
     select: str | dict[str, str] | None = None
@@ -221,7 +221,7 @@ TABLES: dict[str, type] = {
 def _where(path) -> str:
     if path is None:
         return ""
-    from harness.tracks import REPO
+    from harness.data.tracks import REPO
 
     path = Path(path)
     try:

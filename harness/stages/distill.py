@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from harness.decode import DecodeSettings
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     parser = argparse.ArgumentParser(description="Sequence-level KD data: the teacher translates a training set.")
     parser.add_argument("--teacher", required=True, help="the teacher's system folder (holds system.json)")

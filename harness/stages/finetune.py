@@ -81,7 +81,7 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     """
     from harness.models import load_system, single_model_dir, write_manifest
     from harness.stages.from_scratch import save_base
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     # --- distributed hook (issue 11): several processes when the build asks for them (harness/distributed.py) ---
     from harness.distributed import finetune_in_processes, fsdp_wanted, launched, local_device, requested_processes

@@ -109,7 +109,7 @@ def kaiming_conv_init(model, seed: int) -> None:
 
 
 def tokenizer_texts(mini: Path = MINI) -> list[str]:
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     texts: list[str] = []
     for name in TOKENIZER_SETS:
@@ -182,7 +182,7 @@ def train_base(out: Path, work: Path, recipe: str = "ctc", mini: Path = MINI,
                stages: tuple[TrainSettings, ...] | None = None) -> dict:
     """Train and save the base with ``recipe``'s stages (or the given ``stages``)."""
     from harness.training.ctc import CtcObjective
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     stages = stages or {"ctc": (CTC_STAGE1, CTC_STAGE2), "translate": (BASE_SETTINGS,)}[recipe]
     torch.set_num_threads(stages[0].threads or torch.get_num_threads())
@@ -251,7 +251,7 @@ def evaluate(folder: Path, sets=EVAL_SETS, mini: Path = MINI, batch_size: int = 
     from harness.decode import DecodeSettings, decode
     from harness.metrics import score_all
     from harness.models import load_system
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     torch.set_num_threads(2)
     results: dict = {}

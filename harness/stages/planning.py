@@ -35,7 +35,7 @@ from typing import ClassVar
 from harness.stages.base import StageError
 from harness.stages.cache import StageOutput, stage_key
 from harness.stages.recipe import DataSet, Recipe, _per_lang
-from harness.tracks import Track
+from harness.data.tracks import Track
 
 PLANNED = Path("<planned>")  # the path of every planned output: nothing is ever there
 

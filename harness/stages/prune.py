@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.audio import SAMPLE_RATE
+from harness.data.audio import SAMPLE_RATE
 from harness.decode import (
     DecodeSettings,
     Hypothesis,
@@ -488,7 +488,7 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike | 
     from harness.files import atomic_write_json
     from harness.stages.base import StageError
     from harness.stages.from_scratch import save_base
-    from harness.testsets import TestSet, load_testset
+    from harness.data.testsets import TestSet, load_testset
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):

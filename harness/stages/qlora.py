@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness.training.examples import testset_examples
     from harness.training.features import cached_features
     from harness.training.settings import add_train_arguments, train_overrides, with_overrides
-    from harness.testsets import load_testset
+    from harness.data.testsets import load_testset
 
     parser = argparse.ArgumentParser(description="QLoRA on a full-precision system; saves a bnb-4bit+lora system.")
     parser.add_argument("--system", required=True, help="the system folder to quantize and adapt (format hf)")

@@ -28,7 +28,7 @@ folder of this project (a segmented set, e.g. ``testsets/mini/talks_train``) or 
 ``hub:acl6060/train`` (the paper's 784 utterances), ``hub:acl6060/dev100`` (100 of those
 784, for layer selection: ACL 60/60 has no split besides the paper's 784/100, and the
 100 test utterances are never used for selection), or a general-domain corpus read from a
-local copy (``harness.corpora``: ``hub:covost2/en_de``, ``hub:covost2/en_zh-CN``,
+local copy (``harness.data.corpora``: ``hub:covost2/en_de``, ``hub:covost2/en_zh-CN``,
 ``hub:europarl-st/en_de``, ``hub:covost2-europarl-st/sample``; the folders come from the
 environment variables ``COMMON_VOICE_ROOT``, ``COVOST2_ROOT``, ``EUROPARL_ST_ROOT``), which
 is converted once into the stage cache as the seeded sample of the config's
@@ -52,7 +52,7 @@ from harness.files import staged_folder
 from harness.stages import config as tables
 from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
-from harness.tracks import HUB_REVISIONS, REPO, Track, get_track, made_by_hint
+from harness.data.tracks import HUB_REVISIONS, REPO, Track, get_track, made_by_hint
 
 MODEL = "model"  # the system folder inside a model-producing stage's folder
 KD_FILE = "kd.jsonl"
@@ -151,15 +151,15 @@ class DataSet:
     """A resolved segmented set: its stage-input view and the loaded set."""
 
     input: StageOutput
-    testset: object  # harness.testsets.TestSet with a folder
+    testset: object  # harness.data.testsets.TestSet with a folder
     # The stage that wrote the set when it already is the config's seeded general sample (a corpus source,
-    # converted as [<table>] general_size / general_seed: harness.corpora.sample_settings).
+    # converted as [<table>] general_size / general_seed: harness.data.corpora.sample_settings).
     sample_stage: StageOutput | None = None
 
 
 def _acl6060(track: Track, part: str, langs: Sequence[str], cache: StageCache, log) -> DataSet:
     """The paper's ACL 60/60 split from the hub, written once as a segmented set folder in the cache."""
-    from harness.testsets import TestSetError, load_acl6060, load_testset, write_segmented_set
+    from harness.data.testsets import TestSetError, load_acl6060, load_testset, write_segmented_set
 
     if part not in ("train", "dev100"):
         raise StageError(f"hub:acl6060/{part}: known parts are train and dev100 (the test split is never "
@@ -189,9 +189,9 @@ def _acl6060(track: Track, part: str, langs: Sequence[str], cache: StageCache, l
 
 def _corpus(source: str, track: Track, langs: Sequence[str], cache: StageCache, log,
             sample: tuple[int, int] | None) -> DataSet:
-    """A general-domain corpus (harness.corpora) from local files, its seeded sample written once into the cache."""
-    from harness.corpora import CorpusError, resolve_source
-    from harness.testsets import TestSetError, load_testset
+    """A general-domain corpus (harness.data.corpora) from local files, its seeded sample written once into the cache."""
+    from harness.data.corpora import CorpusError, resolve_source
+    from harness.data.testsets import TestSetError, load_testset
 
     if sample is None:
         raise StageError(f"{source}: a corpus is read as a seeded sample; the config needs general_size (and "
@@ -225,12 +225,12 @@ def resolve_set(source: str, *, track: Track, langs: Sequence[str], cache: Stage
                 sample: tuple[int, int] | None = None) -> DataSet:
     """A data source of the config (a project folder or ``hub:...``) as a loaded segmented set.
 
-    ``sample``: (size, seed) of a corpus source (harness.corpora), which is converted as
+    ``sample``: (size, seed) of a corpus source (harness.data.corpora), which is converted as
     that seeded sample of its train split; its set's languages are the pair's (en, de for
     ``hub:covost2/en_de``), or en + ``langs`` for the combined ``covost2-europarl-st`` sample.
     """
-    from harness.corpora import is_corpus_source
-    from harness.testsets import TestSet, TestSetError, load_testset
+    from harness.data.corpora import is_corpus_source
+    from harness.data.testsets import TestSet, TestSetError, load_testset
 
     if source.startswith(HUB):
         dataset, _, part = source[len(HUB):].partition("/")
@@ -300,7 +300,7 @@ class Recipe:
             raise StageError(f"the config has no [data] {role}")
         source = _per_lang(source, lang)
         if source not in self._sets:
-            from harness.corpora import CorpusError, is_corpus_source, sample_settings
+            from harness.data.corpora import CorpusError, is_corpus_source, sample_settings
 
             sample = None
             if is_corpus_source(source):
@@ -446,8 +446,8 @@ class Recipe:
         ``langs``: the target languages kept (default: ``lang`` alone); ``lang`` then only
         labels the stage (e.g. "de+zh" for Diet-KIT's bilingual fine-tuning).
         """
-        from harness.corpora import CorpusError, seeded_sample
-        from harness.testsets import write_segmented_set
+        from harness.data.corpora import CorpusError, seeded_sample
+        from harness.data.testsets import write_segmented_set
 
         targets = tuple(langs or (lang,))
         config = self.table(table)
@@ -488,7 +488,7 @@ class Recipe:
         gradient_checkpointing = bool(table.gradient_checkpointing)
 
         def produce(folder: Path) -> dict:
-            from harness.testsets import load_testset
+            from harness.data.testsets import load_testset
 
             manifest = read_manifest(system.path / MODEL)
             processor = load_processor((system.path / MODEL / manifest.languages[lang]).resolve())

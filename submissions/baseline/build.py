@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.models import write_manifest
 from harness.stages.base import StageError, materialize_base
-from harness.tracks import REPO, get_track
+from harness.data.tracks import REPO, get_track
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from harness.contract import RUN_SCRIPT
 from harness.files import atomic_write_text, staged_folder
 from harness.stages.base import StageError, materialize_base
-from harness.tracks import REPO, get_track
+from harness.data.tracks import REPO, get_track
 
 HERE = Path(__file__).resolve().parent
 ENTRY = "translate.py"

@@ -27,11 +27,11 @@ def main(argv=None) -> int:
     parser.add_argument("inputs", type=Path)
     parser.add_argument("output", type=Path)
     args = parser.parse_args(argv)
-    from harness.audio import decode_audio
+    from harness.data.audio import decode_audio
     from harness.decode import DecodeSettings, decode
     from harness.models import load_system
     from harness.files import atomic_write_text
-    from harness.tracks import get_track
+    from harness.data.tracks import get_track
 
     try:
         source, _, lang = args.direction.partition("-")

@@ -29,7 +29,7 @@ import awq as autoawq_pkg
 from awq.quantize.quantizer import AwqQuantizer
 from harness.stages import awq as ours
 from harness.models import load_system
-from harness.testsets import load_testset
+from harness.data.testsets import load_testset
 from harness.decode import Prompt, build_prompt, prepare_batch
 
 torch.set_num_threads(1)

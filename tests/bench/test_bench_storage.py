@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness import storage
-from harness.tracks import QWEN2_AUDIO_7B_BF16_BYTES, QWEN2_AUDIO_7B_PARAMS, REPO, get_track
+from harness.data.tracks import QWEN2_AUDIO_7B_BF16_BYTES, QWEN2_AUDIO_7B_PARAMS, REPO, get_track
 
 pytestmark = pytest.mark.bench
 
@@ -175,7 +175,7 @@ PEAK_SCRIPT = """
 import json, resource, sys, time
 from pathlib import Path
 from harness import storage
-from harness.tracks import get_track
+from harness.data.tracks import get_track
 
 def status_kb(field):
     with open("/proc/self/status") as handle:

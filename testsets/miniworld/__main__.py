@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.testsets import TestSetError, load_testset
+from harness.data.testsets import TestSetError, load_testset
 from testsets.miniworld import grammar
 from testsets.miniworld.build import (
     GENERATOR_VERSION, SEGMENTED_SETS, Sizes, build, organizers_copy_is_current, write_organizers_copy,

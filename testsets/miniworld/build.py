@@ -9,7 +9,7 @@ The sets mirror the shared task's data (Moslem, IWSLT 2025; Liu et al., IWSLT 20
   noisy_test                      talks with babble and stationary noise at about 10 dB SNR;
   longform_test                   unsegmented talks (IWSLT 2026 blind-set style) with gold segments.
 longform_organizers (not a set of the track) is longform_test copied into the IWSLT organizers'
-layout (harness.iwslt_layout), so that reader is exercised on generated data.
+layout (harness.data.iwslt_layout), so that reader is exercised on generated data.
 
 The build is a pure function of the seed and the sizes: the text corpus is planned
 first (fast, no audio), then spoken. Every English sentence occurs in one set only.
@@ -25,9 +25,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from harness.audio import SAMPLE_RATE
-from harness.iwslt_layout import write_organizers_layout
-from harness.testsets import load_testset, split_talks, write_longform_set, write_segmented_set
+from harness.data.audio import SAMPLE_RATE
+from harness.data.iwslt_layout import write_organizers_layout
+from harness.data.testsets import load_testset, split_talks, write_longform_set, write_segmented_set
 from testsets.miniworld import grammar, speech
 
 GENERATOR_VERSION = "1.0"
@@ -165,8 +165,8 @@ def talks_content(longform_set) -> list[tuple]:
 
 def organizers_copy_is_current(out: Path) -> bool:
     """Whether out/longform_organizers reads back as exactly out/longform_test."""
-    from harness.iwslt_layout import load_organizers_layout
-    from harness.testsets import TestSetError
+    from harness.data.iwslt_layout import load_organizers_layout
+    from harness.data.testsets import TestSetError
 
     try:
         copy = load_organizers_layout(out / ORGANIZERS_COPY)

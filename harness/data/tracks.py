@@ -112,7 +112,7 @@ def pinned_revision(hub_id: str, revision: str | None = None) -> str:
     revision = revision or HUB_REVISIONS.get(hub_id)
     if revision is None:
         raise UnpinnedError(f"{hub_id} has no pinned commit: add its commit id to HUB_REVISIONS in "
-                            f"harness/tracks.py (the hub's commit, e.g. from `huggingface-cli repo-info`), "
+                            f"harness/data/tracks.py (the hub's commit, e.g. from `huggingface-cli repo-info`), "
                             f"so the harness never fetches the moving main")
     if not _COMMIT.fullmatch(revision):
         raise UnpinnedError(f"{hub_id}: revision {revision!r} is not a 40-hex commit id (a branch or tag moves)")
@@ -134,7 +134,7 @@ def hub_revisions(track: "Track") -> dict[str, dict]:
 class TestSetSpec:
     name: str
     source: str                 # "local": a folder in our layout; "acl6060": the hub's ACL 60/60 test split;
-                                # "iwslt-layout": a folder in the organizers' layout (harness.iwslt_layout)
+                                # "iwslt-layout": a folder in the organizers' layout (harness.data.iwslt_layout)
     location: str               # folder (relative to the repo), hub dataset id, or (iwslt-layout) the
                                 # environment variable that names the folder
     languages: tuple[str, ...] = ("de", "zh")
@@ -159,7 +159,7 @@ class Track:
 MINI_SETS = ("general_test", "talks_test", "accent_test", "noisy_test", "longform_test")
 
 # The IWSLT 2026 compression track's official test sets (organizers' pages): long-form audio in
-# the organizers' layout (harness.iwslt_layout), six en-de and five en-zh (accent is en-de only).
+# the organizers' layout (harness.data.iwslt_layout), six en-de and five en-zh (accent is en-de only).
 # They are distributed to participants, not on the hub: each is read from the folder an
 # environment variable names (e.g. IWSLT2026_ACL=/data/iwslt2026/ACL).
 IWSLT2026_SETS = (
@@ -238,13 +238,13 @@ def made_by_hint(folder: Path) -> str:
 
 
 def load_spec(spec: TestSetSpec):
-    """The test set a spec names, loaded and hash-verified (harness.testsets): a TestSet or a LongFormSet.
+    """The test set a spec names, loaded and hash-verified (harness.data.testsets): a TestSet or a LongFormSet.
 
-    A local folder is relative to the repository; harness.testsets is imported here, on
-    first use, so this module stays light. Raises harness.testsets.TestSetError for a set
+    A local folder is relative to the repository; harness.data.testsets is imported here, on
+    first use, so this module stays light. Raises harness.data.testsets.TestSetError for a set
     that does not load, UnknownSourceError for a source no loader reads.
     """
-    from harness.testsets import TestSetError, load_acl6060, load_testset
+    from harness.data.testsets import TestSetError, load_acl6060, load_testset
 
     if spec.source == "local":
         try:
@@ -254,7 +254,7 @@ def load_spec(spec: TestSetSpec):
     if spec.source == "acl6060":
         return load_acl6060(spec.languages, revision=spec.revision)["test"]
     if spec.source == "iwslt-layout":
-        from harness.iwslt_layout import load_organizers_layout
+        from harness.data.iwslt_layout import load_organizers_layout
 
         folder = os.environ.get(spec.location, "")
         if not folder or not Path(folder).is_dir():

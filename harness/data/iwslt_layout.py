@@ -12,13 +12,13 @@ track's test sets: ACL talks, TV series, call centre, YouTube, business news, ac
     <folder>/<prefix>.en-<l>.en.xml  the English transcript (the source), likewise
     or plain text <prefix>.en-<l>.<l> (and .en): one line per yaml segment, in yaml order.
 
-``load_organizers_layout`` reads such a folder into a harness.testsets.LongFormSet (the
+``load_organizers_layout`` reads such a folder into a harness.data.testsets.LongFormSet (the
 same object the harness's own long-form sets load into), so segmentation, decoding,
 resegmentation and scoring need nothing new. Its content hash is a sha256 over every
 file it read (path and bytes), and is the set's version too: a changed copy of an
 organizers' archive is a different test set. The XML is parsed only after any
 ``<!DOCTYPE`` or ``<!ENTITY`` is refused, so no entity is ever expanded; the YAML is
-read with yaml.safe_load (harness.testsets.read_segments_yaml). Every problem is a
+read with yaml.safe_load (harness.data.testsets.read_segments_yaml). Every problem is a
 one-line TestSetError naming the file and the line, talk or segment.
 
 ``write_organizers_layout`` writes a LongFormSet in exactly this layout (XML
@@ -39,10 +39,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 import yaml
 
-from harness.audio import AudioError, audio_seconds
+from harness.data.audio import AudioError, audio_seconds
 from harness.errors import one_line
 from harness.files import file_sha256, listing_sha256
-from harness.testsets import (
+from harness.data.testsets import (
     _SAFE_ID, DEFAULT_LANGUAGES, LAYOUT_VERSION, SEGMENT_SLACK_SECONDS, LongFormSet, LongFormTalk, TestSetError,
     _error, _longform_hashes, _time, _write_folder_atomically, read_segments_yaml,
 )

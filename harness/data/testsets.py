@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from harness.audio import SAMPLE_RATE, AudioError, audio_seconds, decode_audio, encode_flac, write_wav
+from harness.data.audio import SAMPLE_RATE, AudioError, audio_seconds, decode_audio, encode_flac, write_wav
 from harness.errors import HarnessError, one_line
 from harness.files import staged_folder
 
@@ -932,7 +932,7 @@ def merge_acl6060_splits(splits: Mapping[str, datasets.Dataset]) -> datasets.Dat
     """dev then eval as one dataset, like load_dataset(..., split="dev+eval"), with a "split" column.
 
     The audio column is cast to Audio(decode=False): the encoded bytes are kept and
-    decoded by harness.audio (no torchcodec). Neither the cast nor the added column
+    decoded by harness.data.audio (no torchcodec). Neither the cast nor the added column
     changes the row order, so train_test_split picks the paper's rows.
     """
     missing = [name for name in ACL6060_SPLITS if name not in splits]
@@ -1033,11 +1033,11 @@ def load_acl6060(lang: str | Sequence[str], cache_dir: str | os.PathLike | None 
                  track: str = "iwslt2026") -> dict[str, TestSet]:
     """The real ACL 60/60 for EN->``lang`` (one target or several): dev+eval (884 utterances) -> {"train": 784, "test": 100}.
 
-    ``revision`` defaults to the commit pinned in harness.tracks.HUB_REVISIONS; the hub's moving
+    ``revision`` defaults to the commit pinned in harness.data.tracks.HUB_REVISIONS; the hub's moving
     "main" is never read. Raises TestSetError (one line) when no commit is pinned, or the hub is
     unreachable and nothing is cached.
     """
-    from harness.tracks import UnpinnedError, pinned_revision
+    from harness.data.tracks import UnpinnedError, pinned_revision
 
     try:
         revision = pinned_revision(ACL6060_REPO, revision)

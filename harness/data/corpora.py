@@ -6,7 +6,7 @@ al., IWSLT 2026) "a multilingual CoVoST + Europarl-ST sample". Neither corpus ca
 fetched by this harness (CoVoST 2's audio is Common Voice, which is downloaded by hand
 after accepting its terms, and no hub is reachable from the build machines), so they
 are read from local folders named by environment variables, and a seeded sample of
-them is written as a segmented set (``harness.testsets``, streamed, FLAC 16 kHz mono):
+them is written as a segmented set (``harness.data.testsets``, streamed, FLAC 16 kHz mono):
 
 ``COMMON_VOICE_ROOT``
     Common Voice's English release (CoVoST 2 was built on version 4,
@@ -29,7 +29,7 @@ escape character; an inner join on ``path`` of Common Voice's ``validated.tsv``
 ``translation``, ``split``); the train split is ``split`` in {"train", "train_covost"}
 (CoVoST 2's extended train set), dev and test are "dev" and "test"; the audio is
 ``clips/<path>``, an MP3 (read by libsndfile >= 1.1, resampled to 16 kHz by soxr
-through harness.audio). Utterance ids are the clip names without ``.mp3``, as in the
+through harness.data.audio). Utterance ids are the clip names without ``.mp3``, as in the
 loading script. Row order is ``validated.tsv``'s (pandas' inner merge keeps the left
 table's order). Rows with an empty transcript or translation are skipped (a segmented
 set needs every text); a clip listed twice keeps its first row.
@@ -40,7 +40,7 @@ Layout of the release (as fairseq's and other published readers use it):
 ``<root>/en/<tgt>/<split>/segments.lst`` (one segment a line: ``<speech id> <start s>
 <end s>``), ``segments.en`` and ``segments.<tgt>`` (line-aligned texts), and the whole
 speeches, unsegmented, in ``<root>/en/audios/<speech id>.m4a``. Each segment is cut out
-of its recording by its times (harness.audio.decode_audio_span reads only that span);
+of its recording by its times (harness.data.audio.decode_audio_span reads only that span);
 utterance ids are ``<speech id>_<line index>``, as fairseq's Europarl-ST reader names
 them. libsndfile cannot decode .m4a (AAC), so the recordings are converted once, beside
 the originals (``FFMPEG_CONVERT``, run in ``<root>/en/audios``)::
@@ -93,7 +93,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.audio import AudioError, decode_audio, decode_audio_span
+from harness.data.audio import AudioError, decode_audio, decode_audio_span
 from harness.errors import HarnessError, one_line
 
 COMMON_VOICE_ENV = "COMMON_VOICE_ROOT"
@@ -158,7 +158,7 @@ class CorpusUtterance:
             raise _error(self.path, f"audio of utterance {self.id!r} not found")
 
     def audio(self) -> np.ndarray:
-        """Float32 mono 16 kHz samples (harness.audio: libsndfile, soxr HQ resampling)."""
+        """Float32 mono 16 kHz samples (harness.data.audio: libsndfile, soxr HQ resampling)."""
         self.check_audio()
         source = f"{self.path} ({self.corpus} utterance {self.id!r})"
         try:
@@ -416,7 +416,7 @@ class CorpusSource:
         ``lists``: the split's ``fingerprint``, when the caller has it already (hashing
         Common Voice's validated.tsv takes a while).
         """
-        from harness.testsets import write_segmented_set
+        from harness.data.testsets import write_segmented_set
 
         picked = self.sample(size, seed, split)
         targets = self.languages[1:]
@@ -563,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--covost", help=f"default: ${COVOST2_ENV}")
     parser.add_argument("--europarl-st", help=f"default: ${EUROPARL_ST_ENV}")
     args = parser.parse_args(argv)
-    from harness.testsets import TestSetError
+    from harness.data.testsets import TestSetError
 
     # Flags win over the environment.
     roots = {name: os.environ[name] for name in ENV_HELP if os.environ.get(name)}

@@ -1,0 +1,2 @@
+"""Data: the tracks and their test sets (mini, ACL 60/60, IWSLT 2026), audio reading and writing,
+the organizers' long-form layout, and local training corpora (CoVoST 2, Europarl-ST)."""
