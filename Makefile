@@ -54,7 +54,7 @@ SUBMISSIONS := $(sort $(notdir $(patsubst %/build.py,%,$(wildcard submissions/*/
 
 # Nothing the tests or the mini track do may reach a model or dataset hub. The 7B
 # tracks fetch the base model and ACL 60/60 once (loading a built system is always
-# offline: harness.models passes local_files_only).
+# offline: harness.systems.models passes local_files_only).
 OFFLINE := $(if $(filter mini,$(TRACK)),1,0)
 export HF_HUB_OFFLINE := $(OFFLINE)
 export HF_DATASETS_OFFLINE := $(OFFLINE)

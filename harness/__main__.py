@@ -13,7 +13,7 @@ COMMANDS = {
     # command: (module, one-line help)
     "eval": ("harness.evaluate", "size check, decode and score built systems on the track's test sets"),
     "speed": ("harness.speed", "re-measure a built system's speed by the speed protocol (quality results kept)"),
-    "check": ("harness.storage", "storage-constraint compliance and integrity of a system folder"),
+    "check": ("harness.systems.storage", "storage-constraint compliance and integrity of a system folder"),
     "smoke": ("harness.contract", "smoke-test a system run by contract (run.sh) on a test set's first 5 utterances"),
     "score": ("harness.score", "recompute metrics from a per-segment JSONL without the model"),
     "segment": ("harness.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),

@@ -5,7 +5,7 @@ The WMT26 model-compression organizers run teams' systems as black boxes
 ``run.sh`` plus its weights, called with a language pair, reading its input from a file
 and writing one output line per input line, after a short smoke test. A submission folder
 here may do the same instead of holding build.py-produced weights with a ``system.json``
-(harness.models): ``make eval`` then runs it by this contract, ``make smoke`` tests it on
+(harness.systems.models): ``make eval`` then runs it by this contract, ``make smoke`` tests it on
 five utterances, ``make check`` sizes it without running it.
 
 The contract::
@@ -61,7 +61,7 @@ so, the leaderboard never ranks them).
 
 A run is not resumed: an evaluation killed midway runs run.sh again, whole, per direction.
 
-What the harness never does: run run.sh during ``make check`` (harness.storage reads bytes and
+What the harness never does: run run.sh during ``make check`` (harness.systems.storage reads bytes and
 headers only), import or unpickle anything of the folder, or pass it anything but the audio.
 """
 
@@ -84,7 +84,7 @@ import numpy as np
 from harness.errors import HarnessError, one_line
 
 RUN_SCRIPT = "run.sh"
-SYSTEM_FILE = "system.json"   # harness.models.SYSTEM_FILE, named here so that check and smoke need no torch
+SYSTEM_FILE = "system.json"   # harness.systems.models.SYSTEM_FILE, named here so that check and smoke need no torch
 RUN_BY = "contract"
 SMOKE_UTTERANCES = 5
 LOG_TAIL_LINES = 5

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from harness.data.audio import SAMPLE_RATE
-from harness.models import PROMPT_STYLES, LoadedSystem
+from harness.systems.models import PROMPT_STYLES, LoadedSystem
 
 log = logging.getLogger(__name__)
 

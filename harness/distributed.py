@@ -292,7 +292,7 @@ def _close() -> None:
 def follow(state, device: str) -> int:
     """A rank other than 0: load the system each job names, decode this rank's batches, until told to stop."""
     from harness.decode import DecodeSettings
-    from harness.models import load_system
+    from harness.systems.models import load_system
 
     mine = rank_device(device, state)
     loaded = {}

@@ -1,7 +1,7 @@
 """`python -m harness eval`: size check, decode and score every built system on every test set.
 
 For each built system (`build/<track>/<system>/system.json`) and each test set of the
-track, and each language pair the system has: the storage verdict (harness.storage,
+track, and each language pair the system has: the storage verdict (harness.systems.storage,
 headers only), batched greedy decoding (harness.decode, Moslem 2025's prompt and
 settings), BLEU / chrF / chrF++ / TER / COMET with their signatures (harness.metrics),
 degeneration flags per segment (harness.degeneration), and speed by the speed protocol
@@ -37,13 +37,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness import contract, longform, results, speed, storage
+from harness import contract, longform, results, speed
+
+from harness.systems import storage
 from harness.decode import DecodeSettings, decode
 
 # What decodes a batch: harness.decode.decode's signature (system, audios, lang, settings, progress=...).
 Decoder = Callable[..., object]
 from harness.metrics import MetricError, score_output, segment_scores
-from harness.models import SYSTEM_FILE, ModelLoadError, read_manifest
+from harness.systems.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
 from harness.data.testsets import LongFormSet, TestSet, TestSetError
 from harness.data.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
@@ -132,7 +134,7 @@ def write_summary(paths: results.ResultPaths, rows: list[dict], *, name: str, ma
                   spec: TestSetSpec, testset: TestSet, settings: DecodeSettings | None, languages: dict,
                   storage_verdict: dict | None, extra: dict | None = None) -> dict:
     """A segmented set's results (the rows, then the summary), written; ``manifest`` has ``as_dict``
-    (harness.models.SystemManifest, or harness.contract's), ``settings`` None when the harness did not
+    (harness.systems.models.SystemManifest, or harness.contract's), ``settings`` None when the harness did not
     decode, ``extra`` keys follow the others (harness.contract's ``run_by``)."""
     summary = {
         "schema": EVAL_SCHEMA,

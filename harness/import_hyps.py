@@ -36,7 +36,7 @@ set's references at once (harness.resegment.resegment_like_server), whatever the
 One results file is written per test set, with every direction the layout has for it.
 
 Size: the team declares its system's bytes and parameter count. With ``--model`` the
-team's model folder is checked with harness.storage.check (headers only: nothing is
+team's model folder is checked with harness.systems.storage.check (headers only: nothing is
 imported, executed or unpickled); the verified size (the judged unit's bytes on disk,
 logical parameters from the safetensors headers) is what the results report, and a
 declared number more than 1 % away from the verified one is flagged. ``verification``
@@ -197,8 +197,7 @@ def _parse_size(value: str, what: str) -> int:
 
 def verify_size(model: Path, track: Track, declared_bytes: int, declared_params: int) -> tuple[dict, dict, list[str]]:
     """(storage verdict, verified size, flags) for the team's model folder; invalid folders are an error."""
-    from harness import storage
-
+    from harness.systems import storage
     try:
         report = storage.check(model, track)
     except storage.CheckError as error:
@@ -209,7 +208,7 @@ def verify_size(model: Path, track: Track, declared_bytes: int, declared_params:
     verdict = {key: data[key] for key in ("status", "exit_code", "reason", "totals", "verdicts") if key in data}
     verified = {"bytes": report.verdict.size_bytes, "params": report.verdict.logical_params,
                 "unit": report.verdict.unit, "folder": str(Path(model).resolve()),
-                "measure": "bytes on disk of every file of the judged unit (harness.storage); logical parameters from safetensors headers"}
+                "measure": "bytes on disk of every file of the judged unit (harness.systems.storage); logical parameters from safetensors headers"}
     flags = []
     for what, declared, measured in (("bytes", declared_bytes, verified["bytes"]),
                                      ("params", declared_params, verified["params"])):

@@ -25,7 +25,7 @@ What it implements, and from where:
   (thammegowda/wmt26-model-compression): each score's difference from the track's
   uncompressed base (the ``baseline`` system) in the same group.
 - The IWSLT rules (papers.md): compliance with the 2026 4 GB on-disk limit and the 2025
-  size bin, scaled per track by harness.data.tracks / harness.storage; constrained (in-domain
+  size bin, scaled per track by harness.data.tracks / harness.systems.storage; constrained (in-domain
   talks data only) vs unconstrained data conditions.
 - Every score with its 95 % bootstrap confidence interval where its results file has one
   (harness.metrics: sacreBLEU's bootstrap, 1,000 resamples, seed 12345; COMET: bootstrap of
@@ -203,7 +203,7 @@ def verification(summary: dict) -> str:
 
 
 def _unit(storage: dict, lang: str) -> dict:
-    """The storage unit that translates ``lang`` (harness.storage judges per language unit)."""
+    """The storage unit that translates ``lang`` (harness.systems.storage judges per language unit)."""
     verdicts = storage.get("verdicts") or {}
     units = verdicts.get("units") or {}
     return units.get(lang) or units.get(verdicts.get("judged_unit") or "") or {}
@@ -598,7 +598,7 @@ def render_markdown(board: dict) -> str:
               f"uncompressed base (`{board['base_system']}`) in the same table (TER is an edit rate: lower is better, "
               "so a negative Δ TER is a gain). Rank by the table's primary metric "
               "(COMET where present, else chrF++ (DE) / chrF (ZH)). Size = bytes on disk of every file of the model "
-              "folder that translates this pair (weights, tokenizer, configs, anything else: harness.storage); limit = the track's 2026 limit (4 GB on the 7B tracks, scaled on mini).", ""]
+              "folder that translates this pair (weights, tokenizer, configs, anything else: harness.systems.storage); limit = the track's 2026 limit (4 GB on the 7B tracks, scaled on mini).", ""]
     if not board["groups"]:
         lines += ["**No results yet.** Run `make eval`, then render again.", ""]
     for group in board["groups"]:

@@ -31,7 +31,7 @@ from pathlib import Path
 from harness import results, speed
 from harness.decode import DecodeSettings, decode
 from harness.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
-from harness.models import read_manifest
+from harness.systems.models import read_manifest
 from harness.results import LONGFORM_SCHEMA
 from harness.data.tracks import TestSetSpec, Track
 from harness.vllm_backend import open_backend

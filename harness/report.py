@@ -8,7 +8,7 @@ module evaluates every one of them the way ``make eval`` does (harness.evaluate:
 same decoding, metrics, signatures and results files with provenance, kept under
 ``build/<track>/reports/<report>/``; a rerun reuses a results file of the same model
 content, test set and decode settings instead of decoding again), sizes it from
-the safetensors headers (harness.storage, no code run), and writes the table as
+the safetensors headers (harness.systems.storage, no code run), and writes the table as
 Markdown and JSON, atomically. Nothing in the table is typed by hand; a metric the
 harness cannot compute (COMET without its model) is shown absent with the reason.
 """
@@ -66,8 +66,7 @@ class RowResult:
 
 @functools.lru_cache(maxsize=None)  # stage folders never change, and a report sizes one folder per direction and set
 def _size(folder: Path, track: Track) -> dict:
-    from harness import storage
-
+    from harness.systems import storage
     report = storage.to_json(storage.check(folder, track))
     totals = report["totals"]
     return {"bytes": totals["size_bytes"], "logical_params": totals["logical_params"],
@@ -118,7 +117,7 @@ def _finished(paths, folder: Path, lang: str, testset, settings: DecodeSettings)
     """An earlier results file of the same model (content hash), test set and decode settings, else None."""
     import json
 
-    from harness.models import read_manifest
+    from harness.systems.models import read_manifest
 
     from harness.files import content_hash
     if not paths.summary.is_file() or not paths.segments.is_file():
@@ -173,7 +172,7 @@ def render_markdown(results_: Sequence[RowResult], *, langs: Sequence[str], metr
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Test set: `{testset}`. Sizes: every file of one direction's folder, as stored "
-                 f"(harness.storage, headers only); parameters are logical (a packed 4-bit byte holds two).")
+                 f"(harness.systems.storage, headers only); parameters are logical (a packed 4-bit byte holds two).")
     for (lang, name), signature in sorted(signatures.items()):
         lines.append(f"- {METRIC_LABEL[name]} en-{lang}: `{signature}`")
     for name, reason in sorted(absent.items()):

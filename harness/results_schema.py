@@ -156,7 +156,7 @@ class TestSetInfo:
 
 @dataclass(frozen=True)
 class StorageUnit:
-    """The size verdict of one language unit (harness.storage)."""
+    """The size verdict of one language unit (harness.systems.storage)."""
 
     size_bytes: int | None = None
     logical_params: int | None = None
@@ -179,7 +179,7 @@ class StorageVerdicts:
 
 @dataclass(frozen=True)
 class Storage:
-    """``python -m harness check``'s report on the system folder (harness.storage)."""
+    """``python -m harness check``'s report on the system folder (harness.systems.storage)."""
 
     status: str | None = None
     exit_code: int | None = None
@@ -190,7 +190,7 @@ class Storage:
 
 @dataclass(frozen=True)
 class SystemManifest:
-    """The system's system.json (harness.models.SystemManifest) or a contract system's stand-in."""
+    """The system's system.json (harness.systems.models.SystemManifest) or a contract system's stand-in."""
 
     format: str | None = None
     built_by: str | None = None

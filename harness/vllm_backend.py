@@ -48,7 +48,7 @@ class VllmSystem:
 
     def __init__(self, folder, lang: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
                  max_model_len: int = 4096) -> None:
-        from harness.models import load_processor, read_manifest, single_model_dir
+        from harness.systems.models import load_processor, read_manifest, single_model_dir
         from harness.files import content_hash
         vllm = _import_vllm()
         manifest = read_manifest(folder)
@@ -85,7 +85,7 @@ def open_backend(system_dir, lang: str, backend: str, *, device: str, transforme
         return VllmSystem(system_dir, lang), decode
     if backend != "transformers":
         raise BackendError(f"unknown decoding backend {backend!r}; known: {', '.join(BACKENDS)}")
-    from harness.models import load_system
+    from harness.systems.models import load_system
 
     return load_system(system_dir, lang, device=device), transformers_decode
 

@@ -152,7 +152,7 @@ def examples(tiny_processor):
 
 def write_system_json(folder: Path, fmt: str, languages: dict[str, str] | None = None,
                       prompt: str = "instruct") -> None:
-    from harness.models import write_manifest
+    from harness.systems.models import write_manifest
 
     write_manifest(folder, format=fmt, languages=languages or {"de": ".", "zh": "."}, prompt=prompt,
                    base_model="tiny (tests/conftest.py)", built_by="tests/conftest.py")

@@ -26,7 +26,8 @@ import pytest
 
 from harness import contract
 from harness import evaluate as evaluation
-from harness import leaderboard, storage
+from harness import leaderboard
+from harness.systems import storage
 from harness.decode import DecodeSettings
 from harness.data.testsets import load_testset, write_longform_set
 from harness.data import tracks

@@ -28,7 +28,7 @@ from harness.decode import (
     decode,
     prepare_batch,
 )
-from harness.models import load_system
+from harness.systems.models import load_system
 
 SETTINGS = DecodeSettings(max_new_tokens=48, batch_size=4)
 

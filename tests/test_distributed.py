@@ -248,7 +248,7 @@ def test_fsdp_fine_tune_on_two_processes_saves_the_single_process_model(eval_set
 
     from safetensors.torch import load_file
 
-    from harness.models import load_system
+    from harness.systems.models import load_system
     from harness.stages import finetune as ft
     from harness.training.settings import with_overrides
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness import evaluate as evaluation
 from harness.decode import DecodeSettings
-from harness.models import ModelLoadError
+from harness.systems.models import ModelLoadError
 from harness.speed import PROTOCOL_VERSION
 from harness.data.testsets import load_testset, write_segmented_set
 from harness.data import tracks

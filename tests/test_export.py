@@ -22,7 +22,7 @@ import pytest
 from harness import evaluate, export, import_hyps
 from harness.__main__ import main as harness_main
 from harness.data.audio import SAMPLE_RATE
-from harness.models import write_manifest
+from harness.systems.models import write_manifest
 from harness.data.testsets import load_testset, write_longform_set, write_segmented_set
 from harness.data.tracks import TestSetSpec as SetSpec, get_track
 from test_segment import FIXED, TALK_GAPS, build_talk

@@ -221,7 +221,7 @@ def _tiny_set(clips, name: str):
 
 def test_finetune_cli_on_a_system_folder(tiny_base_dir, tiny_clips, tmp_path, monkeypatch):
     """Fine-tunes a system folder on a set and writes a loadable system (as for the teachers)."""
-    from harness.models import load_system
+    from harness.systems.models import load_system
 
     monkeypatch.setattr("harness.data.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_train"))
     monkeypatch.setattr("harness.training.features.FEATURES_ROOT", tmp_path / "features")
@@ -239,7 +239,7 @@ def test_lora_fine_tune_is_merged_into_a_plain_system(tiny_base_dir, tiny_clips,
     import torch
     from safetensors.torch import load_file
 
-    from harness.models import load_system
+    from harness.systems.models import load_system
     from harness.training.lora import LoraSettings
 
     monkeypatch.setattr("harness.data.testsets.load_testset", lambda folder: _tiny_set(tiny_clips, "tiny_general"))

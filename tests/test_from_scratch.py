@@ -272,7 +272,7 @@ def test_a_loaded_model_keeps_its_generation_config_when_saved(tiny_base_dir, tm
     """A stage's output keeps its input's generation config (a 7B's own); a model built here gets ours."""
     import copy
 
-    from harness.models import load_system
+    from harness.systems.models import load_system
 
     system = load_system(tiny_base_dir, "de")
     system.model.generation_config.max_new_tokens = 77

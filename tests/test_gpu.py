@@ -40,7 +40,7 @@ import torch
 
 from conftest import TINY_DE
 from harness.decode import DecodeSettings, decode
-from harness.models import load_system
+from harness.systems.models import load_system
 from test_mini_base import BASE, FIXED, FIXED_SETS, ROOT, fixed_chrf, fixed_rows
 from test_mini_base import fixed_translations  # noqa: F401  (fixture: the CPU run, on this module's fixed_set)
 from test_prune import SETTINGS as PRUNE_SETTINGS

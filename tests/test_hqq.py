@@ -1,4 +1,4 @@
-"""HQQ at mixed bit widths (harness.stages.hqq) and its "hqq-mixed" format (harness.hqq_mixed).
+"""HQQ at mixed bit widths (harness.stages.hqq) and its "hqq-mixed" format (harness.systems.hqq_mixed).
 
 Liu, Koneru & Niehues (IWSLT 2026): 4-bit linear layers, 2-bit input embedding, 4-bit LM
 head, group size 64 or 128, a few decoder MLPs at 3 bit; HQQ by Badri & Shaji (2023).
@@ -21,9 +21,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from harness import hqq_mixed, models, storage
+from harness.systems import hqq_mixed, models, storage
 from harness.decode import DecodeSettings, Prompt, build_prompt, decode, prepare_batch
-from harness.models import ModelLoadError, load_system
+from harness.systems.models import ModelLoadError, load_system
 from harness.stages import hqq
 from harness.data.tracks import get_track
 

@@ -25,7 +25,7 @@ ROLES = {
     "core": ("harness", "harness.errors", "harness.files"),
     "data": ("harness.data",),
     "results": ("harness.results", "harness.results_schema"),
-    "systems": ("harness.models", "harness.hqq_mixed", "harness.storage", "harness.weightfiles"),
+    "systems": ("harness.systems",),
     "scoring": ("harness.metrics", "harness.degeneration", "harness.significance", "harness.score",
                 "harness.comet_runner"),
     "inference": ("harness.decode", "harness.vllm_backend", "harness.distributed"),

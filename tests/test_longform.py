@@ -104,7 +104,7 @@ def test_automatic_segmentation_is_realigned_and_a_silent_talk_is_scored_empty(t
 
 def test_make_eval_runs_long_form_sets(track, longform_set, tmp_path, monkeypatch, capsys):
     from harness import evaluate
-    from harness.models import write_manifest
+    from harness.systems.models import write_manifest
 
     system = tmp_path / "build" / "mini" / "mini-base"
     shutil.copytree(BASE, system / "model")

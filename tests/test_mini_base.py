@@ -50,7 +50,7 @@ CHRF_FLOOR = {"general_test": {"de": 50.0, "zh": 45.0}, "talks_test": {"de": 8.0
 
 @pytest.fixture(scope="module")
 def processor():
-    from harness.models import load_processor
+    from harness.systems.models import load_processor
 
     return load_processor(BASE)
 
@@ -141,7 +141,7 @@ def test_parameter_shares_resemble_the_7b():
 @pytest.fixture(scope="module")
 def fixed_translations(fixed_set):
     from harness.decode import DecodeSettings, decode
-    from harness.models import load_system
+    from harness.systems.models import load_system
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     audios = [u.audio() for u in fixed_set.utterances]

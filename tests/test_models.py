@@ -1,4 +1,4 @@
-"""harness.models: system manifests, the loader registry, strict offline loading, content hashes.
+"""harness.systems.models: system manifests, the loader registry, strict offline loading, content hashes.
 
 The systems are the tiny real Qwen2-Audio folders of conftest.py (fp32, bf16, bitsandbytes
 nf4 with double quantization, nf4 + rsLoRA adapter). Broken folders are made by editing
@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from conftest import TINY_WINDOW_SECONDS, copy_system, write_system_json
-from harness import models
-from harness.models import LOADERS, ModelLoadError, load_system, read_manifest, verify_weights
+from harness.systems import models
+from harness.systems.models import LOADERS, ModelLoadError, load_system, read_manifest, verify_weights
 from harness.files import content_hash
 @pytest.fixture
 def no_network(monkeypatch):

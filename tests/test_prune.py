@@ -25,7 +25,7 @@ from conftest import (TINY_DE, TINY_EN, TINY_SEED, TINY_WINDOW_SECONDS, TINY_ZH,
                       train_to_translate, write_system_json)
 from harness.decode import DecodeSettings, decode
 from harness.metrics import METRICS
-from harness.models import LoadedSystem, load_system
+from harness.systems.models import LoadedSystem, load_system
 from harness.stages import from_scratch as fs
 from harness.stages import prune
 from harness.stages.base import StageError

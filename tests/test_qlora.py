@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from harness.decode import DecodeSettings, decode, prepare_batch, Prompt, build_prompt
-from harness.models import PICKLE_SUFFIXES, load_system
+from harness.systems.models import PICKLE_SUFFIXES, load_system
 from harness.stages import qlora
 from harness.training.examples import collate
 from harness.training.forward import forward_loss, unwrapped

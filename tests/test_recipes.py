@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_DE, TINY_EN, TINY_ZH
-from harness.models import load_system, read_manifest
+from harness.systems.models import load_system, read_manifest
 from harness.stages import recipe
 from harness.data.tracks import REPO
 
@@ -342,7 +342,7 @@ DIET_KIT = _module("diet-kit")
 
 
 def test_diet_kit_builds_one_quantized_model_under_the_limit(tiny_recipe, tmp_path, monkeypatch, capsys):
-    from harness import storage
+    from harness.systems import storage
     from harness.stages import diet_kit as diet
     from harness.data.tracks import get_track
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import storage
+from harness.systems import storage
 from harness.data.tracks import REPO, SizeBin, SizeRule, get_track, scaled_rule
 
 TINY_CONFIG = dict(
@@ -667,7 +667,7 @@ def test_cli_json_write_failure(tmp_path, models, capsys):
 def test_dispatcher_knows_check():
     from harness.__main__ import COMMANDS
 
-    assert COMMANDS["check"][0] == "harness.storage"
+    assert COMMANDS["check"][0] == "harness.systems.storage"
 
 
 MARKER_CODE = "import pathlib; pathlib.Path({marker!r}).write_text('executed')\n"
@@ -690,7 +690,7 @@ def test_never_imports_from_the_folder(tmp_path, models):
 
 
 def test_check_does_not_import_torch():
-    code = "import sys, harness.storage; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, harness.systems.storage; print('torch' in sys.modules, 'transformers' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert result.stdout.split() == ["False", "False"], result.stderr
@@ -761,7 +761,7 @@ def test_system_json_pointing_outside_is_invalid(tmp_path, models):
 # ---- --load ---------------------------------------------------------------------------------
 
 def _fake_models(monkeypatch, load_system, languages=("de", "zh")):
-    module = types.ModuleType("harness.models")
+    module = types.ModuleType("harness.systems.models")
 
     class ModelLoadError(Exception):
         pass
@@ -769,13 +769,13 @@ def _fake_models(monkeypatch, load_system, languages=("de", "zh")):
     module.ModelLoadError = ModelLoadError
     module.read_manifest = lambda folder: types.SimpleNamespace(languages={lang: "." for lang in languages})
     module.load_system = lambda folder, lang, device="cpu": load_system(folder, lang, device, ModelLoadError)
-    monkeypatch.setitem(sys.modules, "harness.models", module)
+    monkeypatch.setitem(sys.modules, "harness.systems.models", module)
 
 
 def test_load_without_loader_module(monkeypatch, models):
-    monkeypatch.setitem(sys.modules, "harness.models", None)
+    monkeypatch.setitem(sys.modules, "harness.systems.models", None)
     report = storage.check(models.bf16, get_track("iwslt2026"), load=True)
-    assert report.exit_code == 2 and "--load needs harness.models" in report.reason
+    assert report.exit_code == 2 and "--load needs harness.systems.models" in report.reason
 
 
 def test_load_failure_is_invalid(monkeypatch, models):
@@ -824,7 +824,7 @@ def test_load_is_not_attempted_on_an_invalid_folder(monkeypatch, tmp_path, model
 
 
 def test_load_with_the_real_loader(tmp_path, monkeypatch):
-    loader = pytest.importorskip("harness.models", reason="harness.models (the loader registry) is not in the tree yet")
+    loader = pytest.importorskip("harness.systems.models", reason="harness.systems.models (the loader registry) is not in the tree yet")
     scratch = pytest.importorskip("harness.stages.from_scratch", reason="harness.stages.from_scratch is not in the tree yet")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     tokenizer = scratch.train_tokenizer(["the small dog sees the big cat .", "der kleine Hund sieht die große Katze .",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import storage
+from harness.systems import storage
 from harness.data.tracks import REPO, SizeRule, get_track
 
 MiB = 2**20

@@ -42,7 +42,7 @@ class FakeEngine:
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    from harness.models import load_processor
+    from harness.systems.models import load_processor
 
     FakeEngine.calls = []
     FakeEngine.tokenizer = load_processor(BASE).tokenizer

@@ -2,7 +2,7 @@
 
 The rules are the IWSLT Model Compression task's (organizers' pages, summarised in
 Moslem, IWSLT 2025, and Liu et al., IWSLT 2026):
-  2026: at most 4 GB on disk (decimal GB; the harness counts every file, harness.storage);
+  2026: at most 4 GB on disk (decimal GB; the harness counts every file, harness.systems.storage);
   2025: size bins by storage S: Bin1 2 <= S < 4 GB, Bin2 1-2 GB, Bin3 0.5-1 GB,
         Bin4 200-500 MB, Bin5 < 200 MB; a model exactly on a boundary goes to the
         higher bin, so each bin includes its lower bound.

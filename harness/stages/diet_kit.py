@@ -15,7 +15,7 @@ affects):
 5. ``awq``: activation-aware scales searched on the dev set's source audio (all of it) for
    that plan, folded into the float weights; then ``hqq`` quantizes the scaled model.
 
-The build ends with the storage check (harness.storage, headers only): a system over the
+The build ends with the storage check (harness.systems.storage, headers only): a system over the
 limit stops the build with a one-line error naming the bytes and the limit.
 """
 
@@ -46,7 +46,7 @@ def _table(recipe: Recipe, name: str):
 def _compute_dtype(recipe: Recipe):
     import torch
 
-    from harness.hqq_mixed import COMPUTE_DTYPES
+    from harness.systems.hqq_mixed import COMPUTE_DTYPES
 
     name = _table(recipe, "quantize").compute_dtype
     if name is None:
@@ -117,7 +117,7 @@ def lora_general(recipe: Recipe, base: StageOutput) -> StageOutput:
 
 
 def _model_dir(system: Path) -> Path:
-    from harness.models import read_manifest, single_model_dir
+    from harness.systems.models import read_manifest, single_model_dir
 
     try:
         return single_model_dir(system, list(read_manifest(system).languages), action="quantize")
@@ -155,9 +155,8 @@ def hqq(recipe: Recipe, system: StageOutput, plan, name: str) -> StageOutput:
 
 
 def stored_bytes(folder: Path, track) -> tuple[int, int | None]:
-    """(weight bytes of the largest unit, the track's limit) from the headers (harness.storage)."""
-    from harness import storage
-
+    """(weight bytes of the largest unit, the track's limit) from the headers (harness.systems.storage)."""
+    from harness.systems import storage
     verdict = storage.check(folder, track).verdict
     return verdict.size_bytes, None if verdict.rule is None else verdict.rule.limit_bytes
 
@@ -175,7 +174,7 @@ def size_limit(recipe: Recipe, track_limit: int | None) -> int | None:
 
 def dev_batches(recipe: Recipe, system: StageOutput, batch_size: int, limit: int | None):
     """The dev set's utterances in every direction, collated for teacher forcing (with features cached)."""
-    from harness.models import load_system
+    from harness.systems.models import load_system
     from harness.training.examples import collate, padding_id, testset_examples
     from harness.training.features import cached_features
 
@@ -356,7 +355,7 @@ def fitting_plan(recipe: Recipe, system: StageOutput, step3: StageOutput, rungs:
 
 def awq(recipe: Recipe, system: StageOutput, plan) -> StageOutput:
     """AWQ scales for ``plan`` searched on the dev set's source audio and folded into the float model."""
-    from harness.models import load_system, write_manifest
+    from harness.systems.models import load_system, write_manifest
     from harness.stages.awq import awq_scale_model
     from harness.stages.from_scratch import save_base
     from harness.stages.hqq import plan_as_json, spec_for

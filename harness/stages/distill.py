@@ -11,7 +11,7 @@ System B oversamples it x10 next to out-of-domain CoVoST2 data.
 
 Here, per target language:
 
-1. the teacher (a built system, ``harness.models.load_system``) translates every
+1. the teacher (a built system, ``harness.systems.models.load_system``) translates every
    utterance of the training set with ``harness.decode.decode`` (greedy, the
    system's prompt);
 2. degenerate teacher outputs are dropped and counted by kind: ``empty`` (no visible
@@ -219,7 +219,7 @@ def distill_testset(teacher_folder: str | os.PathLike, train_set, out: str | os.
     at most 1024 tokens). One direction's model is loaded at a time. Returns the summary.
     """
     from harness.decode import decode
-    from harness.models import load_system
+    from harness.systems.models import load_system
     from harness.files import atomic_write_json
     utterances = list(train_set.utterances)
     audios = [u.audio() for u in utterances]

@@ -79,7 +79,7 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     carried over) and ``finetune.json`` (settings, loss curve, the training set's content
     hash and the input system's content hash).
     """
-    from harness.models import load_system, single_model_dir, write_manifest
+    from harness.systems.models import load_system, single_model_dir, write_manifest
     from harness.stages.from_scratch import save_base
     from harness.data.testsets import load_testset
 

@@ -356,7 +356,7 @@ def save_base(model: Qwen2AudioForConditionalGeneration, processor: Qwen2AudioPr
     model in memory decodes as the saved one will; a model loaded from a folder (a stage's
     input, e.g. Qwen2-Audio-7B) keeps the generation config it came with.
     """
-    from harness.models import check_no_pickles
+    from harness.systems.models import check_no_pickles
     from harness.files import staged_folder
     with staged_folder(folder) as staging:
         if not getattr(model.config, "_name_or_path", ""):  # built from a config, not loaded

@@ -52,7 +52,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from harness.hqq_mixed import (
+from harness.systems.hqq_mixed import (
     BITS,
     COMPUTE_DTYPES,
     FORMAT,
@@ -287,7 +287,7 @@ def untied_config(config):
 def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Every tensor of the model under its checkpoint name (transformers' renamings run
     backwards, as ``save_pretrained`` writes Qwen2-Audio: ``language_model.model.layers...``)."""
-    from harness.models import key_renamings, stored_name
+    from harness.systems.models import key_renamings, stored_name
 
     renamings = key_renamings(model)
     out: dict[str, torch.Tensor] = {}
@@ -304,7 +304,7 @@ def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def quantization_manifest(modules: dict[str, QuantSpec], plan: Plan, compute_dtype: torch.dtype,
                           **extra) -> dict:
-    """What quantization.json holds: harness.storage checks ``modules`` against the weights."""
+    """What quantization.json holds: harness.systems.storage checks ``modules`` against the weights."""
     import hqq as hqq_package
 
     return {"method": METHOD, "hqq_version": hqq_package.__version__, "compute_dtype": dtype_name(compute_dtype),
@@ -321,7 +321,7 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
     """
     from safetensors.torch import save_file
 
-    from harness.models import WEIGHTS_FILE, check_no_pickles, write_manifest
+    from harness.systems.models import WEIGHTS_FILE, check_no_pickles, write_manifest
     from harness.files import atomic_write_json, staged_folder
     folder = Path(folder)
     with staged_folder(folder) as staging:
@@ -363,7 +363,7 @@ def quantize_system(system: str | os.PathLike, out: str | os.PathLike, plan: Pla
     ``compute_dtype`` (default ``default_dtype(device)``) is the dtype the model is
     loaded in, HQQ computes in, and scales and zeros are stored in.
     """
-    from harness.models import load_system, single_model_dir
+    from harness.systems.models import load_system, single_model_dir
 
     system, out = Path(system), Path(out)
     model_dir = single_model_dir(system, langs, action="HQQ-quantize")
@@ -402,7 +402,7 @@ def check_plan(model_dir: Path, plan: Plan) -> dict[str, QuantSpec]:
 
 def _check_out(system: Path, out: Path) -> None:
     """Never replace the input, a folder holding it, or a folder that is not a built system."""
-    from harness.models import SYSTEM_FILE
+    from harness.systems.models import SYSTEM_FILE
 
     system_path, out_path = system.resolve(), out.resolve()
     if out_path == system_path or system_path.is_relative_to(out_path) or out_path.is_relative_to(system_path):

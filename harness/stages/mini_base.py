@@ -27,7 +27,7 @@ ACL 60/60) until fine-tuned. Steps:
      4.6 (zh), the audio gain stayed near 0.25 nats, and transcription targets through
      the decoder (a variant tried then) did not change that.
 5. ``from_scratch.save_base`` (safetensors, atomic) plus ``system.json`` (so
-   ``harness.models.load_system`` loads it), ``training.json`` (settings, loss curve,
+   ``harness.systems.models.load_system`` loads it), ``training.json`` (settings, loss curve,
    wall time, throughput, shares, the data's content hashes) and ``SHA256SUMS``.
 
 ``--evaluate`` then decodes every mini test set in both directions (batched greedy,
@@ -145,7 +145,7 @@ def write_sums(folder: Path) -> Path:
 
 
 def save_system(model, processor, folder: Path, extra_files: dict[str, dict] | None = None) -> None:
-    from harness.models import write_manifest
+    from harness.systems.models import write_manifest
 
     fs.save_base(model, processor, folder)
     write_manifest(folder, **SYSTEM_JSON)
@@ -250,7 +250,7 @@ def evaluate(folder: Path, sets=EVAL_SETS, mini: Path = MINI, batch_size: int = 
     """chrF / BLEU of the system in ``folder`` on the mini test sets, both directions."""
     from harness.decode import DecodeSettings, decode
     from harness.metrics import score_all
-    from harness.models import load_system
+    from harness.systems.models import load_system
     from harness.data.testsets import load_testset
 
     torch.set_num_threads(2)

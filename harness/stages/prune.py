@@ -484,7 +484,7 @@ def prune_system(system_dir: str | os.PathLike, select_dir: str | os.PathLike | 
     middle-layer ablation. ``remove`` must then equal their count, and no selection set
     is read (``select_dir`` may be None).
     """
-    from harness.models import load_system, write_manifest
+    from harness.systems.models import load_system, write_manifest
     from harness.files import atomic_write_json
     from harness.stages.base import StageError
     from harness.stages.from_scratch import save_base

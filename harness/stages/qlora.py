@@ -27,7 +27,7 @@ A small model given rank 64 would train a far larger share of itself than the 7B
 
 Training is harness.training's loop on its ``Example``s (e.g. the KD set of
 harness.stages.distill). The output folder is the "bnb-4bit+lora" layout that
-harness.models loads strictly: the 4-bit base as ``save_pretrained`` writes it (the
+harness.systems.models loads strictly: the 4-bit base as ``save_pretrained`` writes it (the
 frozen base is saved before training; the test proves training leaves it untouched),
 ``adapter_config.json`` with ``base_model_name_or_path`` ".", ``adapter_model.safetensors``,
 the processor, ``system.json`` and ``qlora.json`` (LoRA and quantization settings,
@@ -84,12 +84,12 @@ def quantization_config(dtype: torch.dtype):
 def load_4bit(model_dir: str | os.PathLike, *, device: str = "cpu", dtype: torch.dtype | None = None):
     """A full-precision ("hf") model folder loaded with its linear layers quantized to nf4 on the fly.
 
-    The folder passes harness.models' checks (no pickles, no remote code, safetensors,
+    The folder passes harness.systems.models' checks (no pickles, no remote code, safetensors,
     no quantization yet) and transformers' loading report must be empty. ``dtype``
     (default ``compute_dtype(device)``) is the compute dtype and the unquantized
     tensors' dtype.
     """
-    from harness.models import (
+    from harness.systems.models import (
         NO_ADAPTER,
         check_loading_info,
         check_no_pickles,
@@ -205,7 +205,7 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
     ``lora``'s rank by ``rank_for_share(model, match_share)`` (alpha 2 x rank).
     ``train_data`` (e.g. the KD summary) is recorded in qlora.json as given.
     """
-    from harness.models import check_no_pickles, load_processor, read_manifest, single_model_dir, write_manifest
+    from harness.systems.models import check_no_pickles, load_processor, read_manifest, single_model_dir, write_manifest
     from harness.files import content_hash
     from harness.files import atomic_write_json
     system_folder = Path(system_folder)
@@ -256,7 +256,7 @@ def nf4_system(system_folder: str | os.PathLike, out: str | os.PathLike, *, lang
     Not a submission's step: reports use it to separate what 4-bit quantization costs
     from what the adapter then recovers. Saved as a "bnb-4bit" system, atomically.
     """
-    from harness.models import load_processor, read_manifest, single_model_dir, write_manifest
+    from harness.systems.models import load_processor, read_manifest, single_model_dir, write_manifest
 
     system_folder = Path(system_folder)
     manifest = read_manifest(system_folder)
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at most one of --rank and --match-share")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from harness.models import load_processor, read_manifest
+    from harness.systems.models import load_processor, read_manifest
 
     langs = tuple(args.langs.split(","))
     system = Path(args.system)

@@ -328,7 +328,7 @@ class Recipe:
         prompt = data.base_prompt if data.base_prompt is not None else self.track.prompt
 
         def produce(folder: Path) -> dict:
-            from harness.models import write_manifest
+            from harness.systems.models import write_manifest
 
             materialize_base(self.track, folder / MODEL, model=configured, revision=revision)
             # A system folder, as every stage's input is: one model for every direction.
@@ -427,7 +427,7 @@ class Recipe:
 
     def finetune_kd(self, lang: str, system: StageOutput, kd: StageOutput) -> StageOutput:
         """Full fine-tuning of ``system`` on the authentic + KD pairs (System B, step 2)."""
-        from harness.models import read_manifest
+        from harness.systems.models import read_manifest
         from harness.stages.finetune import finetune_system
 
         settings = train_settings(self.table("finetune_pruned"))
@@ -476,7 +476,7 @@ class Recipe:
 
     def qlora(self, lang: str, system: StageOutput, kd: StageOutput, general: StageOutput | None = None) -> StageOutput:
         """QLoRA on ``system`` with the KD set (x ``[qlora] oversample``), plus the general sample if given."""
-        from harness.models import load_processor, read_manifest
+        from harness.systems.models import load_processor, read_manifest
         from harness.stages.qlora import qlora_system
         from harness.training.examples import make_examples
         from harness.training.features import cached_features, stack_stores
@@ -520,7 +520,7 @@ class Recipe:
 def assemble(out: Path, finals: dict[str, StageOutput], *, built_by: str, **extra) -> Path:
     """Copy each direction's final system into ``out/<lang>/`` (one model for all: ``out/model/``)
     and write ``out/system.json``; atomic."""
-    from harness.models import read_manifest, write_manifest
+    from harness.systems.models import read_manifest, write_manifest
 
     manifests = {lang: read_manifest(stage.path / MODEL) for lang, stage in finals.items()}
     formats = {m.format for m in manifests.values()}

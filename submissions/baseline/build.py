@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.models import write_manifest
+from harness.systems.models import write_manifest
 from harness.stages.base import StageError, materialize_base
 from harness.data.tracks import REPO, get_track
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 import awq as autoawq_pkg
 from awq.quantize.quantizer import AwqQuantizer
 from harness.stages import awq as ours
-from harness.models import load_system
+from harness.systems.models import load_system
 from harness.data.testsets import load_testset
 from harness.decode import Prompt, build_prompt, prepare_batch
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import storage
+from harness.systems import storage
 from harness.data.tracks import QWEN2_AUDIO_7B_BF16_BYTES, QWEN2_AUDIO_7B_PARAMS, REPO, get_track
 
 pytestmark = pytest.mark.bench
@@ -174,7 +174,7 @@ def sparse_7b(tmp_path_factory) -> tuple[Path, int]:
 PEAK_SCRIPT = """
 import json, resource, sys, time
 from pathlib import Path
-from harness import storage
+from harness.systems import storage
 from harness.data.tracks import get_track
 
 def status_kb(field):

@@ -31,7 +31,7 @@ import pytest
 
 from harness import speed
 from harness.decode import DecodeSettings, configure_threads, decode
-from harness.models import load_system
+from harness.systems.models import load_system
 from harness.data.tracks import REPO, get_track, load_spec, spec_by_name
 
 pytestmark = pytest.mark.bench

@@ -1,6 +1,6 @@
 """What a file in a system folder is, judged by its bytes, and what a safetensors header declares.
 
-Used by ``harness.storage`` (``python -m harness check``). Nothing here imports torch,
+Used by ``harness.systems.storage`` (``python -m harness check``). Nothing here imports torch,
 unpickles, or reads tensor data, with one documented exception:
 ``read_small_tensor`` reads a tensor of at most ``SMALL_TENSOR_LIMIT`` bytes by its
 offset. Quantized checkpoints keep what a verdict needs in such tensors: the

@@ -32,7 +32,7 @@ bnb-4bit+lora  a bnb-4bit base plus a PEFT LoRA adapter (``adapter_config.json``
                when the base sits beside the adapter), never at a hub id.
 hqq-mixed      HQQ-packed modules at mixed bit widths (Liu et al., IWSLT 2026), listed with
                their bits and group size in ``quantization.json``; the model is rebuilt
-               from ``config.json`` and filled strictly by ``harness.hqq_mixed`` (transformers
+               from ``config.json`` and filled strictly by ``harness.systems.hqq_mixed`` (transformers
                5 cannot load HQQ checkpoints). Written by ``harness.stages.hqq``.
 
 Strictness. transformers only logs missing and unexpected weights and leaves the
@@ -541,10 +541,10 @@ def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype |
     """HQQ-packed modules at the bit widths ``quantization.json`` lists, every stored tensor used once.
 
     ``dtype`` (default: the manifest's compute dtype) is the HQQ compute dtype and the
-    full-precision tensors' dtype. The format lives in harness.hqq_mixed, imported here
+    full-precision tensors' dtype. The format lives in harness.systems.hqq_mixed, imported here
     only when such a folder is loaded (it needs the hqq package).
     """
-    from harness.hqq_mixed import load_hqq_mixed as load
+    from harness.systems.hqq_mixed import load_hqq_mixed as load
 
     return load(model_dir, device=device, dtype=dtype)
 

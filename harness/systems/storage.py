@@ -15,7 +15,7 @@ Moslem, IWSLT 2025 and Liu et al., IWSLT 2026; the numbers live in ``harness.dat
          are 2 x its logical parameters, read from its safetensors headers.
 The exit code follows the 2026 limit, except on the tracks in ``BINNED_TRACKS`` (2025),
 where a size outside every bin is over the limit. A folder with a ``system.json``
-(``harness.models``) whose languages map to separate model folders is judged per
+(``harness.systems.models``) whose languages map to separate model folders is judged per
 direction, as the papers report each model (Moslem 2025's System B has one per
 language): each direction counts its model folder plus every file outside every model
 folder, and the largest decides.
@@ -27,7 +27,7 @@ would let a 50 MB ``model.zst`` beside a 96-byte safetensors file pass at 96 byt
 symlink inside the folder is not counted again (its target counts where it lies); two
 hard links inside are both counted (a copy or an archive of the folder carries both).
 
-Formats are recognised by content (``harness.weightfiles``), adapters included. The
+Formats are recognised by content (``harness.systems.weightfiles``), adapters included. The
 breakdown attributes the tensors of safetensors files to components and lists every
 other file by path with its bytes ("other files"). A file the harness cannot load
 (a weight format other than safetensors; a compressed container: zstd, gzip, xz, bzip2,
@@ -77,7 +77,7 @@ Integrity (exit 2, one line naming the file):
 
 Nothing from the folder is imported or executed, ``trust_remote_code`` is never used,
 nothing is unpickled; torch is imported only for ``--torch-save-size`` and ``--load``.
-``--load`` loads every direction of ``system.json`` with ``harness.models.load_system``
+``--load`` loads every direction of ``system.json`` with ``harness.systems.models.load_system``
 (hub offline; one model in memory at a time) and checks the folder's files did not change.
 
 Exit codes: 0 compliant (or valid with no verdict on the mini track before its base
@@ -108,7 +108,7 @@ from tabulate import tabulate
 from harness.data import tracks
 from harness.files import atomic_write_json
 from harness.data.tracks import GB, SizeRule, Track, get_track, scaled_rule
-from harness.weightfiles import (
+from harness.systems.weightfiles import (
     DTYPE_BITS,
     MAX_CONFIG_BYTES,
     FileKind,
@@ -767,7 +767,7 @@ def _check_manifest(root: Path, modules: list[QuantModule], tensors: list[Tensor
 
 
 def _directions(root: Path, errors: list[str]) -> list[tuple[str, str]]:
-    """(language, model folder relative to root) from system.json (see harness.models), read as data only."""
+    """(language, model folder relative to root) from system.json (see harness.systems.models), read as data only."""
     path = root / SYSTEM_MANIFEST
     if not path.is_file():
         return []
@@ -994,13 +994,13 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def prove_load(root: Path) -> tuple[bool, str]:
-    """Load every direction with harness.models.load_system, hub offline; the folder must not change."""
+    """Load every direction with harness.systems.models.load_system, hub offline; the folder must not change."""
     for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[variable] = "1"
     try:
-        from harness.models import ModelLoadError, load_system, read_manifest
+        from harness.systems.models import ModelLoadError, load_system, read_manifest
     except ImportError as error:
-        return False, f"--load needs harness.models (load_system, read_manifest), which is not available ({error})"
+        return False, f"--load needs harness.systems.models (load_system, read_manifest), which is not available ({error})"
     before = _snapshot(root)
     loaded = []
     try:
@@ -1275,7 +1275,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write the report as JSON here")
     parser.add_argument("--torch-save-size", action="store_true",
                         help="also compute the bytes of torch.save(state_dict) (organizers' 2027 draft), exactly, reading no data")
-    parser.add_argument("--load", action="store_true", help="also prove the system loads offline from these files (harness.models)")
+    parser.add_argument("--load", action="store_true", help="also prove the system loads offline from these files (harness.systems.models)")
     args = parser.parse_args(argv)
     try:
         report = check(args.folder, get_track(args.track), torch_save=args.torch_save_size, load=args.load)

@@ -21,7 +21,7 @@ A model folder of this format holds::
 A quantized module stores exactly what ``HQQLinear.state_dict`` gives, only tensors:
 the packed ``W_q``, ``scale`` and ``zero`` (in the compute dtype) and small metadata
 tensors (``nbits``, ``shape``, ``group_size``, ``axis``, strings as byte tensors).
-harness.storage reads the same tensors for the size check. The input embedding is an
+harness.systems.storage reads the same tensors for the size check. The input embedding is an
 ``HQQEmbedding``: HQQLinear's storage, a table lookup as its forward.
 
 transformers 5 cannot load HQQ checkpoints (``HqqConfig`` raises NotImplementedError,
@@ -46,7 +46,7 @@ from torch import nn
 
 FORMAT = "hqq-mixed"
 METHOD = "hqq"
-QUANTIZATION_FILE = "quantization.json"  # the manifest harness.storage checks (MANIFEST_NAME)
+QUANTIZATION_FILE = "quantization.json"  # the manifest harness.systems.storage checks (MANIFEST_NAME)
 BITS = (1, 2, 3, 4, 8)  # HQQ's bit widths that pack into uint8 / int32 (5 and 6 would store 8)
 COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -102,7 +102,7 @@ class HQQEmbedding(HQQLinear):
     """An embedding table stored HQQ-packed, looked up with ``F.embedding``.
 
     It is an HQQLinear in storage only (same tensors, names and (de)serialisation, so
-    harness.storage and the loader treat it like any packed module); its forward looks
+    harness.systems.storage and the loader treat it like any packed module); its forward looks
     rows up instead of multiplying. The table is dequantized once, on first use, and
     kept: decoding embeds at every step, and dequantizing a vocabulary-sized table each
     time would cost more than the step; the memory is what the unquantized table took,
@@ -162,7 +162,7 @@ class Quantization:
 
 
 def read_quantization(model_dir: Path) -> Quantization:
-    from harness.models import model_error, read_json
+    from harness.systems.models import model_error, read_json
 
     path = Path(model_dir) / QUANTIZATION_FILE
     if not path.is_file():
@@ -204,8 +204,8 @@ def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype |
     ``dtype`` (default: the manifest's compute dtype) is the HQQ compute dtype and the
     dtype of the full-precision tensors.
     """
-    from harness.models import check_config, model_error, weight_files
-    from harness.storage import canonical_module
+    from harness.systems.models import check_config, model_error, weight_files
+    from harness.systems.storage import canonical_module
 
     model_dir = Path(model_dir)
     config = check_config(model_dir)
@@ -234,7 +234,7 @@ def _empty_model(model_dir: Path, *, dtype: torch.dtype):
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
     from transformers.initialization import no_init_weights
 
-    from harness.models import model_error
+    from harness.systems.models import model_error
 
     try:
         config = Qwen2AudioConfig.from_pretrained(str(model_dir.resolve()), local_files_only=True)
@@ -253,7 +253,7 @@ def _read_tensors(model, files: list[Path]) -> dict[str, _Stored]:
     from safetensors.torch import load_file
     from transformers.core_model_loading import rename_source_key
 
-    from harness.models import model_error, key_renamings
+    from harness.systems.models import model_error, key_renamings
 
     renamings = key_renamings(model)
     state = model.state_dict()
@@ -272,8 +272,8 @@ def _read_tensors(model, files: list[Path]) -> dict[str, _Stored]:
 
 
 def _check_untied(model, quantization: Quantization, model_dir: Path) -> None:
-    from harness.models import model_error
-    from harness.storage import canonical_module
+    from harness.systems.models import model_error
+    from harness.systems.storage import canonical_module
 
     embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
     if head is None or getattr(head, "weight", None) is not getattr(embedding, "weight", None):
@@ -288,10 +288,10 @@ def _place(model, model_dir: Path, name: str, spec: dict, stored: dict[str, _Sto
            device: str, dtype: torch.dtype) -> str:
     """Replace the manifest's module ``name`` by an HQQ module holding its stored state; its model name.
 
-    ``targets``: the model's module names by ``harness.storage.canonical_module`` name.
+    ``targets``: the model's module names by ``harness.systems.storage.canonical_module`` name.
     """
-    from harness.models import model_error, key_listing
-    from harness.storage import canonical_module
+    from harness.systems.models import model_error, key_listing
+    from harness.systems.storage import canonical_module
 
     where = model_dir / QUANTIZATION_FILE
     target = targets.get(canonical_module(name))
@@ -338,7 +338,7 @@ def _integer(tensor: torch.Tensor) -> int | None:
 def _check_packed(path: Path, name: str, state: dict, spec: dict, shape: tuple[int, int]) -> None:
     """The stored HQQ state must be the manifest's bits and group size, the module's shape,
     and a layout HQQ's loader handles safely, before HQQ's own load_state_dict sees it."""
-    from harness.models import model_error
+    from harness.systems.models import model_error
 
     def fail(problem: str):
         return model_error(path, f"HQQ module {name}: {problem}")
@@ -377,7 +377,7 @@ def _load_plain(model, stored: dict[str, _Stored], replaced: list[str], files: l
     """Copy the full-precision tensors: exactly the model's persistent tensors, none left over."""
     from transformers.modeling_utils import remove_tied_weights_from_state_dict
 
-    from harness.models import model_error, key_listing, key_renamings, stored_name
+    from harness.systems.models import model_error, key_listing, key_renamings, stored_name
 
     prefixes = tuple(name + "." for name in replaced)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith(prefixes)}
@@ -405,7 +405,7 @@ def _load_plain(model, stored: dict[str, _Stored], replaced: list[str], files: l
 def _load_generation_config(model, model_dir: Path) -> None:
     from transformers import GenerationConfig
 
-    from harness.models import model_error
+    from harness.systems.models import model_error
 
     if not (model_dir / "generation_config.json").is_file():
         return
