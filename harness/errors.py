@@ -3,7 +3,7 @@
 ``HarnessError`` is the base of every error the harness raises on purpose (a bad input, a
 missing file, a refused folder): a caller that must tell them from bugs catches this one
 class. Each module's error keeps its builtin base too (ValueError, RuntimeError), so code
-that caught those before still does. (harness/comet_runner.py runs in the COMET environment,
+that caught those before still does. (harness/scoring/comet_runner.py runs in the COMET environment,
 which has no harness package: its RunnerError stands alone.)
 """
 

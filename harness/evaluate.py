@@ -3,8 +3,8 @@
 For each built system (`build/<track>/<system>/system.json`) and each test set of the
 track, and each language pair the system has: the storage verdict (harness.systems.storage,
 headers only), batched greedy decoding (harness.decode, Moslem 2025's prompt and
-settings), BLEU / chrF / chrF++ / TER / COMET with their signatures (harness.metrics),
-degeneration flags per segment (harness.degeneration), and speed by the speed protocol
+settings), BLEU / chrF / chrF++ / TER / COMET with their signatures (harness.scoring.metrics),
+degeneration flags per segment (harness.scoring.degeneration), and speed by the speed protocol
 (harness.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
 load sampled), all written as results files with provenance (harness.results).
 
@@ -44,7 +44,7 @@ from harness.decode import DecodeSettings, decode
 
 # What decodes a batch: harness.decode.decode's signature (system, audios, lang, settings, progress=...).
 Decoder = Callable[..., object]
-from harness.metrics import MetricError, score_output, segment_scores
+from harness.scoring.metrics import MetricError, score_output, segment_scores
 from harness.systems.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
 from harness.data.testsets import LongFormSet, TestSet, TestSetError
@@ -155,7 +155,7 @@ def write_summary(paths: results.ResultPaths, rows: list[dict], *, name: str, ma
 
 
 def score_rows(track: Track, lang: str, rows: list[dict]) -> tuple[dict, object]:
-    """Score the rows' hypotheses against their references (harness.metrics.score_output, the length
+    """Score the rows' hypotheses against their references (harness.scoring.metrics.score_output, the length
     kind judged from each row's audio seconds) and put each row's flags and scores into it:
     (scores, the degeneration report)."""
     scores, degeneration = score_output(track, lang, [r["hypothesis"] for r in rows], [r["reference"] for r in rows],

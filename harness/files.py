@@ -42,7 +42,7 @@ set's content hash (harness.data.iwslt_layout): the algorithm must never change,
 and pinned test-set hash is invalidated (tests/test_files.py pins a value). Callers that
 record a hash as ``sha256:<hex>`` add the prefix themselves.
 
-harness/comet_runner.py runs in the COMET environment without this package and keeps its
+harness/scoring/comet_runner.py runs in the COMET environment without this package and keeps its
 own copy of the write rule.
 """
 

@@ -52,7 +52,7 @@ row's verified bytes (same track and language pair) and flags a declaration more
 below them. Nothing else identifies a model: a declaration holds only bytes, parameters and
 this name.
 
-Scoring is make eval's step (harness.metrics.score_output): the track's metrics with
+Scoring is make eval's step (harness.scoring.metrics.score_output): the track's metrics with
 their signatures (sacreBLEU; COMET when the track configures it) and the degeneration
 flags, the length kind judged from a segmented set's audio durations as eval judges it
 (a long-form set's resegmented lines have none: harness.longform.score_resegmented), written as
@@ -80,7 +80,7 @@ from pathlib import Path
 from harness import results, speed
 from harness.files import file_sha256
 from harness.errors import HarnessError, one_line, read_input_bytes
-from harness.metrics import MetricError, score_output, segment_scores
+from harness.scoring.metrics import MetricError, score_output, segment_scores
 from harness.data.tracks import TestSetSpec, Track, UnknownSourceError, get_track, load_spec, spec_by_name
 
 EXIT_BAD_INPUT = 2

@@ -28,7 +28,7 @@ What it implements, and from where:
   size bin, scaled per track by harness.data.tracks / harness.systems.storage; constrained (in-domain
   talks data only) vs unconstrained data conditions.
 - Every score with its 95 % bootstrap confidence interval where its results file has one
-  (harness.metrics: sacreBLEU's bootstrap, 1,000 resamples, seed 12345; COMET: bootstrap of
+  (harness.scoring.metrics: sacreBLEU's bootstrap, 1,000 resamples, seed 12345; COMET: bootstrap of
   segment means on the same draws), shown as "value ±half width"; a file written before the
   intervals existed shows the bare value, never an invented interval.
 - Speed only beside comparable speed: the speed protocol's block (harness.speed) names what
@@ -64,7 +64,7 @@ from tabulate import tabulate
 
 from harness.errors import HarnessError, one_line
 from harness.import_hyps import SIZE_TOLERANCE   # one tolerance for a declared size, at import and on the board
-from harness.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, LOWER_IS_BETTER, METRIC_LABEL as LABEL,
+from harness.scoring.metrics import (BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, CHRF_FOR, LOWER_IS_BETTER, METRIC_LABEL as LABEL,
                              METRIC_NAMES as METRICS, oriented)
 from harness.results import RESULTS_ROOT
 from harness.results_schema import ResultsSchemaError, check_summary
@@ -395,7 +395,7 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
 
     ``significance``, when given, is called per group with (rows, primary metric) and returns
     a cluster number per system (systems in one cluster are not significantly different);
-    it is shown beside the rank. Hook for harness.significance.rank_clusters.
+    it is shown beside the rank. Hook for harness.scoring.significance.rank_clusters.
     """
     buckets: dict[tuple, list[dict]] = {}
     all_rows = []
@@ -424,7 +424,7 @@ def build(summaries: list[tuple[str, dict]], *, base_system: str = BASE_SYSTEM,
                 value = metric["value"]
                 # Same group = same signature, so the difference is between comparable numbers.
                 row["deltas"][name] = (value - base_value) if value is not None and base_value is not None else None
-        # Competition ranking ("1, 2, 2, 4") by the primary metric, best first (harness.metrics.oriented:
+        # Competition ranking ("1, 2, 2, 4") by the primary metric, best first (harness.scoring.metrics.oriented:
         # a lower TER is better); ties and the unscored in name order.
         rows.sort(key=lambda r: (_value(r, primary) is None, -oriented(primary, _value(r, primary) or 0.0), r["system"]))
         for row in rows:
@@ -640,7 +640,7 @@ def render_markdown(board: dict) -> str:
     if any(r.get("cluster") is not None for g in board["groups"] for r in g["rows"]):
         lines += ["(n) beside a rank = significance cluster within its table: systems in one cluster are not "
                   "significantly different from its best (paired bootstrap resampling, p >= 0.05; "
-                  "harness.significance).", ""]
+                  "harness.scoring.significance).", ""]
     lines += ["★ = on the Pareto front of quality against size in its table (verified sizes only). "
               "(declared) = a size the team declared, not verified by the harness (hypotheses only). "
               f"⚑ = a declared size more than {100 * SIZE_TOLERANCE:g} % below the verified size of the same model. "
@@ -766,9 +766,9 @@ def render(results_root: Path, out: Path, *, base_system: str = BASE_SYSTEM,
 
 
 def default_significance(results_root: Path):
-    """harness.significance.rank_clusters (paired bootstrap over the segments files); imported
+    """harness.scoring.significance.rank_clusters (paired bootstrap over the segments files); imported
     here, when the clusters are wanted (--no-significance skips it)."""
-    from harness.significance import rank_clusters
+    from harness.scoring.significance import rank_clusters
 
     return rank_clusters(results_root)
 
@@ -779,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--base-system", default=BASE_SYSTEM, help="the uncompressed base the Δ column is against")
     parser.add_argument("--no-significance", action="store_true",
-                        help="skip the paired-bootstrap rank clusters (harness.significance)")
+                        help="skip the paired-bootstrap rank clusters (harness.scoring.significance)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:

@@ -14,7 +14,7 @@ system on a long-form set (harness.data.testsets.LongFormSet):
    in talk order, reading one segment at a time from the talk's file (bounded memory);
 3. resegment each talk's hypotheses to its reference segments (harness.resegment);
 4. score the resegmented lines against the references with the track's metrics and
-   signatures (harness.metrics), and flag degenerate outputs (harness.degeneration).
+   signatures (harness.scoring.metrics), and flag degenerate outputs (harness.scoring.degeneration).
 
 The results file is the segmented eval's schema plus what was done to get there: the
 segmentation (method, settings, statistics: segments, lengths, dropped speech) and the
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from harness import results, speed
 from harness.decode import DecodeSettings, decode
-from harness.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
+from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
 from harness.systems.models import read_manifest
 from harness.results import LONGFORM_SCHEMA
 from harness.data.tracks import TestSetSpec, Track
@@ -75,7 +75,7 @@ def score_resegmented(track: Track, longform_set, lang: str, hypotheses_by_talk:
     (talk, index, source, reference, hypothesis, flags, scores), the metrics, the
     degeneration report and the resegmentation sliced per talk. A talk without hypotheses
     adds no lines (its segments get what the alignment gives them, often nothing). Raises
-    harness.resegment.ResegmentError and harness.metrics.MetricError as they come.
+    harness.resegment.ResegmentError and harness.scoring.metrics.MetricError as they come.
     """
     from harness.resegment import references_by_talk, resegment_talks_like_server
 

@@ -44,10 +44,10 @@ SentencePiece tokenizer downloads a model and is never used here). Tokens:
        two Latin words.
 
 Tags the evaluation does not consider ("(Applause)", "(Lachen)", "（掌声）", ...:
-harness.metrics.remove_non_scored_tags) are removed from both sides before aligning, so a
+harness.scoring.metrics.remove_non_scored_tags) are removed from both sides before aligning, so a
 tag neither pulls words towards it nor leaves a reference segment that is only a tag with
 a word that belongs elsewhere (such a segment is empty and gets no words); the metrics
-remove them again (harness.metrics.score_all), which changes nothing the second time.
+remove them again (harness.scoring.metrics.score_all), which changes nothing the second time.
 
 Before aligning, each distinct token is renamed to a plain ASCII id ("t0", "t1", ...):
 equal tokens stay equal, so the alignment is unchanged, and text that mweralign's C++
@@ -101,7 +101,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from harness.errors import HarnessError, one_line
-from harness.metrics import remove_non_scored_tags
+from harness.scoring.metrics import remove_non_scored_tags
 
 # How a talk's lines were obtained.
 MWERALIGN = "mweralign"  # cut from the one alignment of the whole set's output

@@ -49,7 +49,7 @@ class ResultsSchemaError(HarnessError, ValueError):
 
 @dataclass(frozen=True)
 class ConfidenceInterval:
-    """A 95 % bootstrap interval, sacreBLEU's "mean ± half_width" (harness.metrics.confidence_interval)."""
+    """A 95 % bootstrap interval, sacreBLEU's "mean ± half_width" (harness.scoring.metrics.confidence_interval)."""
 
     CLOSED: ClassVar[bool] = True
     low: float

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.metrics import COMET_RUNNER, comet_score, score_all
+from harness.scoring.metrics import COMET_RUNNER, comet_score, score_all
 
 REPO = Path(__file__).resolve().parents[1]
 COMET_VENV = REPO / ".venv-comet"

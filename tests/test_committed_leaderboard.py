@@ -77,7 +77,7 @@ def _interval(ci95) -> bool:
 
 
 def interval_problems(summaries: Summaries) -> list[str]:
-    """Every metric entry has a ci95 (harness.metrics.Score.to_dict); a scored one a complete interval."""
+    """Every metric entry has a ci95 (harness.scoring.metrics.Score.to_dict); a scored one a complete interval."""
     problems = []
     for relative, summary in summaries:
         for lang, block in sorted(summary["languages"].items()):

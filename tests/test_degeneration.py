@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.degeneration import (
+from harness.scoring.degeneration import (
     KINDS,
     LengthBounds,
     flag_segments,

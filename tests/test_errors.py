@@ -3,7 +3,7 @@ harness.errors.HarnessError, and keeps its builtin base, so callers can tell the
 own refusals from bugs with one ``except``.
 
 Private control-flow exceptions (a leading underscore: a search's early stop) are not errors a
-user sees; harness/comet_runner.py runs in the COMET environment without the harness package.
+user sees; harness/scoring/comet_runner.py runs in the COMET environment without the harness package.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from harness.errors import HarnessError
 from harness.data.testsets import TestSetError
 from harness.data.tracks import UnpinnedError
 
-OUTSIDE = {"harness.comet_runner"}
+OUTSIDE = {"harness.scoring.comet_runner"}
 
 
 def defined_errors() -> dict[str, type]:

@@ -395,7 +395,7 @@ def test_cli_bad_input_is_one_line_exit_2(tiny_base_dir, tmp_path, capsys, case)
 def test_mini_base_sizes_and_chrf(tmp_path):
     """Sizes of the paper's plans against the mini track's limit, and greedy chrF on the
     12 committed general_test sentences, fp32 base vs 4-bit g64 vs g128 (fp32 compute)."""
-    from harness.metrics import score_all
+    from harness.scoring.metrics import score_all
     from harness.data.testsets import load_testset
 
     torch.set_num_threads(min(2, torch.get_num_threads()))

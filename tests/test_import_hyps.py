@@ -18,8 +18,8 @@ from conftest import TINY_DE, TINY_EN, TINY_ZH, make_clip
 from harness import import_hyps
 from harness.__main__ import main as harness_main
 from harness.data.audio import SAMPLE_RATE
-from harness.degeneration import flag_segments
-from harness.significance import rank_from_results
+from harness.scoring.degeneration import flag_segments
+from harness.scoring.significance import rank_from_results
 from harness.data.testsets import write_longform_set, write_segmented_set
 
 N = 5

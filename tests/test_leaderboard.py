@@ -32,7 +32,7 @@ LIMIT = 2_000_000
 
 
 def interval(value: float, half_width: float | None) -> dict | None:
-    """A stored ci95 (harness.metrics.confidence_interval's shape) centred on the value; None: a file
+    """A stored ci95 (harness.scoring.metrics.confidence_interval's shape) centred on the value; None: a file
     written before intervals were stored."""
     if half_width is None:
         return None
@@ -454,7 +454,7 @@ def test_the_command_adds_significance_clusters_from_the_segments_files(results:
     assert main(["--results", str(results), "--out", str(tmp_path / "without"), "--no-significance"]) == 0
     with_ = rows_by_system(json.loads((tmp_path / "with" / "results.json").read_text()))
     without = rows_by_system(json.loads((tmp_path / "without" / "results.json").read_text()))
-    if importlib.util.find_spec("harness.significance") is not None:
+    if importlib.util.find_spec("harness.scoring.significance") is not None:
         assert (with_["modelA"]["cluster"], with_["baseline"]["cluster"]) == (1, 2)
         assert with_["sizeonly"]["cluster"] is None  # no segments file: not tested, no cluster
     assert all(row["cluster"] is None for row in without.values())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harness.data.tracks import HUB_REVISIONS
-from harness.metrics import (COMET_CI_METHOD, LOWER_IS_BETTER, METRICS, SACREBLEU_CI_METHOD, MetricError, Score,
+from harness.scoring.metrics import (COMET_CI_METHOD, LOWER_IS_BETTER, METRICS, SACREBLEU_CI_METHOD, MetricError, Score,
                              bleu_score, chrf_pp_score, chrf_score, comet_score, oriented, remove_non_scored_tags,
                              score_all, segment_mean_ci, ter_score)
 
@@ -405,7 +405,7 @@ def test_score_command_keeps_an_existing_output_on_bad_input(tmp_path):
 
 def test_score_is_a_registered_command():
     from harness.__main__ import COMMANDS
-    assert COMMANDS["score"][0] == "harness.score"
+    assert COMMANDS["score"][0] == "harness.scoring.score"
 
 
 # ---- tags the evaluation does not consider ------------------------------------------

@@ -153,7 +153,7 @@ def fixed_translations(fixed_set):
 
 
 def fixed_chrf(fixed_translations, fixed_set, name, lang):
-    from harness.metrics import score_all
+    from harness.scoring.metrics import score_all
 
     rows = fixed_rows(fixed_set, name)
     hyps = [fixed_translations[lang][i].text for i in rows]

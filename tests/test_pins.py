@@ -15,8 +15,9 @@ import sys
 
 import pytest
 
-from harness import metrics, results
+from harness import results
 
+from harness.scoring import metrics
 from harness.data import tracks
 from harness.stages import base as base_stage
 from harness.stages.base import StageError

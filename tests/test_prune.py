@@ -24,7 +24,7 @@ import torch
 from conftest import (TINY_DE, TINY_EN, TINY_SEED, TINY_WINDOW_SECONDS, TINY_ZH, paper_reference_decode,
                       train_to_translate, write_system_json)
 from harness.decode import DecodeSettings, decode
-from harness.metrics import METRICS
+from harness.scoring.metrics import METRICS
 from harness.systems.models import LoadedSystem, load_system
 from harness.stages import from_scratch as fs
 from harness.stages import prune

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from harness import resegment as rs
-from harness.metrics import bleu_score, chrf_score
+from harness.scoring.metrics import bleu_score, chrf_score
 from harness.resegment import (EMPTY, METHODS, MWERALIGN, RULE, Resegmented, ResegmentError, references_by_talk,
                                resegment_like_server, resegment_talks_like_server, set_lines, set_report)
 

@@ -1,4 +1,4 @@
-"""Paired bootstrap significance and rank clusters (harness.significance).
+"""Paired bootstrap significance and rank clusters (harness.scoring.significance).
 
 Systems are texts against fixed German references: "good" equals the references, "bad"
 keeps two words of each, "near" differs from "good" in one segment of sixty (a
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import significance
-from harness.significance import SignificanceError, compare, rank_from_results
+from harness.scoring import significance
+from harness.scoring.significance import SignificanceError, compare, rank_from_results
 
 REFS = ["die katze schläft auf dem sofa heute", "ein hund läuft im park schnell",
         "das wetter ist heute schön und warm", "wir übersetzen gesprochene sprache in text"] * 15
@@ -58,7 +58,7 @@ def test_clusters_continue_from_the_best_remaining_system():
 
 
 def test_scores_equal_harness_metrics():
-    from harness.metrics import bleu_score, chrf_pp_score
+    from harness.scoring.metrics import bleu_score, chrf_pp_score
 
     rows = by_name(compare({"mid": (MID, REFS), "good": (GOOD, REFS)}, "de", "bleu"))
     assert rows["mid"]["score"] == pytest.approx(bleu_score(MID, REFS, "de").value)
@@ -90,7 +90,7 @@ def test_comet_paired_bootstrap_on_segment_scores():
 
 
 def test_ter_ranks_the_fewest_edits_first():
-    from harness.metrics import ter_score
+    from harness.scoring.metrics import ter_score
 
     # TER is an edit rate: "good" (no edits) is best although its score is the lowest.
     rows = compare({"bad": (BAD, REFS), "mid": (MID, REFS), "good": (GOOD, REFS)}, "de", "ter")
@@ -103,7 +103,7 @@ def test_ter_ranks_the_fewest_edits_first():
 
 
 def test_non_scored_tags_are_not_tested_either():
-    # "(Applause)" in a hypothesis or reference is not considered (harness.metrics.scored_text).
+    # "(Applause)" in a hypothesis or reference is not considered (harness.scoring.metrics.scored_text).
     tagged = [h + " (Applause)" for h in GOOD]
     refs = ["(Laughter) " + r if i % 2 else r for i, r in enumerate(REFS)]
     rows = by_name(compare({"tagged": (tagged, refs), "mid": (MID, refs)}, "de", "bleu"))
@@ -119,7 +119,7 @@ def test_other_references_are_refused():
 
 def write_result(root: Path, system: str, hyps, refs=REFS, *, lang="de", testset="tiny", content_hash="sha256:abc",
                  signature=None, comet=None, comet_value=None):
-    from harness.metrics import score_all
+    from harness.scoring.metrics import score_all
 
     scores = score_all(hyps, refs, lang, ["bleu", "ter"])
     folder = root / "mini" / system

@@ -16,7 +16,7 @@ Here, per target language:
    system's prompt);
 2. degenerate teacher outputs are dropped and counted by kind: ``empty`` (no visible
    character), ``unfinished`` (cut at ``max_new_tokens``: no end-of-turn was produced),
-   ``repetition`` and ``off_target`` (the rules of ``harness.degeneration``);
+   ``repetition`` and ``off_target`` (the rules of ``harness.scoring.degeneration``);
 3. rows are authentic first, then the teacher's, clip by clip; every target is stored
    whitespace-normalised (runs collapsed to one space, ends stripped), and a row whose
    (clip, language, target) was already seen is an exact duplicate and removed, so a
@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.degeneration import is_off_target, is_repetition, visible_chars
+from harness.scoring.degeneration import is_off_target, is_repetition, visible_chars
 
 AUTHENTIC = "authentic"
 TEACHER = "teacher"

@@ -249,7 +249,7 @@ def evaluate(folder: Path, sets=EVAL_SETS, mini: Path = MINI, batch_size: int = 
              limit: int | None = None) -> dict:
     """chrF / BLEU of the system in ``folder`` on the mini test sets, both directions."""
     from harness.decode import DecodeSettings, decode
-    from harness.metrics import score_all
+    from harness.scoring.metrics import score_all
     from harness.systems.models import load_system
     from harness.data.testsets import load_testset
 

@@ -64,7 +64,7 @@ from harness.decode import (
     model_device,
     prepare_batch,
 )
-from harness.metrics import METRICS
+from harness.scoring.metrics import METRICS
 
 # Moslem (2025): chrF++ for German, plain chrF for Chinese.
 DEFAULT_METRICS = {"de": "chrf++", "zh": "chrf"}
@@ -384,7 +384,7 @@ def layer_importance_search(model, processor, audios: Sequence[np.ndarray], refe
     Each round removes, in turn, every candidate still present (on top of the layers
     already chosen), translates ``audios`` greedily and scores against ``references``
     with ``metric`` (default chrF++ for German, chrF for Chinese; any name of
-    harness.metrics.METRICS). The candidate whose removal leaves the best score is
+    harness.scoring.metrics.METRICS). The candidate whose removal leaves the best score is
     chosen; ties go to the lowest original index. ``exclude_first_last`` keeps the
     first and last layers out of the candidates, as the reference code does.
 

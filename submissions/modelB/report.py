@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from harness.decode import DecodeSettings
-from harness.metrics import CHRF_FOR, METRIC_LABEL
+from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL
 from harness.report import ReportRow, evaluate_rows, render_markdown, resolve_testset, write_report
 from harness.stages.base import StageError
 from harness.stages.recipe import MODEL, open_recipe

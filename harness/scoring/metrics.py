@@ -31,7 +31,7 @@ COMET (Rei et al. 2020, "COMET: A Neural Framework for MT Evaluation"; Rei et al
 2022 for wmt22-comet-da, the 2026 task's primary metric) needs unbabel-comet,
 whose pins (transformers<5, numpy<2) clash with the model stack, so it runs in a
 separate environment (.venv-comet, `make comet-env`) through
-harness/comet_runner.py, fed a JSONL file. This process never imports comet.
+harness/scoring/comet_runner.py, fed a JSONL file. This process never imports comet.
 COMET values are reported x100 (as the task's papers do); the per-segment scores
 too.
 
@@ -68,7 +68,7 @@ from sacrebleu.metrics import BLEU, CHRF, TER
 from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness import REPO
-from harness.degeneration import DegenerationReport, flag_segments
+from harness.scoring.degeneration import DegenerationReport, flag_segments
 from harness.data.tracks import UnpinnedError, is_hub_id, pinned_revision
 from harness.errors import HarnessError
 
@@ -95,7 +95,7 @@ LOWER_IS_BETTER = frozenset({"ter"})
 CHRF_FOR = {"de": "chrf++", "zh": "chrf"}
 
 # The bootstrap's settings: sacreBLEU's defaults (its --confidence-n and SACREBLEU_SEED), for the
-# confidence intervals here and the paired tests of harness.significance alike.
+# confidence intervals here and the paired tests of harness.scoring.significance alike.
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 12345
 SACREBLEU_CI_METHOD = "sacreBLEU bootstrap resampling (sacrebleu.significance.estimate_ci)"
@@ -315,7 +315,7 @@ def comet_python() -> Path:
 def comet_score(hypotheses: list[str], references: list[str], lang: str, *,
                 sources: list[str] | None = None, comet_model: str | None = None, track: str | None = None,
                 batch_size: int | None = None, gpus: int | None = None, timeout_s: float | None = None) -> Score:
-    """COMET through harness/comet_runner.py in the comet environment.
+    """COMET through harness/scoring/comet_runner.py in the comet environment.
 
     Absent (value None, with the reason) when no model is configured, the comet
     environment is missing, the model is not available offline, or the segments
@@ -415,7 +415,7 @@ def score_output(track: Track, lang: str, hypotheses: list[str], references: lis
                  ) -> tuple[dict[str, Score], DegenerationReport]:
     """The scoring step of one system output on one direction, as make eval, the long-form eval
     and import-hyps all do it: the track's metrics (``score_all``, with its COMET model) and the
-    degeneration flags (harness.degeneration; the length kind is judged only with ``audio_seconds``)."""
+    degeneration flags (harness.scoring.degeneration; the length kind is judged only with ``audio_seconds``)."""
     scores = score_all(hypotheses, references, lang, list(track.metrics), sources=sources,
                        comet_model=track.comet_model, track=track.name)
     degeneration = flag_segments(hypotheses, lang, references=references, audio_seconds=audio_seconds,

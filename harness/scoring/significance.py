@@ -8,9 +8,9 @@ Post 2018 for sacreBLEU): the segments of the test set are drawn with replacemen
 scored from the segments' sufficient statistics (corpus BLEU, chrF, chrF++, TER; never an
 average of sentence scores), and the p-value is the share of draws whose centred
 absolute difference exceeds the observed one, (c + 1) / (n + 1). The metric objects
-carry exactly the settings of harness.metrics (13a or zh tokenizer for BLEU;
+carry exactly the settings of harness.scoring.metrics (13a or zh tokenizer for BLEU;
 chrF: character order 6, no word n-grams; chrF++: word order 2; TER as tercom -N -s),
-and the segments are read through harness.metrics.scored_text (one line, non-scored
+and the segments are read through harness.scoring.metrics.scored_text (one line, non-scored
 tags removed), so the scores are the ones the leaderboard shows. The seed is fixed (default 12345, sacreBLEU's own) and
 recorded, so the same files always give the same p-values.
 
@@ -26,7 +26,7 @@ and the same p-value. It needs the per-segment COMET scores of the segments file
 without them, COMET is reported absent with the reason, never estimated.
 
 Clusters (the WMT-style clustering against the best): systems are sorted by score, best
-first (TER, an edit rate, lowest first: harness.metrics.oriented);
+first (TER, an edit rate, lowest first: harness.scoring.metrics.oriented);
 the best system forms cluster 1 together with every system whose difference from it
 is not significant (p >= ``alpha``, default 0.05); of the systems left, the best starts
 cluster 2 with every remaining system not significantly different from it, and so on.
@@ -61,8 +61,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from sacrebleu.significance import PairedTest
 
-# The bootstrap's seed handling and draws are harness.metrics' (its confidence intervals use the same).
-from harness.metrics import (BLEU_TOKENIZERS, BOOTSTRAP_SAMPLES as DEFAULT_SAMPLES, BOOTSTRAP_SEED as DEFAULT_SEED,
+# The bootstrap's seed handling and draws are harness.scoring.metrics' (its confidence intervals use the same).
+from harness.scoring.metrics import (BLEU_TOKENIZERS, BOOTSTRAP_SAMPLES as DEFAULT_SAMPLES, BOOTSTRAP_SEED as DEFAULT_SEED,
                              METRIC_NAMES as METRICS, MetricError, bootstrap_indices, corpus_metric, oriented,
                              sacrebleu_seed, scored_text)
 
@@ -76,7 +76,7 @@ class SignificanceError(HarnessError, ValueError):
 
 
 def sacrebleu_metric(metric: str, lang: str):
-    """harness.metrics.corpus_metric's object (so signatures match the results files); a SignificanceError otherwise."""
+    """harness.scoring.metrics.corpus_metric's object (so signatures match the results files); a SignificanceError otherwise."""
     try:
         return corpus_metric(metric, lang)
     except MetricError as error:
@@ -86,7 +86,7 @@ def sacrebleu_metric(metric: str, lang: str):
 
 
 def signature(metric: str, lang: str) -> str:
-    """The signature harness.metrics writes for ``metric`` (without the test's seed and resamples)."""
+    """The signature harness.scoring.metrics writes for ``metric`` (without the test's seed and resamples)."""
     metric_object = sacrebleu_metric(metric, lang)
     # sacreBLEU knows the number of references only after scoring once (one reference here, as always).
     metric_object.corpus_score(["a"], [["a"]])
@@ -139,7 +139,7 @@ def compare(systems: Mapping[str, tuple[Sequence[str], Sequence[str]]], lang: st
     ``systems``: {name: (hypotheses, references)}, every system with the same references
     (a ``SignificanceError`` otherwise: the caller excludes mismatches before). For
     ``metric="comet"``, ``segment_scores`` gives each system's per-segment COMET scores
-    (x100, as harness.metrics reports them); hypotheses and references then only fix
+    (x100, as harness.scoring.metrics reports them); hypotheses and references then only fix
     the segment count.
     """
     _check_seed(seed, n_samples)

@@ -8,7 +8,7 @@ harness's environment. This script is run with the comet environment's python
 and imports only the standard library, huggingface_hub, torch and comet -- never
 the harness package, which that environment does not have:
 
-  .venv-comet/bin/python harness/comet_runner.py --model Unbabel/wmt22-comet-da \
+  .venv-comet/bin/python harness/scoring/comet_runner.py --model Unbabel/wmt22-comet-da \
       --revision <40-hex commit> --input segs.jsonl --output scores.json [--batch-size N] [--gpus 0|1]
 
 Input: JSONL, one {"src", "mt", "ref"} object per line. Output (written atomically):

@@ -12,9 +12,9 @@ system's output (one segment per line, the task's plain-text format) against the
 file's references; as in the task's scoring, the line counts must match
 (re-segmentation is the resegment module's job).
 
-Scores follow harness/metrics.py (sacreBLEU signatures, Post 2018; COMET,
+Scores follow harness/scoring/metrics.py (sacreBLEU signatures, Post 2018; COMET,
 Rei et al. 2020/2022; tags such as "(Applause)" removed from both sides first, as the
-IWSLT evaluation does) and failure kinds harness/degeneration.py. Bad input is a
+IWSLT evaluation does) and failure kinds harness/scoring/degeneration.py. Bad input is a
 one-line error and exit status 2, and nothing is written.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.degeneration import flag_segments
+from harness.scoring.degeneration import flag_segments
 from harness.errors import HarnessError, read_input_bytes
-from harness.metrics import METRICS, MetricError, absent, score_all
+from harness.scoring.metrics import METRICS, MetricError, absent, score_all
 from harness.files import atomic_write_json
 REQUIRED = {"id": (str, int), "reference": (str,), "hypothesis": (str,), "audio_seconds": (int, float)}
 EXIT_BAD_INPUT = 2
