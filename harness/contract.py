@@ -209,9 +209,9 @@ def isolation(allow_network: bool = False, candidates=None) -> Isolation:
 
 
 def _harness_threads() -> int:
-    # The thread count the harness's own decoding runs with (harness.decode), so that a
+    # The thread count the harness's own decoding runs with (harness.inference.decode), so that a
     # contract system gets what a built system gets.
-    from harness.decode import configure_threads
+    from harness.inference.decode import configure_threads
 
     return configure_threads()
 

@@ -2,7 +2,7 @@
 
 For each built system (`build/<track>/<system>/system.json`) and each test set of the
 track, and each language pair the system has: the storage verdict (harness.systems.storage,
-headers only), batched greedy decoding (harness.decode, Moslem 2025's prompt and
+headers only), batched greedy decoding (harness.inference.decode, Moslem 2025's prompt and
 settings), BLEU / chrF / chrF++ / TER / COMET with their signatures (harness.scoring.metrics),
 degeneration flags per segment (harness.scoring.degeneration), and speed by the speed protocol
 (harness.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
@@ -40,16 +40,16 @@ from pathlib import Path
 from harness import contract, longform, results, speed
 
 from harness.systems import storage
-from harness.decode import DecodeSettings, decode
+from harness.inference.decode import DecodeSettings, decode
 
-# What decodes a batch: harness.decode.decode's signature (system, audios, lang, settings, progress=...).
+# What decodes a batch: harness.inference.decode.decode's signature (system, audios, lang, settings, progress=...).
 Decoder = Callable[..., object]
 from harness.scoring.metrics import MetricError, score_output, segment_scores
 from harness.systems.models import SYSTEM_FILE, ModelLoadError, read_manifest
 from harness.results import EVAL_SCHEMA
 from harness.data.testsets import LongFormSet, TestSet, TestSetError
 from harness.data.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
-from harness.vllm_backend import BackendError, open_backend
+from harness.inference.vllm_backend import BackendError, open_backend
 from harness.errors import HarnessError
 
 BUILD_ROOT = REPO / "build"
@@ -103,8 +103,8 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
              only: Sequence[str] | None = None, backend: str = "transformers", decoder: Decoder = decode) -> dict:
     """Decode and score one system on one segmented test set; writes and returns the summary.
 
-    ``decoder`` is the transformers decoding function (harness.decode.decode; the --nproc
-    path passes harness.distributed's sharded one): passed in, never patched into this module.
+    ``decoder`` is the transformers decoding function (harness.inference.decode.decode; the --nproc
+    path passes harness.inference.distributed's sharded one): passed in, never patched into this module.
 
     ``name`` is the system's name in the results (default: its folder's name); ``only``
     restricts the language pairs (default: every pair the system, track and set share).
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
     parser.add_argument("--results-root", type=Path, default=results.RESULTS_ROOT)
     parser.add_argument("--nproc", type=int, default=1,
-                        help="data-parallel decoding processes (relaunches through torchrun; see harness.distributed)")
+                        help="data-parallel decoding processes (relaunches through torchrun; see harness.inference.distributed)")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds a contract system's run.sh may take per run (default: the track's, harness.contract)")
     parser.add_argument("--allow-network", action="store_true",
@@ -256,8 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         return schedule.eval_entry(args, _run)
     # --- end of the schedule hook ---
     # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
-    from harness import distributed
-
+    from harness.inference import distributed
     if args.nproc != 1 or distributed.launched():
         return distributed.eval_entry(argv, args.device, args.nproc, lambda decoder: _run(args, decoder))
     # --- end of the distributed hook ---
@@ -298,7 +297,7 @@ def segment_longform(spec: TestSetSpec, testset: LongFormSet, track: Track, meth
 
 
 def _run(args: argparse.Namespace, decoder: Decoder = decode) -> int:
-    """Evaluate what ``args`` names; ``decoder`` decodes every built system (harness.decode.decode by default)."""
+    """Evaluate what ``args`` names; ``decoder`` decodes every built system (harness.inference.decode.decode by default)."""
     try:
         track, settings, specs, systems = plan(args)
         # Each test set is loaded and verified once, however many systems there are.

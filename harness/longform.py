@@ -10,7 +10,7 @@ system on a long-form set (harness.data.testsets.LongFormSet):
 1. segment every talk (harness.segment: SHAS-style divide-and-conquer on silero-vad
    probabilities by default; VAD-only, fixed windows or the gold segments.yaml on request),
    with the track's maximum segment length, never above the model's audio window;
-2. decode every segment with the harness's batched greedy decoding (harness.decode),
+2. decode every segment with the harness's batched greedy decoding (harness.inference.decode),
    in talk order, reading one segment at a time from the talk's file (bounded memory);
 3. resegment each talk's hypotheses to its reference segments (harness.resegment);
 4. score the resegmented lines against the references with the track's metrics and
@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 
 from harness import results, speed
-from harness.decode import DecodeSettings, decode
+from harness.inference.decode import DecodeSettings, decode
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
 from harness.systems.models import read_manifest
 from harness.results import LONGFORM_SCHEMA
 from harness.data.tracks import TestSetSpec, Track
-from harness.vllm_backend import open_backend
+from harness.inference.vllm_backend import open_backend
 
 DEFAULT_METHOD = "dac"
 

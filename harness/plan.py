@@ -792,7 +792,7 @@ def render(plan: dict) -> str:
     notes = [f"  {st['name']}: {'; '.join(st['notes'])}" for st in plan["stages"] if st["notes"]]
     tail = [f"disk, all stages: {plan['disk_bytes_total'] / GiB:.1f} GiB"]
     sharded = [st["fsdp_gpus"] for st in plan["stages"] if st["fits"].startswith("FSDP")]
-    if sharded:  # harness.distributed: every fine-tune of the build then runs as that many processes
+    if sharded:  # harness.inference.distributed: every fine-tune of the build then runs as that many processes
         tail.append(f"run: make build SUB={plan['submission']} TRACK={plan['track']} NPROC={max(sharded)} FSDP=1 "
                     f"(full fine-tunes sharded with FSDP over {max(sharded)} GPUs)")
     if plan["unfit"]:

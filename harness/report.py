@@ -23,7 +23,7 @@ from pathlib import Path
 
 from harness import results
 from harness.files import atomic_write_json, atomic_write_text
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL
 from harness.data.tracks import TestSetSpec, Track, load_spec, spec_by_name
 

@@ -8,7 +8,7 @@ unchanged; when a system ends, the next one in the queue takes its slot. ``auto`
 visible CUDA device. A CUDA worker sees only its own device (``CUDA_VISIBLE_DEVICES``, so it
 decodes on ``cuda:0``, and its results record ``cuda:0``, as a sequential ``--device cuda:0``
 run's do); ``cpu`` may be named more than once (several CPU evaluations side by side).
-This is not harness.distributed's ``--nproc`` (one system's decoding sharded over
+This is not harness.inference.distributed's ``--nproc`` (one system's decoding sharded over
 processes); the two are not combined.
 
 Identical results. Each worker decodes, scores and writes its system's results files as a

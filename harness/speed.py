@@ -395,7 +395,7 @@ def measure(system, decoder: Callable, clips: Sequence[np.ndarray], lang: str, s
             processes: int = 1, protocol: dict | None = None) -> dict:
     """The protocol's speed block for one loaded system on a sample of clips (see the module docstring).
 
-    ``decoder`` is the backend's decode function (harness.decode.decode, the vLLM backend's,
+    ``decoder`` is the backend's decode function (harness.inference.decode.decode, the vLLM backend's,
     or the data-parallel coordinator's); ``settings`` the evaluation's resolved DecodeSettings."""
     protocol = protocol or PROTOCOL
     if not clips:
@@ -457,7 +457,7 @@ def _vllm_hardware() -> str:
 
 
 def _memory(device: str, backend: str, cuda: bool, load: LoadSampler) -> dict:
-    from harness.decode import peak_rss_bytes  # decode is torch-heavy: imported when measuring
+    from harness.inference.decode import peak_rss_bytes  # decode is torch-heavy: imported when measuring
 
     memory = {"peak_rss_bytes": peak_rss_bytes(), "peak_rss_scope": "the process's lifetime high-water mark",
               "gpu_peak_bytes": None, "gpu_memory_source": None, "gpu_absent_reason": None}
@@ -484,9 +484,9 @@ def remeasure(summary: dict, system_dir: Path, testset, *, device: str, backend:
 
     The model must be the one that made the results (same content hash), and the test set
     the one they were scored on; the quality figures are left as they are."""
-    from harness.decode import DecodeSettings, decode
+    from harness.inference.decode import DecodeSettings, decode
     from harness.results import git_state
-    from harness.vllm_backend import open_backend
+    from harness.inference.vllm_backend import open_backend
 
     if summary["testset"]["content_hash"] != testset.content_hash:
         raise SpeedError(f"test set {testset.name} changed since these results were written; run make eval")
@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness.results_schema import RESULT_SCHEMAS, check_summary
     from harness.data.testsets import TestSetError
     from harness.data.tracks import get_track, load_spec
-    from harness.vllm_backend import BackendError
+    from harness.inference.vllm_backend import BackendError
 
     parser = argparse.ArgumentParser(prog="python -m harness speed",
                                      description="re-measure a built system's speed by the speed protocol and "

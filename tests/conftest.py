@@ -86,7 +86,7 @@ def train_to_translate(model, processor, clips, steps: int, targets: dict | None
     """Teach the model clip i -> targets[lang][i] for each language (Instruct prompt), full batch, AdamW."""
     import torch
 
-    from harness.decode import build_prompt
+    from harness.inference.decode import build_prompt
 
     tokenizer = processor.tokenizer
     saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
@@ -243,7 +243,7 @@ def paper_reference_decode(model, processor, audios, lang: str, max_length: int 
     One utterance at a time: build the Instruct conversation, render it with the chat
     template, call the processor on that one clip, ``generate`` greedily with
     ``max_length=1024`` (repetition penalty 1.0), cut the prompt off, decode. Written
-    independently of harness.decode (its own prompt strings) on purpose.
+    independently of harness.inference.decode (its own prompt strings) on purpose.
     ``max_new_tokens`` replaces the max_length bound (to compare with a capped decoder).
     Returns (text, generated ids including the end-of-sequence token) per clip.
     """

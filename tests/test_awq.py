@@ -148,7 +148,7 @@ def tiny_stats(tiny_model, tiny_processor, tiny_clips):
 
 
 def model_inputs(processor, clips, lang=LANG):
-    from harness.decode import Prompt, build_prompt, prepare_batch
+    from harness.inference.decode import Prompt, build_prompt, prepare_batch
 
     prompt = Prompt(processor, build_prompt(processor, lang, "instruct"))
     inputs = prepare_batch(processor, prompt, clips, processor.tokenizer.pad_token_id)

@@ -28,7 +28,7 @@ from harness import contract
 from harness import evaluate as evaluation
 from harness import leaderboard
 from harness.systems import storage
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.data.testsets import load_testset, write_longform_set
 from harness.data import tracks
 from harness.data.tracks import get_track

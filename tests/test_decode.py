@@ -1,4 +1,4 @@
-"""harness.decode: prompts, batch inputs, batched greedy decoding equal to batch 1, truncation, stats.
+"""harness.inference.decode: prompts, batch inputs, batched greedy decoding equal to batch 1, truncation, stats.
 
 The central claim: batching (length-sorted, left-padded) gives the token ids that
 decoding one utterance at a time gives, for batch sizes 1, 2, 3 and 8 on eight clips
@@ -18,7 +18,7 @@ import torch
 
 from conftest import TINY_DE, TINY_ZH, TINY_WINDOW_SECONDS, make_clip, paper_reference_decode
 from harness.data.audio import SAMPLE_RATE
-from harness.decode import (
+from harness.inference.decode import (
     DecodeSettings,
     Hypothesis,
     Prompt,
@@ -171,9 +171,9 @@ def test_unfinished_hypotheses_count_only_real_tokens(lora_system, fp32_system, 
 def test_long_audio_is_truncated_visibly(fp32_system, tiny_clips, caplog):
     long_clip = make_clip(3, TINY_WINDOW_SECONDS + 1.5)
     clips = [tiny_clips[0], long_clip, tiny_clips[1], make_clip(4, TINY_WINDOW_SECONDS + 0.5)]
-    with caplog.at_level(logging.WARNING, logger="harness.decode"):
+    with caplog.at_level(logging.WARNING, logger="harness.inference.decode"):
         output = decode(fp32_system, clips, "de", SETTINGS)
-    warnings = [r.getMessage() for r in caplog.records if r.name == "harness.decode"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "harness.inference.decode"]
     assert len(warnings) == 1
     assert "2 of 4 clips are longer than the model's 4 s window (longest 5.5 s)" in warnings[0]
     assert [h.truncated_audio for h in output.hypotheses] == [False, True, False, True]

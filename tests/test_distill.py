@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.decode import DecodeSettings, Hypothesis, decode
+from harness.inference.decode import DecodeSettings, Hypothesis, decode
 from harness.stages import distill as kd
 from harness.training.examples import make_examples
 from conftest import TINY_TARGETS

@@ -1,4 +1,4 @@
-"""harness.distributed: data-parallel evaluation and multi-process training on 2 CPU processes (gloo).
+"""harness.inference.distributed: data-parallel evaluation and multi-process training on 2 CPU processes (gloo).
 
 Both tests start real worker processes through torchrun, as ``--nproc 2`` does, and
 compare with the single-process run: evaluation results files equal except timings and
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import distributed
+from harness.inference import distributed
 from harness import evaluate as evaluation
 from harness.data import tracks
 from harness.data.audio import SAMPLE_RATE
@@ -33,7 +33,8 @@ SETS = ("tiny_seg", "tiny_lf")  # a segmented set and a long-form set (gold segm
 
 EVAL_WRAPPER = """
 import dataclasses, sys
-from harness import distributed, evaluate
+from harness import evaluate
+from harness.inference import distributed
 from harness.data import tracks
 specs = tuple(tracks.TestSetSpec(name, "local", folder) for name, folder in {sets!r})
 track = dataclasses.replace(tracks.get_track("mini"), testsets=specs)
@@ -301,7 +302,7 @@ import torch
 from safetensors.torch import load_file
 from torch.distributed.fsdp import FSDPModule
 from transformers import Qwen2AudioForConditionalGeneration
-from harness import distributed
+from harness.inference import distributed
 folder, out = sys.argv[1:3]
 model = Qwen2AudioForConditionalGeneration.from_pretrained(folder)
 state = {k: v.clone() for k, v in model.state_dict().items()}

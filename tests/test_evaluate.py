@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import evaluate as evaluation
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.systems.models import ModelLoadError
 from harness.speed import PROTOCOL_VERSION
 from harness.data.testsets import load_testset, write_segmented_set
@@ -96,7 +96,7 @@ def test_segments_file_is_complete_and_in_input_order(reference_run, tiny_testse
 def test_killed_run_resumes_and_ends_equal_to_an_uninterrupted_run(reference_run, tiny_testset, tmp_path,
                                                                    monkeypatch):
     system, reference_root, _ = reference_run
-    real_decode = evaluation.decode   # harness.decode.decode, as evaluate's default
+    real_decode = evaluation.decode   # harness.inference.decode.decode, as evaluate's default
 
     def dies_after_four(*args, on_result=None, **kwargs):
         calls = []
@@ -123,7 +123,7 @@ def test_killed_run_resumes_and_ends_equal_to_an_uninterrupted_run(reference_run
 
 def test_checkpoint_under_other_settings_is_not_reused(reference_run, tiny_testset, tmp_path, monkeypatch):
     system, _, _ = reference_run
-    real_decode = evaluation.decode   # harness.decode.decode, as evaluate's default
+    real_decode = evaluation.decode   # harness.inference.decode.decode, as evaluate's default
 
     def dies_at_once(*args, on_result=None, **kwargs):
         def stop(index, hypothesis):
@@ -176,7 +176,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
 
 def test_resumed_run_measures_speed_whole_in_its_own_phase(reference_run, tiny_testset, tmp_path, monkeypatch):
     system, _, _ = reference_run
-    real_decode = evaluation.decode   # harness.decode.decode, as evaluate's default
+    real_decode = evaluation.decode   # harness.inference.decode.decode, as evaluate's default
 
     def dies_after_three(*args, on_result=None, **kwargs):
         def counting(index, hypothesis, seen=[]):

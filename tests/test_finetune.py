@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.decode import Prompt, build_prompt, prepare_batch
+from harness.inference.decode import Prompt, build_prompt, prepare_batch
 from harness.stages import finetune as ft
 from harness.stages import from_scratch as fs
 from harness.training.examples import IGNORE_INDEX, collate, epoch_batches
@@ -69,7 +69,7 @@ def test_collate_masks_padding_prompt_and_audio(tiny_processor, store, examples)
 
 
 def test_training_rows_match_the_decoder_prompt(tiny_processor, tiny_clips, store, examples):
-    """Train and test see the same prompt ids and features (harness.decode.prepare_batch)."""
+    """Train and test see the same prompt ids and features (harness.inference.decode.prepare_batch)."""
     chosen = examples[:4]
     clips = [tiny_clips[e.clip] for e in chosen]
     prompt = Prompt(tiny_processor, build_prompt(tiny_processor, "de", "instruct"))

@@ -39,7 +39,7 @@ import pytest
 import torch
 
 from conftest import TINY_DE
-from harness.decode import DecodeSettings, decode
+from harness.inference.decode import DecodeSettings, decode
 from harness.systems.models import load_system
 from test_mini_base import BASE, FIXED, FIXED_SETS, ROOT, fixed_chrf, fixed_rows
 from test_mini_base import fixed_translations  # noqa: F401  (fixture: the CPU run, on this module's fixed_set)

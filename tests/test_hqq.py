@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from harness.systems import hqq_mixed, models, storage
-from harness.decode import DecodeSettings, Prompt, build_prompt, decode, prepare_batch
+from harness.inference.decode import DecodeSettings, Prompt, build_prompt, decode, prepare_batch
 from harness.systems.models import ModelLoadError, load_system
 from harness.stages import hqq
 from harness.data.tracks import get_track

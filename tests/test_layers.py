@@ -27,7 +27,7 @@ ROLES = {
     "results": ("harness.results", "harness.results_schema"),
     "systems": ("harness.systems",),
     "scoring": ("harness.scoring",),
-    "inference": ("harness.decode", "harness.vllm_backend", "harness.distributed"),
+    "inference": ("harness.inference",),
     "longform": ("harness.segment", "harness.resegment"),
     "training": ("harness.training",),
     "evaluation": ("harness.evaluate", "harness.longform", "harness.speed", "harness.schedule", "harness.contract",
@@ -169,5 +169,5 @@ def test_layers_form_no_cycle():
 
 
 def test_the_layer_check_finds_an_upward_import():
-    graph = {"harness.decode": {"harness.speed"}, "harness.speed": {"harness.decode"}}
-    assert layer_violations(graph) == ["harness.decode (inference) imports harness.speed (evaluation)"]
+    graph = {"harness.inference.decode": {"harness.speed"}, "harness.speed": {"harness.inference.decode"}}
+    assert layer_violations(graph) == ["harness.inference.decode (inference) imports harness.speed (evaluation)"]

@@ -20,7 +20,7 @@ import pytest
 
 from harness import longform
 from harness.data.audio import SAMPLE_RATE
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.data.testsets import load_testset, write_longform_set
 from harness.data.tracks import TestSetSpec, get_track
 from test_segment import FIXED, TALK_GAPS, TALK_ORDER, build_talk

@@ -109,7 +109,7 @@ def test_tokenizer_round_trip_with_umlauts_and_chinese(processor):
 
 @pytest.mark.parametrize("lang", ["de", "zh"])
 def test_rendered_prompt_is_the_instruct_template(processor, lang):
-    from harness.decode import build_prompt
+    from harness.inference.decode import build_prompt
 
     assert processor.chat_template == fs.INSTRUCT_CHAT_TEMPLATE
     assert build_prompt(processor, lang, "instruct") == EXPECTED_PROMPT[lang]
@@ -140,7 +140,7 @@ def test_parameter_shares_resemble_the_7b():
 
 @pytest.fixture(scope="module")
 def fixed_translations(fixed_set):
-    from harness.decode import DecodeSettings, decode
+    from harness.inference.decode import DecodeSettings, decode
     from harness.systems.models import load_system
 
     torch.set_num_threads(min(2, torch.get_num_threads()))

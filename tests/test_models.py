@@ -40,7 +40,7 @@ def _rewrite(path: Path, change) -> None:
 
 
 def _inputs(processor, clips):
-    from harness.decode import Prompt, build_prompt, prepare_batch
+    from harness.inference.decode import Prompt, build_prompt, prepare_batch
 
     prompt = Prompt(processor, build_prompt(processor, "de", "instruct"))
     return prepare_batch(processor, prompt, clips, processor.tokenizer.pad_token_id)

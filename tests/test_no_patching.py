@@ -1,5 +1,5 @@
 """Dependencies are passed, not patched (issue 20 part 1): no harness module assigns an attribute
-of a module it imported (as harness.distributed once replaced ``evaluate.decode`` and
+of a module it imported (as harness.inference.distributed once replaced ``evaluate.decode`` and
 ``longform.decode`` at run time, which nothing in evaluate.py showed).
 
 A static check over the package's source: an assignment whose target is ``<name>.<attr>``,

@@ -182,7 +182,7 @@ def test_json_has_every_stage(capsys, tmp_path, sub):
     assert expected <= set(names)
     assert all(s["fits"] in ("1 GPU", "FSDP x2", "FSDP x3", "FSDP x4", "no GPU") for s in plan["stages"])
     sharded = [s["fsdp_gpus"] for s in plan["stages"] if s["fits"].startswith("FSDP")]
-    if sharded:  # the command that runs the build that way (harness.distributed)
+    if sharded:  # the command that runs the build that way (harness.inference.distributed)
         assert f"run: make build SUB={sub} TRACK=iwslt2026 NPROC={max(sharded)} FSDP=1" in text
     else:
         assert "run: make build" not in text

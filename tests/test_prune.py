@@ -6,7 +6,7 @@ The central claims:
   reference procedure (`reference_search`, written here independently: a deep copy of
   the model per candidate, the layer deleted from the copy, the model's own ``generate``
   on ``input_features`` one utterance at a time, as the paper's loop runs);
-- decoding from the cached prompt embeddings equals harness.decode.decode on the pruned
+- decoding from the cached prompt embeddings equals harness.inference.decode.decode on the pruned
   model, token for token;
 - the searched model comes back exactly as it was; a pruned model saves and reloads
   strictly with its new layer count and decodes as in memory.
@@ -23,7 +23,7 @@ import torch
 
 from conftest import (TINY_DE, TINY_EN, TINY_SEED, TINY_WINDOW_SECONDS, TINY_ZH, paper_reference_decode,
                       train_to_translate, write_system_json)
-from harness.decode import DecodeSettings, decode
+from harness.inference.decode import DecodeSettings, decode
 from harness.scoring.metrics import METRICS
 from harness.systems.models import LoadedSystem, load_system
 from harness.stages import from_scratch as fs
@@ -54,7 +54,7 @@ def layered_model(processor, clips, layers: int = LAYERS, steps: int = TRAIN_STE
 
 
 def as_system(model, processor) -> LoadedSystem:
-    """An in-memory model wrapped for harness.decode.decode (which reads model, processor, prompt style)."""
+    """An in-memory model wrapped for harness.inference.decode.decode (which reads model, processor, prompt style)."""
     return LoadedSystem(model=model, processor=processor, prompt_style="instruct", content_hash="in-memory",
                         format="hf", folder=Path("."), lang="de", model_folder=Path("."), device="cpu",
                         manifest=None)
@@ -80,7 +80,7 @@ def reference_search(model, processor, audios, references, lang: str, target_lay
     current model, delete the layer, translate the whole set with the model's full
     ``generate`` on ``input_features`` (the audio encoder re-run every time), score.
     ``batch_size`` None translates one utterance at a time as the paper does; a number
-    uses harness.decode.decode at that batch size (still a copy and an encoder pass per
+    uses harness.inference.decode.decode at that batch size (still a copy and an encoder pass per
     candidate). Returns (removed layers in original indices, per-round {layer: score}).
     """
     current = copy.deepcopy(model)

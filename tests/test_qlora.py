@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from harness.decode import DecodeSettings, decode, prepare_batch, Prompt, build_prompt
+from harness.inference.decode import DecodeSettings, decode, prepare_batch, Prompt, build_prompt
 from harness.systems.models import PICKLE_SUFFIXES, load_system
 from harness.stages import qlora
 from harness.training.examples import collate

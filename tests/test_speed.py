@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harness import speed
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 
 SETTINGS = DecodeSettings(max_new_tokens=8, batch_size=4)
 

@@ -1,5 +1,5 @@
-"""The optional vLLM backend (harness.vllm_backend): a one-line error without vLLM, and, against a
-stand-in ``vllm`` module, the same prompt, greedy settings and output handling as harness.decode."""
+"""The optional vLLM backend (harness.inference.vllm_backend): a one-line error without vLLM, and, against a
+stand-in ``vllm`` module, the same prompt, greedy settings and output handling as harness.inference.decode."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from harness import vllm_backend
-from harness.decode import DecodeSettings, build_prompt
+from harness.inference import vllm_backend
+from harness.inference.decode import DecodeSettings, build_prompt
 from test_mini_base import BASE
 
 SETTINGS = DecodeSettings(max_new_tokens=24, batch_size=4)

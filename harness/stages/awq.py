@@ -19,7 +19,7 @@ quantization stage sees the scaled weights.
 Liu, Koneru and Niehues (IWSLT 2026, "Post-Training Quantization for Speech LLMs",
 Diet-KIT) calibrate AWQ on the dev set with the source audio only, no references, as the
 fifth step of their HQQ pipeline (../shared/reference/papers.md). `calibrate` does that:
-prompt + audio, exactly as harness.decode builds them, run through the decoder; no
+prompt + audio, exactly as harness.inference.decode builds them, run through the decoder; no
 target tokens.
 
 Groups in each Qwen2 decoder layer (`scale_groups`), the layer's previous op in brackets:
@@ -71,7 +71,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.stages.hqq import DECODER_PROJECTIONS
 from harness.stages.prune import EncodedSelection, encode_selection, language_model
 
@@ -267,7 +267,7 @@ def encode_calibration(model, processor, audios: Sequence[np.ndarray], lang: str
                        max_utterances: int | None = None) -> list[EncodedSelection]:
     """Prompt + audio embeddings of the calibration clips, once per language (no targets).
 
-    The prompt is the translation prompt harness.decode builds (``prompt_style``), batched
+    The prompt is the translation prompt harness.inference.decode builds (``prompt_style``), batched
     and left-padded as decode does; the audio encoder runs once here, not once per pass.
     """
     langs = [lang] if isinstance(lang, str) else list(lang)

@@ -12,7 +12,7 @@ System B oversamples it x10 next to out-of-domain CoVoST2 data.
 Here, per target language:
 
 1. the teacher (a built system, ``harness.systems.models.load_system``) translates every
-   utterance of the training set with ``harness.decode.decode`` (greedy, the
+   utterance of the training set with ``harness.inference.decode.decode`` (greedy, the
    system's prompt);
 2. degenerate teacher outputs are dropped and counted by kind: ``empty`` (no visible
    character), ``unfinished`` (cut at ``max_new_tokens``: no end-of-turn was produced),
@@ -82,7 +82,7 @@ def degenerate_kind(text: str, lang: str, finished: bool = True) -> str | None:
 
 
 def _text_and_finished(output) -> tuple[str, bool]:
-    """A teacher output: a ``harness.decode.Hypothesis`` (text, finished) or a plain string (finished)."""
+    """A teacher output: a ``harness.inference.decode.Hypothesis`` (text, finished) or a plain string (finished)."""
     if isinstance(output, str):
         return output, True
     return output.text, bool(output.finished)
@@ -215,10 +215,10 @@ def distill_testset(teacher_folder: str | os.PathLike, train_set, out: str | os.
                     log: Callable[[str], None] | None = print) -> dict:
     """Translate ``train_set`` with the teacher, combine with its references, write ``out`` (JSONL) and its summary.
 
-    ``settings`` is a ``harness.decode.DecodeSettings`` (greedy; Moslem 2025 decodes with
+    ``settings`` is a ``harness.inference.decode.DecodeSettings`` (greedy; Moslem 2025 decodes with
     at most 1024 tokens). One direction's model is loaded at a time. Returns the summary.
     """
-    from harness.decode import decode
+    from harness.inference.decode import decode
     from harness.systems.models import load_system
     from harness.files import atomic_write_json
     utterances = list(train_set.utterances)
@@ -253,7 +253,7 @@ def distill_testset(teacher_folder: str | os.PathLike, train_set, out: str | os.
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from harness.decode import DecodeSettings
+    from harness.inference.decode import DecodeSettings
     from harness.data.testsets import load_testset
 
     parser = argparse.ArgumentParser(description="Sequence-level KD data: the teacher translates a training set.")

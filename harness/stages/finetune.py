@@ -15,7 +15,7 @@ It serves two jobs:
   decays the lr linearly). ``MINI_TEACHER`` is the same recipe scaled to the mini base.
 
 Each example is one utterance and one target language, the model seeing exactly what
-``harness.decode`` feeds it at test time (``harness.training.examples``); log-mel
+``harness.inference.decode`` feeds it at test time (``harness.training.examples``); log-mel
 features are computed once per training set (``harness.training.features``).
 """
 
@@ -83,8 +83,8 @@ def finetune_system(system_folder: str | os.PathLike, train_folder: str | os.Pat
     from harness.stages.from_scratch import save_base
     from harness.data.testsets import load_testset
 
-    # --- distributed hook (issue 11): several processes when the build asks for them (harness/distributed.py) ---
-    from harness.distributed import finetune_in_processes, fsdp_wanted, launched, local_device, requested_processes
+    # --- distributed hook (issue 11): several processes when the build asks for them (harness/inference/distributed.py) ---
+    from harness.inference.distributed import finetune_in_processes, fsdp_wanted, launched, local_device, requested_processes
 
     if launched():
         if lora is not None and fsdp_wanted():

@@ -137,7 +137,7 @@ def audio_token_count(num_frames: int) -> int:
     stride-2 average pooling n = (l - 2) // 2 + 1 outputs; the processor expands one
     <|AUDIO|> into exactly n copies, and the model refuses any other count.
     """
-    from harness.decode import audio_tokens_for_frames
+    from harness.inference.decode import audio_tokens_for_frames
 
     if num_frames < 1:
         raise ValueError(f"num_frames must be positive, got {num_frames}")

@@ -31,7 +31,7 @@ ACL 60/60) until fine-tuned. Steps:
    wall time, throughput, shares, the data's content hashes) and ``SHA256SUMS``.
 
 ``--evaluate`` then decodes every mini test set in both directions (batched greedy,
-``harness.decode``) and writes ``evaluation.json`` into the folder.
+``harness.inference.decode``) and writes ``evaluation.json`` into the folder.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def train_base(out: Path, work: Path, recipe: str = "ctc", mini: Path = MINI,
 def evaluate(folder: Path, sets=EVAL_SETS, mini: Path = MINI, batch_size: int = 32, max_new_tokens: int = 96,
              limit: int | None = None) -> dict:
     """chrF / BLEU of the system in ``folder`` on the mini test sets, both directions."""
-    from harness.decode import DecodeSettings, decode
+    from harness.inference.decode import DecodeSettings, decode
     from harness.scoring.metrics import score_all
     from harness.systems.models import load_system
     from harness.data.testsets import load_testset

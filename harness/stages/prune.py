@@ -23,9 +23,9 @@ from peers):
   scattered into the ``<|AUDIO|>`` placeholder positions, are computed once per
   selection set (`encode_selection`) and every candidate decodes from ``inputs_embeds``
   (`decode_encoded`). The batches, their order, the left padding and the generation
-  settings are harness.decode's, and the embeddings are taken from the model's own
+  settings are harness.inference.decode's, and the embeddings are taken from the model's own
   forward (captured where it enters the language model), so the hypotheses equal
-  ``harness.decode.decode`` on the pruned model token for token (tests/test_prune.py).
+  ``harness.inference.decode.decode`` on the pruned model token for token (tests/test_prune.py).
 
 The cached embeddings take ``utterances x prompt length x hidden size`` values on the
 model's device (about 6.5 MB per 30 s utterance for the 7B in bf16).
@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from harness.data.audio import SAMPLE_RATE
-from harness.decode import (
+from harness.inference.decode import (
     DecodeSettings,
     Hypothesis,
     Prompt,
@@ -190,7 +190,7 @@ class _Captured(Exception):
 
 @dataclass(frozen=True, eq=False)
 class EncodedBatch:
-    indices: tuple[int, ...]  # positions in the selection set, in harness.decode's batch order
+    indices: tuple[int, ...]  # positions in the selection set, in harness.inference.decode's batch order
     input_ids: torch.Tensor  # left-padded prompt ids (the <|AUDIO|> placeholders expanded)
     attention_mask: torch.Tensor
     inputs_embeds: torch.Tensor  # the prompt embeddings with the projected audio features scattered in
@@ -244,7 +244,7 @@ def _prompt_embeddings(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def encode_selection(model, processor, audios: Sequence[np.ndarray], lang: str,
                      settings: DecodeSettings) -> EncodedSelection:
-    """Features, prompt ids and prompt embeddings of every batch, as harness.decode.decode batches them."""
+    """Features, prompt ids and prompt embeddings of every batch, as harness.inference.decode.decode batches them."""
     if settings.prompt_style is None:
         settings = replace(settings, prompt_style=DEFAULT_PROMPT_STYLE)
     extractor = processor.feature_extractor
@@ -274,7 +274,7 @@ def decode_encoded(model, processor, encoded: EncodedSelection) -> list[Hypothes
     """Translate a pre-encoded selection set with ``model`` as it is now; hypotheses in input order.
 
     Same batches, generation config, end-of-sequence handling and detokenisation as
-    harness.decode.decode; ``Hypothesis.seconds`` is the batch's generation time share.
+    harness.inference.decode.decode; ``Hypothesis.seconds`` is the batch's generation time share.
     """
     settings = encoded.settings
     tokenizer = processor.tokenizer

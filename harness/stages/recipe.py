@@ -120,7 +120,7 @@ def train_settings(table):
 
 def decode_settings(table, track: Track):
     """``DecodeSettings`` of a ``config.DistillTable`` or ``config.PruneTable`` (or such a dict)."""
-    from harness.decode import DecodeSettings
+    from harness.inference.decode import DecodeSettings
 
     if isinstance(table, dict):
         table = tables.from_table("distill", {k: table[k] for k in ("max_new_tokens", "batch_size") if k in table})

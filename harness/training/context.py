@@ -7,7 +7,7 @@ the process count; only the context differs:
   as computed, a plain backward and gradient clipping, no collective of any kind.
 - ``DistributedContext`` (inside a torchrun / ``accelerate launch`` launch, WORLD_SIZE > 1):
   DDP through accelerate (``Accelerator`` wraps the model and the optimizer), or, with
-  HARNESS_FSDP=1 (or ``accelerate launch --use_fsdp``), FSDP2 (``harness.distributed.shard_model``).
+  HARNESS_FSDP=1 (or ``accelerate launch --use_fsdp``), FSDP2 (``harness.inference.distributed.shard_model``).
   ``TrainSettings.batch_size`` stays the GLOBAL batch: every process builds the same
   seeded global batch and takes its contiguous share; each share's loss is weighted so
   that the averaged gradient is the single-process gradient of the whole batch up to
@@ -15,7 +15,7 @@ the process count; only the context differs:
   alone saves (an FSDP model's full state dict gathered on it first).
 
 ``training_context()`` picks the one this process needs. The process-group plumbing
-(launching, ``init_state``, sharding, gathering) is ``harness.distributed``'s.
+(launching, ``init_state``, sharding, gathering) is ``harness.inference.distributed``'s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from harness.distributed import (
+from harness.inference.distributed import (
     fsdp_wanted,
     full_state_dict,
     init_state,

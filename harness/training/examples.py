@@ -1,8 +1,8 @@
-"""Training examples and batches: what the model sees, exactly as ``harness.decode`` feeds it at test time.
+"""Training examples and batches: what the model sees, exactly as ``harness.inference.decode`` feeds it at test time.
 
 Each example is one utterance and one target language:
 
-- the prompt is ``harness.decode.build_prompt`` (Instruct by default), its single
+- the prompt is ``harness.inference.decode.build_prompt`` (Instruct by default), its single
   ``<|AUDIO|>`` expanded into n consecutive placeholders, n from the clip's real
   feature frames (the processor's rule), then the reference and ``<|im_end|>``;
 - rows are padded on the LEFT and ``position_ids = cumsum(attention_mask) - 1`` (pads
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.decode import audio_tokens_for_frames, build_prompt
+from harness.inference.decode import audio_tokens_for_frames, build_prompt
 from harness.training.ctc import CtcObjective
 from harness.training.features import FeatureStore
 

@@ -1,7 +1,7 @@
 """Log-mel features for training: computed once per set and feature extractor, read per batch.
 
 Every clip's log-mel features are padded to the full window (the encoder accepts no
-other length), as ``harness.decode.prepare_batch`` computes them; a ``FeatureStore``
+other length), as ``harness.inference.decode.prepare_batch`` computes them; a ``FeatureStore``
 holds them with each clip's real frame count (the feature attention mask's sum).
 ``cached_features`` keeps a set's features as an fp16 memmap under ``build/features/``,
 so they are not recomputed per step; ``stack_stores`` indexes several stores as one
@@ -89,7 +89,7 @@ def stack_stores(stores: Sequence[FeatureStore]) -> FeatureStore:
 
 def compute_features(extractor, audios: Sequence[np.ndarray], chunk: int = 64,
                      out: np.ndarray | None = None) -> FeatureStore:
-    """Log-mel features as ``harness.decode.prepare_batch`` computes them (padding to the window, truncation)."""
+    """Log-mel features as ``harness.inference.decode.prepare_batch`` computes them (padding to the window, truncation)."""
     total = len(audios)
     frames = np.zeros(total, dtype=np.int64)
     features = out

@@ -4,7 +4,7 @@ The same weights as ``baseline`` (harness.stages.base.materialize_base into ``mo
 packaged as the WMT26 model-compression organizers take a team's system: a folder with an
 executable ``run.sh`` plus its weights, no ``system.json``. run.sh calls ``translate.py``
 (copied beside it), which loads ``model/`` with the project's code (harness.systems.models.load_system:
-strict, offline, safetensors only) and decodes greedily (harness.decode.decode, the track's
+strict, offline, safetensors only) and decodes greedily (harness.inference.decode.decode, the track's
 max_new_tokens, the batch size the harness passes), so its scores must equal the baseline's:
 tests/test_contract.py checks that. run.sh names this machine's Python (the one that ran the
 build, with the harness installed), so the folder is a build output of this checkout, like

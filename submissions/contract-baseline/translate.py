@@ -5,7 +5,7 @@
 The contract is harness.contract's: the input list holds one absolute WAV path per line, the
 output gets one hypothesis per line. The model in ``model/`` beside this file is loaded with
 harness.systems.models.load_system (strictly, offline) and every clip is decoded in one call of
-harness.decode.decode at the track's max_new_tokens and the batch size in CONTRACT_BATCH_SIZE
+harness.inference.decode.decode at the track's max_new_tokens and the batch size in CONTRACT_BATCH_SIZE
 (default 16): the clips a built system's evaluation decodes in one call, batched alike, so the
 hypotheses are the baseline's. It decodes on the GPU where one is visible (CUDA_VISIBLE_DEVICES),
 else on the CPU: compare it with a baseline evaluated on the same device. A line break inside a
@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("output", type=Path)
     args = parser.parse_args(argv)
     from harness.data.audio import decode_audio
-    from harness.decode import DecodeSettings, decode
+    from harness.inference.decode import DecodeSettings, decode
     from harness.systems.models import load_system
     from harness.files import atomic_write_text
     from harness.data.tracks import get_track

@@ -30,7 +30,7 @@ from awq.quantize.quantizer import AwqQuantizer
 from harness.stages import awq as ours
 from harness.systems.models import load_system
 from harness.data.testsets import load_testset
-from harness.decode import Prompt, build_prompt, prepare_batch
+from harness.inference.decode import Prompt, build_prompt, prepare_batch
 
 torch.set_num_threads(1)
 print("autoawq", autoawq_pkg.__version__, "torch", torch.__version__)

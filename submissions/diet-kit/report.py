@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.scoring.metrics import CHRF_FOR
 from harness.report import ReportRow, RowResult, evaluate_rows, render_markdown, resolve_testset, write_report
 from harness.stages import diet_kit as diet

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.decode import DecodeSettings
+from harness.inference.decode import DecodeSettings
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL
 from harness.report import ReportRow, evaluate_rows, render_markdown, resolve_testset, write_report
 from harness.stages.base import StageError

@@ -44,7 +44,7 @@ import torch
 
 from conftest import (TINY_DE, TINY_WINDOW_SECONDS, device_name, make_clip, paper_reference_decode, train_to_translate,
                       write_system_json)
-from harness.decode import DecodeSettings, configure_threads, decode
+from harness.inference.decode import DecodeSettings, configure_threads, decode
 from harness.systems.models import load_system
 
 pytestmark = pytest.mark.bench

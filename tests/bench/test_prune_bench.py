@@ -6,13 +6,13 @@ how a candidate model is made and fed:
 
   fast       harness.stages.prune.layer_importance_search: the layer list rebound to the
              kept layers (no copy), the audio encoder run once per selection set, every
-             candidate decoded from the cached prompt embeddings in harness.decode's
+             candidate decoded from the cached prompt embeddings in harness.inference.decode's
              batches;
   reference  tests/test_prune.reference_search: ``copy.deepcopy`` of the model per
              candidate, the layer deleted, the model's full ``generate`` on
              ``input_features`` (the audio encoder re-run each time), either
                paper    one utterance at a time, as the paper's loop decodes, or
-               batched  at the fast search's batch size (harness.decode.decode), which
+               batched  at the fast search's batch size (harness.inference.decode.decode), which
                         isolates what the copy and the encoder passes cost.
 
 Both must choose the same layers with the same score for every candidate; the speed
@@ -47,7 +47,7 @@ import pytest
 import torch
 
 from conftest import TINY_CLIP_SECONDS, TINY_DE, device_name, make_clip
-from harness.decode import DecodeSettings, configure_threads
+from harness.inference.decode import DecodeSettings, configure_threads
 from harness.stages import prune
 from test_prune import layered_model, reference_search
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 import pytest
 
 from harness import speed
-from harness.decode import DecodeSettings, configure_threads, decode
+from harness.inference.decode import DecodeSettings, configure_threads, decode
 from harness.systems.models import load_system
 from harness.data.tracks import REPO, get_track, load_spec, spec_by_name
 

@@ -3,8 +3,8 @@
 vLLM (Kwon et al., SOSP 2023, "Efficient Memory Management for Large Language Model
 Serving with PagedAttention") supports Qwen2AudioForConditionalGeneration: a prompt with
 one ``<|AUDIO|>`` placeholder and the clip as ``multi_modal_data``. This backend gives it
-exactly what harness.decode gives transformers: the same prompt text
-(harness.decode.build_prompt with the system's prompt style), greedy decoding
+exactly what harness.inference.decode gives transformers: the same prompt text
+(harness.inference.decode.build_prompt with the system's prompt style), greedy decoding
 (temperature 0, repetition penalty as set, at most ``max_new_tokens``) and the same
 end-of-sequence handling, and returns the same ``DecodeOutput``, so results files and
 scores do not depend on the backend.
@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from harness.data.audio import SAMPLE_RATE
-from harness.decode import DecodeOutput, DecodeSettings, Hypothesis, build_prompt, cut_at_eos, decode_stats
+from harness.inference.decode import DecodeOutput, DecodeSettings, Hypothesis, build_prompt, cut_at_eos, decode_stats
 from harness.errors import HarnessError
 
 BACKENDS = ("transformers", "vllm")
@@ -44,7 +44,7 @@ def _import_vllm():
 
 
 class VllmSystem:
-    """A system folder's model in a vLLM engine, for one direction (what harness.decode needs of it)."""
+    """A system folder's model in a vLLM engine, for one direction (what harness.inference.decode needs of it)."""
 
     def __init__(self, folder, lang: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
                  max_model_len: int = 4096) -> None:
@@ -78,7 +78,7 @@ class VllmSystem:
 def open_backend(system_dir, lang: str, backend: str, *, device: str, transformers_decode):
     """(system, its decode function) for ``backend``; "vllm" never falls back to transformers.
 
-    ``transformers_decode`` is the caller's own ``decode`` (harness.decode.decode, or the
+    ``transformers_decode`` is the caller's own ``decode`` (harness.inference.decode.decode, or the
     data-parallel coordinator's stand-in for it).
     """
     if backend == "vllm":
@@ -92,7 +92,7 @@ def open_backend(system_dir, lang: str, backend: str, *, device: str, transforme
 
 def decode(system: VllmSystem, audios: Sequence[np.ndarray], lang: str, settings: DecodeSettings, *,
            progress: str | None = None, on_result: Callable[[int, Hypothesis], None] | None = None) -> DecodeOutput:
-    """Greedy translations of ``audios`` by vLLM, in input order, as harness.decode.decode returns them."""
+    """Greedy translations of ``audios`` by vLLM, in input order, as harness.inference.decode.decode returns them."""
     settings = settings if settings.prompt_style is not None else replace(settings, prompt_style=system.prompt_style)
     if settings.num_beams != 1:
         raise BackendError("--backend vllm: beam search is not supported here; use num_beams 1")

@@ -20,7 +20,7 @@ Evaluation (``eval_entry``)
 
   Sharding keeps every batch exactly as the single-process run builds it: the
   utterances are sorted longest first (ties in input order) and cut into batches of
-  ``batch_size`` as ``harness.decode.decode`` does, and whole batches are dealt out,
+  ``batch_size`` as ``harness.inference.decode.decode`` does, and whole batches are dealt out,
   batch k to rank k mod N (round k // N). A left-padded batch can in principle change
   a row's float results, so an utterance must see the same batch companions and the
   same row order as single-process: with whole batches it does, and the hypotheses
@@ -163,11 +163,11 @@ def eval_entry(argv: list[str] | None, device: str, nproc: int, run) -> int:
     """The ``--nproc`` hook of ``harness.evaluate.main``: relaunch, or be one of the workers.
 
     ``run(decoder)`` is the ordinary evaluation with its decoding function: a single process
-    passes harness.decode.decode; rank 0 passes the coordinator's sharded decode.
+    passes harness.inference.decode.decode; rank 0 passes the coordinator's sharded decode.
     """
     if not launched():
         if nproc <= 1:
-            from harness.decode import decode
+            from harness.inference.decode import decode
 
             return run(decode)
         return relaunch(without_nproc(list(sys.argv[1:] if argv is None else argv)), nproc)
@@ -205,9 +205,9 @@ def _gather(value) -> list | None:
 def shard_batches(lengths: list[int], batch_size: int, world: int) -> list[list[list[int]]]:
     """Rounds of whole batches: round r holds batch r*world + k for rank k (an empty list past the end).
 
-    The batches are ``harness.decode.decode``'s: longest first, ties in input order.
+    The batches are ``harness.inference.decode.decode``'s: longest first, ties in input order.
     """
-    from harness.decode import length_batches
+    from harness.inference.decode import length_batches
 
     batches = length_batches(lengths, batch_size)
     rounds = []
@@ -221,14 +221,14 @@ def _decode_part(system, audios, lang, settings):
     """One rank's batch of a round: (hypotheses, peak rss, gpu peak); None for an empty share."""
     if not audios:
         return None
-    from harness.decode import decode
+    from harness.inference.decode import decode
 
     output = decode(system, audios, lang, settings)
     return output.hypotheses, output.stats.peak_rss_bytes, output.stats.gpu_peak_bytes
 
 
 class Coordinator:
-    """Rank 0's ``decode``: same signature and result as ``harness.decode.decode``, sharded."""
+    """Rank 0's ``decode``: same signature and result as ``harness.inference.decode.decode``, sharded."""
 
     def __init__(self, state, device: str) -> None:
         self.state = state
@@ -236,7 +236,7 @@ class Coordinator:
         self.world = state.num_processes
 
     def decode(self, system, audios, lang, settings, progress=None, on_result=None):
-        from harness.decode import DecodeOutput, check_audio, configure_threads, decode_stats, report_batch
+        from harness.inference.decode import DecodeOutput, check_audio, configure_threads, decode_stats, report_batch
 
         settings = settings.resolved(system)
         extractor = system.processor.feature_extractor
@@ -291,7 +291,7 @@ def _close() -> None:
 
 def follow(state, device: str) -> int:
     """A rank other than 0: load the system each job names, decode this rank's batches, until told to stop."""
-    from harness.decode import DecodeSettings
+    from harness.inference.decode import DecodeSettings
     from harness.systems.models import load_system
 
     mine = rank_device(device, state)
