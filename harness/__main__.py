@@ -16,7 +16,7 @@ COMMANDS = {
     "check": ("harness.systems.storage", "storage-constraint compliance and integrity of a system folder"),
     "smoke": ("harness.contract", "smoke-test a system run by contract (run.sh) on a test set's first 5 utterances"),
     "score": ("harness.scoring.score", "recompute metrics from a per-segment JSONL without the model"),
-    "segment": ("harness.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
+    "segment": ("harness.segmentation.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
     "longform": ("harness.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
     "leaderboard": ("harness.leaderboard", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
     "plan": ("harness.plan", "what a build or eval will do on a track: stages, model/data ids, GPU memory and disk, fits"),

@@ -45,7 +45,7 @@ Where it runs:
   failure shows.
 
 Long-form sets: the harness segments every talk itself, with the segmentation every other
-system gets (harness.longform.segment, harness.segment), and passes the segments as WAV files,
+system gets (harness.longform.segment, harness.segmentation.segment), and passes the segments as WAV files,
 talk after talk; run.sh's lines are the segment hypotheses, which are resegmented and scored
 exactly as a built system's (harness.longform.score_resegmented). Segmented sets are scored as
 make eval scores a built system (harness.evaluate.score_rows), and both are written by the
@@ -474,8 +474,8 @@ def _evaluate_segmented(folder, track, spec, testset, settings, results_root, st
 def _evaluate_longform(folder, track, spec, longform_set, settings, results_root, segmentation, storage_verdict,
                        override, chosen, manifest, name) -> dict:
     from harness import longform, results
-    from harness.resegment import set_report
-    from harness.segment import iter_file_segments
+    from harness.segmentation.resegment import set_report
+    from harness.segmentation.segment import iter_file_segments
 
     segmentation = segmentation or longform.segment(longform_set, track)
     set_name = longform._results_name(spec, segmentation, None)

@@ -23,7 +23,7 @@ Hypotheses, per target language (``--hyps LANG=PATH``, repeatable):
                   scored as the evaluation server scores the one file they make: concatenated
                   in the set's talk order and all lines realigned to all the set's reference
                   segments at once, whatever their count (mwerSegmenter's rule, Chinese by
-                  character; harness.resegment.resegment_talks_like_server); a talk without a
+                  character; harness.segmentation.resegment.resegment_talks_like_server); a talk without a
                   file adds no lines and is listed in ``talks_without_hypotheses``.
 
 A layout (``--layout DIR``): what ``python -m harness export`` writes and the IWSLT 2026
@@ -32,7 +32,7 @@ evaluation server takes, one folder per model (``<TEAM>_IWSLT26_ModelCompression
 (``manifest.json`` and hidden files beside the folders are not read). Every file is scored as
 the server scores it: a segmented set's file must have one line per utterance; a long-form
 set's file holds the whole set, talk after talk, and all its lines are realigned to all the
-set's references at once (harness.resegment.resegment_like_server), whatever their count.
+set's references at once (harness.segmentation.resegment.resegment_like_server), whatever their count.
 One results file is written per test set, with every direction the layout has for it.
 
 Size: the team declares its system's bytes and parameter count. With ``--model`` the
@@ -273,7 +273,7 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
 
 def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
     from harness.longform import score_resegmented
-    from harness.resegment import ResegmentError, set_report
+    from harness.segmentation.resegment import ResegmentError, set_report
 
     by_talk = _talk_files(paths, {talk.talk_id for talk in longform_set.talks}, lang)
     hyps = {talk: read_lines(path, allow_empty=True) for talk, path in by_talk.items()}
@@ -293,9 +293,9 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
 
 def import_longform_file(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
     """One file for the whole set (a layout's), scored as the evaluation server scores it: all its lines
-    realigned to all the set's references (harness.resegment.resegment_like_server)."""
+    realigned to all the set's references (harness.segmentation.resegment.resegment_like_server)."""
     from harness.longform import score_aligned
-    from harness.resegment import ResegmentError, references_by_talk, resegment_like_server, set_report
+    from harness.segmentation.resegment import ResegmentError, references_by_talk, resegment_like_server, set_report
 
     path, = paths
     lines = read_lines(path, allow_empty=True)
@@ -500,9 +500,9 @@ def _import_set(args: argparse.Namespace, argv: list[str] | None, track: Track, 
                      "resegmentation": (None if not longform else
                                         "as the evaluation server: the talks' files concatenated, all lines "
                                         "realigned to all the set's references "
-                                        "(harness.resegment.resegment_talks_like_server)" if models is None else
+                                        "(harness.segmentation.resegment.resegment_talks_like_server)" if models is None else
                                         "as the evaluation server: all lines realigned to all the set's "
-                                        "references (harness.resegment.resegment_like_server)")},
+                                        "references (harness.segmentation.resegment.resegment_like_server)")},
     }
     return paths, summary, rows
 

@@ -3,16 +3,16 @@
 The IWSLT 2026 test sets are whole talks: a system segments them itself, and the
 evaluation server re-aligns its output to the reference segments before scoring: all of
 the set's lines, talks concatenated, to all of its reference segments in one mwerSegmenter
-run, whatever the line count (harness.resegment, which cites the organizers' pages and
+run, whatever the line count (harness.segmentation.resegment, which cites the organizers' pages and
 SLT.KIT's Eval.sh; Chinese by character). ``evaluate_longform`` does the same for a built
 system on a long-form set (harness.data.testsets.LongFormSet):
 
-1. segment every talk (harness.segment: SHAS-style divide-and-conquer on silero-vad
+1. segment every talk (harness.segmentation.segment: SHAS-style divide-and-conquer on silero-vad
    probabilities by default; VAD-only, fixed windows or the gold segments.yaml on request),
    with the track's maximum segment length, never above the model's audio window;
 2. decode every segment with the harness's batched greedy decoding (harness.inference.decode),
    in talk order, reading one segment at a time from the talk's file (bounded memory);
-3. resegment each talk's hypotheses to its reference segments (harness.resegment);
+3. resegment each talk's hypotheses to its reference segments (harness.segmentation.resegment);
 4. score the resegmented lines against the references with the track's metrics and
    signatures (harness.scoring.metrics), and flag degenerate outputs (harness.scoring.degeneration).
 
@@ -40,8 +40,8 @@ DEFAULT_METHOD = "dac"
 
 
 def segment(longform_set, track: Track, method: str = DEFAULT_METHOD, **overrides):
-    """The set's segmentation by ``method`` with the track's settings (harness.segment)."""
-    from harness.segment import segment_set, settings_for_track
+    """The set's segmentation by ``method`` with the track's settings (harness.segmentation.segment)."""
+    from harness.segmentation.segment import segment_set, settings_for_track
 
     return segment_set(longform_set, method, settings_for_track(track, **overrides), progress=False)
 
@@ -51,11 +51,11 @@ def decode_segments(system, longform_set, segmentation, lang: str, settings: Dec
     """Every talk's segments decoded in order: {talk_id: [Hypothesis, ...]} (an empty list for a silent talk).
 
     Segments are read from the talk's file one at a time and decoded ``chunk`` at a time,
-    so an hours-long talk never sits in memory as a whole (harness.segment.iter_file_segments).
+    so an hours-long talk never sits in memory as a whole (harness.segmentation.segment.iter_file_segments).
     """
     from itertools import islice
 
-    from harness.segment import iter_file_segments
+    from harness.segmentation.segment import iter_file_segments
 
     by_talk: dict[str, list] = {}
     for talk in longform_set.talks:
@@ -69,15 +69,15 @@ def decode_segments(system, longform_set, segmentation, lang: str, settings: Dec
 def score_resegmented(track: Track, longform_set, lang: str, hypotheses_by_talk: dict[str, list[str]]):
     """Realign the talks' hypotheses as the evaluation server realigns the file they make (talks
     concatenated in the set's order, all lines to all reference segments at once:
-    harness.resegment.resegment_talks_like_server), then score and flag them (score_aligned).
+    harness.segmentation.resegment.resegment_talks_like_server), then score and flag them (score_aligned).
 
     Returns (rows, scores, degeneration, aligned): one results row per reference segment
     (talk, index, source, reference, hypothesis, flags, scores), the metrics, the
     degeneration report and the resegmentation sliced per talk. A talk without hypotheses
     adds no lines (its segments get what the alignment gives them, often nothing). Raises
-    harness.resegment.ResegmentError and harness.scoring.metrics.MetricError as they come.
+    harness.segmentation.resegment.ResegmentError and harness.scoring.metrics.MetricError as they come.
     """
-    from harness.resegment import references_by_talk, resegment_talks_like_server
+    from harness.segmentation.resegment import references_by_talk, resegment_talks_like_server
 
     aligned = resegment_talks_like_server(hypotheses_by_talk, references_by_talk(longform_set, lang), lang)
     return score_aligned(track, longform_set, lang, aligned)
@@ -87,7 +87,7 @@ def score_aligned(track: Track, longform_set, lang: str, aligned):
     """Score and flag talks already resegmented to their references ({talk_id: Resegmented}, in the
     set's talk order, one line per reference segment): score_resegmented's second half, shared with
     the evaluation server's rule (harness.import_hyps --layout)."""
-    from harness.resegment import references_by_talk, set_lines
+    from harness.segmentation.resegment import references_by_talk, set_lines
 
     references = references_by_talk(longform_set, lang)
     if [(talk, len(r.lines)) for talk, r in aligned.items()] != [(talk, len(r)) for talk, r in references.items()]:
@@ -118,7 +118,7 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
                        measure_speed: bool = True) -> tuple[list[dict], dict]:
     """Decode one opened system on every talk, resegment and score, then measure speed on the
     segmentation's first segments (harness.speed): (results rows, the language's report)."""
-    from harness.resegment import set_report
+    from harness.segmentation.resegment import set_report
 
     resolved = settings.resolved(system)
     started = time.perf_counter()
@@ -183,7 +183,7 @@ def evaluate_longform(system_dir: Path, track: Track, spec: TestSetSpec, longfor
                       measure_speed: bool = True, decoder=decode) -> dict:
     """Segment, decode, resegment and score one system on one long-form set; writes and returns the summary.
 
-    ``segmentation`` (a harness.segment.SegmentationResult) is reused when given, so
+    ``segmentation`` (a harness.segmentation.segment.SegmentationResult) is reused when given, so
     several systems share one segmentation; ``testset_name`` names the results file
     (default: the set's name, with the method appended when it is not the default).
     """
@@ -217,7 +217,7 @@ def compare(systems: list[Path], track: Track, spec: TestSetSpec, longform_set, 
     the next language is opened; a row's ``seconds`` is its method's decoding, scoring and
     writing (the model's loading, shared by the methods, is not in it).
     """
-    from harness.segment import segment_set_methods, settings_for_track
+    from harness.segmentation.segment import segment_set_methods, settings_for_track
 
     started = time.perf_counter()
     segmentations = segment_set_methods(longform_set, methods, settings_for_track(track), progress=False)

@@ -29,7 +29,7 @@ from harness import REPO
 from harness.files import atomic_write_json, atomic_write_text, write_jsonl
 # The results files' schemas, a segmented set's eval and a long-form set's (segment, decode, resegment,
 # score), are defined in harness.results_schema. Version 2: long-form sets realigned by the evaluation
-# server's rule (harness.resegment), non-scored tags removed before scoring, TER beside BLEU and chrF.
+# server's rule (harness.segmentation.resegment), non-scored tags removed before scoring, TER beside BLEU and chrF.
 from harness.results_schema import EVAL_SCHEMA, LONGFORM_SCHEMA, SCHEMA_VERSION, check_segment_rows, check_summary
 
 __all__ = ["EVAL_SCHEMA", "LONGFORM_SCHEMA", "SCHEMA_VERSION"]

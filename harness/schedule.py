@@ -17,7 +17,7 @@ before any worker starts: the test sets are loaded and verified, and each long-f
 is segmented once; the segmentation (every field, its timings included) goes to the
 workers in a JSON file (``--schedule-worker``), so every system's results record the same
 segmentation, as in a sequential run. The VAD itself is deterministic (one torch thread,
-harness.segment), but a worker segmenting again would record its own timings and pay the
+harness.segmentation.segment), but a worker segmenting again would record its own timings and pay the
 VAD once per system. What differs from a sequential run is what differs between any two
 runs: timings (``decode_seconds`` per segment, ``decode_pass.wall_seconds``, the
 segmentation's ``vad_seconds`` / ``method_seconds`` / ``stats.wall_seconds``), the speed
@@ -141,8 +141,8 @@ def worker_argv(args: argparse.Namespace, system: str, device: str, cache: Path)
 
 
 def segmentation_from_dict(data: dict):
-    """A harness.segment.SegmentationResult from ``dataclasses.asdict`` of one (read back from JSON)."""
-    from harness.segment import Segment, SegmentationResult, SegmentSettings, TalkSegmentation
+    """A harness.segmentation.segment.SegmentationResult from ``dataclasses.asdict`` of one (read back from JSON)."""
+    from harness.segmentation.segment import Segment, SegmentationResult, SegmentSettings, TalkSegmentation
 
     talks = tuple(TalkSegmentation(**{**talk, "segments": tuple(Segment(**s) for s in talk["segments"])})
                   for talk in data["talks"])

@@ -142,9 +142,9 @@ def segmented_sample(testset, n: int | None = None) -> list[np.ndarray]:
 def longform_sample(longform_set, segments_by_talk: dict[str, Sequence], n: int | None = None) -> list[np.ndarray]:
     """The first ``n`` (default: the protocol's) segments of a long-form set, talk after talk, read from the talks' files.
 
-    ``segments_by_talk``: {talk id: [harness.segment.Segment or [offset, duration], ...]}
+    ``segments_by_talk``: {talk id: [harness.segmentation.segment.Segment or [offset, duration], ...]}
     (a segmentation, or the ``segments`` a long-form results file records)."""
-    from harness.segment import Segment, iter_file_segments
+    from harness.segmentation.segment import Segment, iter_file_segments
 
     n = n or PROTOCOL["sample_utterances"]
     clips: list[np.ndarray] = []

@@ -163,7 +163,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, segmented, capsys, problem, expe
 def test_long_form_per_talk_hypotheses_are_resegmented_and_scored(tmp_path, longform):
     hyps = tmp_path / "hyps_de"
     # talk_a unsegmented (one line for three references), talk_b as many lines as references:
-    # the server realigns both, in one alignment of the set's lines (harness.resegment).
+    # the server realigns both, in one alignment of the set's lines (harness.segmentation.resegment).
     write_text(hyps / "talk_a.txt", [" ".join(TINY_DE[i] for i in TALKS["talk_a"])])
     write_text(hyps / "talk_b.de", [TINY_DE[i] for i in TALKS["talk_b"]])
     assert run(tmp_path, longform, "tiny_long", [("de", hyps)]) == 0

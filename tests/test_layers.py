@@ -18,7 +18,7 @@ from pathlib import Path
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
 
 # Lowest first: a role may import itself and any role before it, and nothing after it.
-ORDER = ("core", "data", "results", "systems", "scoring", "inference", "longform", "training", "evaluation",
+ORDER = ("core", "data", "results", "systems", "scoring", "inference", "segmentation", "training", "evaluation",
          "stages", "leaderboard", "app")
 MAY_IMPORT = {role: set(ORDER[:i + 1]) for i, role in enumerate(ORDER)}
 ROLES = {
@@ -28,7 +28,7 @@ ROLES = {
     "systems": ("harness.systems",),
     "scoring": ("harness.scoring",),
     "inference": ("harness.inference",),
-    "longform": ("harness.segment", "harness.resegment"),
+    "segmentation": ("harness.segmentation",),
     "training": ("harness.training",),
     "evaluation": ("harness.evaluate", "harness.longform", "harness.speed", "harness.schedule", "harness.contract",
                    "harness.report"),

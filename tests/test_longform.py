@@ -64,7 +64,7 @@ def test_gold_segments_are_realigned_too(track, longform_set, tmp_path):
     for lang in ("de", "zh"):
         report = summary["languages"][lang]
         # As many hypotheses as references, and still realigned: the server always runs mwerSegmenter
-        # on the whole set (harness.resegment; the harness once scored such talks as they were).
+        # on the whole set (harness.segmentation.resegment; the harness once scored such talks as they were).
         assert report["resegmentation"]["methods"]["mweralign"] == 2
         assert [t["hypothesis_segments"] for t in report["resegmentation"]["talks"].values()] == [5, 1]
         assert report["metrics"]["bleu"]["value"] is not None and report["metrics"]["bleu"]["signature"]

@@ -1,4 +1,4 @@
-"""harness/resegment.py: the IWSLT 2026 server's rule (the whole set's lines realigned by mwerSegmenter, always).
+"""harness/segmentation/resegment.py: the IWSLT 2026 server's rule (the whole set's lines realigned by mwerSegmenter, always).
 
 The alignment cases are a hand-checked table (tests/data/resegment/cases.json): each
 expected split is written out by hand with its error count, and is re-derived here by
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import resegment as rs
+from harness.segmentation import resegment as rs
 from harness.scoring.metrics import bleu_score, chrf_score
-from harness.resegment import (EMPTY, METHODS, MWERALIGN, RULE, Resegmented, ResegmentError, references_by_talk,
+from harness.segmentation.resegment import (EMPTY, METHODS, MWERALIGN, RULE, Resegmented, ResegmentError, references_by_talk,
                                resegment_like_server, resegment_talks_like_server, set_lines, set_report)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -393,7 +393,7 @@ def test_other_stderr_output_passes_through(capfd):
 
 def test_importing_mweralign_leaves_logging_alone():
     # mweralign calls logging.basicConfig on import; in a fresh process, nothing may remain of it.
-    code = ("import logging; from harness.resegment import resegment_like_server; "
+    code = ("import logging; from harness.segmentation.resegment import resegment_like_server; "
             "resegment_like_server(['a b'], {'t': ['a', 'b', 'c']}, 'de'); "
             "root = logging.getLogger(); print(len(root.handlers), root.level)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,

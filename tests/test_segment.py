@@ -1,4 +1,4 @@
-"""Segmentation of long-form talks (harness.segment): SHAS-style DAC over silero-vad, VAD-only, fixed, gold.
+"""Segmentation of long-form talks (harness.segmentation.segment): SHAS-style DAC over silero-vad, VAD-only, fixed, gold.
 
 silero-vad does not take synthetic tones for speech (conftest.make_clip scores below 0.25), so
 the talks here are the committed espeak-ng clips of tests/data/mini-base-fixed laid end to end
@@ -22,9 +22,9 @@ import soxr
 import yaml
 
 from conftest import one_line_error
-import harness.segment as seg
+import harness.segmentation.segment as seg
 from harness.data.audio import SAMPLE_RATE, AudioError, decode_audio, write_wav
-from harness.segment import (
+from harness.segmentation.segment import (
     FRAME_SECONDS,
     WINDOW_SAMPLES,
     Segment,

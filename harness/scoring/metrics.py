@@ -24,7 +24,7 @@ German and Chinese, in half- or full-width round or square brackets, any case) f
 hypotheses and references before every score: every metric reads its text through
 ``scored_text`` (make eval, the long-form eval, import-hyps, ``python -m harness score``
 and the significance tests all score through here), and the long-form alignment removes
-them before aligning (harness.resegment). Other bracketed text ("(USA)") is kept: it is
+them before aligning (harness.segmentation.resegment). Other bracketed text ("(USA)") is kept: it is
 translation, scored with its punctuation.
 
 COMET (Rei et al. 2020, "COMET: A Neural Framework for MT Evaluation"; Rei et al.

@@ -1,4 +1,4 @@
-"""Benchmark: the server's rule (harness.resegment.resegment_like_server) on a set of real test-set size.
+"""Benchmark: the server's rule (harness.segmentation.resegment.resegment_like_server) on a set of real test-set size.
 
 The IWSLT 2026 evaluation server realigns a whole submission file to all of a test set's
 reference segments in one mwerSegmenter run; mweralign's programme grows with (hypothesis
@@ -32,7 +32,7 @@ MEASURE = r"""
 import json, random, resource, sys, time
 sys.path.insert(0, "tests")
 from test_resegment import DE_SENTENCES, ZH_SENTENCES, noisy_recut
-from harness.resegment import resegment_like_server, resegment_talks_like_server, set_lines
+from harness.segmentation.resegment import resegment_like_server, resegment_talks_like_server, set_lines
 lang, segments, talks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(2026)
 pool, sep = (DE_SENTENCES, " ") if lang == "de" else (ZH_SENTENCES, "")

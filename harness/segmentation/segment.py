@@ -43,7 +43,7 @@ is reported for every method, gold included, so a segmentation that loses speech
 Bad input gives a one-line ``SegmentError``; a silent talk gives no segments and a note,
 not an error.
 
-Command line: ``python -m harness.segment testsets/mini/longform_test --method all``.
+Command line: ``python -m harness.segmentation.segment testsets/mini/longform_test --method all``.
 """
 
 from __future__ import annotations
@@ -902,7 +902,7 @@ def _summary_line(stats: Mapping) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.segment",
+    parser = argparse.ArgumentParser(prog="python -m harness.segmentation.segment",
                                      description="Segment a long-form test set (SHAS-style DAC over silero-vad).")
     parser.add_argument("testset", help="a long-form set folder (segments.yaml, wav/)")
     parser.add_argument("--method", default="dac", choices=[*METHOD_NAMES, "all"])
