@@ -12,7 +12,7 @@
 #                 outside leaderboard/, builds every submission (cached stages), removes leaderboard/results/mini/,
 #                 evaluates every system on every mini test set (long-form included), renders
 #   make check SUB=<name> [TRACK=]        storage-constraint compliance of build/<track>/<name>/ (runs no code)
-#   make smoke SUB=<name> [TRACK=]        a system run by contract (run.sh, harness.contract): its run.sh on the first
+#   make smoke SUB=<name> [TRACK=]        a system run by contract (run.sh, harness.evaluation.contract): its run.sh on the first
 #                 5 utterances of the track's first test set, each direction, no network; one-line verdict, exit code
 #   make data     generate the mini-track test and training sets under testsets/mini/ (present and intact:
 #                 only verifies the hashes); build and eval on the mini track make them when missing

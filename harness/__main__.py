@@ -11,13 +11,13 @@ import sys
 
 COMMANDS = {
     # command: (module, one-line help)
-    "eval": ("harness.evaluate", "size check, decode and score built systems on the track's test sets"),
-    "speed": ("harness.speed", "re-measure a built system's speed by the speed protocol (quality results kept)"),
+    "eval": ("harness.evaluation.evaluate", "size check, decode and score built systems on the track's test sets"),
+    "speed": ("harness.evaluation.speed", "re-measure a built system's speed by the speed protocol (quality results kept)"),
     "check": ("harness.systems.storage", "storage-constraint compliance and integrity of a system folder"),
-    "smoke": ("harness.contract", "smoke-test a system run by contract (run.sh) on a test set's first 5 utterances"),
+    "smoke": ("harness.evaluation.contract", "smoke-test a system run by contract (run.sh) on a test set's first 5 utterances"),
     "score": ("harness.scoring.score", "recompute metrics from a per-segment JSONL without the model"),
     "segment": ("harness.segmentation.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
-    "longform": ("harness.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
+    "longform": ("harness.evaluation.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
     "leaderboard": ("harness.leaderboard", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
     "plan": ("harness.plan", "what a build or eval will do on a track: stages, model/data ids, GPU memory and disk, fits"),
     "import-hyps": ("harness.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),

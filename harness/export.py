@@ -24,7 +24,7 @@ What a file holds:
                   results' rows (checked against the set's utterance ids).
   long-form set   the system's own hypotheses, one per segment it decoded, talk after talk
                   in the set's order (segments.yaml order: the order of its audio files):
-                  ``hypothesis_lines`` of the results (harness.longform), not the lines
+                  ``hypothesis_lines`` of the results (harness.evaluation.longform), not the lines
                   resegmented to the references, which only the scorer sees.
 A line break inside a hypothesis (any character Python's ``str.splitlines`` breaks at) is
 replaced by a space, so a file has exactly its hypotheses' count of lines; the manifest

@@ -55,9 +55,9 @@ this name.
 Scoring is make eval's step (harness.scoring.metrics.score_output): the track's metrics with
 their signatures (sacreBLEU; COMET when the track configures it) and the degeneration
 flags, the length kind judged from a segmented set's audio durations as eval judges it
-(a long-form set's resegmented lines have none: harness.longform.score_resegmented), written as
+(a long-form set's resegmented lines have none: harness.evaluation.longform.score_resegmented), written as
 ``<results>/<track>/<team>-<system>/<testset>.json`` and ``.segments.jsonl`` in the
-schema of ``make eval`` (harness.evaluate / harness.longform), plus ``team``,
+schema of ``make eval`` (harness.evaluation.evaluate / harness.evaluation.longform), plus ``team``,
 ``declared``, ``verified``, ``verification`` and ``imported`` (the input files and their
 sha256). ``declared`` holds ``bytes``, ``params`` and ``same_as`` (None without
 ``--same-as``). Nothing is decoded here, so speed is absent.
@@ -77,7 +77,9 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from harness import results, speed
+from harness import results
+
+from harness.evaluation import speed
 from harness.files import file_sha256
 from harness.errors import HarnessError, one_line, read_input_bytes
 from harness.scoring.metrics import MetricError, score_output, segment_scores
@@ -255,7 +257,7 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
         raise _fail(f"{path}: {len(hypotheses)} lines but test set {testset.name} has {len(utterances)} "
                     f"segments: one line per segment")
     references = [u.targets[lang] for u in utterances]
-    # The durations make eval's rows carry (harness.evaluate), so the length kind is judged alike.
+    # The durations make eval's rows carry (harness.evaluation.evaluate), so the length kind is judged alike.
     audio_seconds = [round(u.seconds, 4) for u in utterances]
     try:
         scores, degeneration = score_output(track, lang, hypotheses, references, sources=[u.en for u in utterances],
@@ -272,7 +274,7 @@ def import_segmented(track: Track, testset, lang: str, paths: list[Path]) -> tup
 
 
 def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
-    from harness.longform import score_resegmented
+    from harness.evaluation.longform import score_resegmented
     from harness.segmentation.resegment import ResegmentError, set_report
 
     by_talk = _talk_files(paths, {talk.talk_id for talk in longform_set.talks}, lang)
@@ -283,7 +285,7 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
         raise _fail(str(error)) from None
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
               "resegmentation": set_report(aligned),
-              # The team's own lines, as make eval keeps a system's (harness.longform), so harness.export can write them.
+              # The team's own lines, as make eval keeps a system's (harness.evaluation.longform), so harness.export can write them.
               "hypothesis_lines": [line for talk in longform_set.talks for line in hyps.get(talk.talk_id, [])],
               "speed": speed.absent(NO_SPEED)}
     files = [{"talk": talk, "path": str(path.resolve()), "sha256": file_sha256(path),
@@ -294,7 +296,7 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
 def import_longform_file(track: Track, longform_set, lang: str, paths: list[Path]) -> tuple[list[dict], dict, dict]:
     """One file for the whole set (a layout's), scored as the evaluation server scores it: all its lines
     realigned to all the set's references (harness.segmentation.resegment.resegment_like_server)."""
-    from harness.longform import score_aligned
+    from harness.evaluation.longform import score_aligned
     from harness.segmentation.resegment import ResegmentError, references_by_talk, resegment_like_server, set_report
 
     path, = paths

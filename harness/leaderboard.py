@@ -2,7 +2,7 @@
 
 Reads every results summary under ``--results`` (``<track>/<system>/<testset>.json``,
 schemas ``iwslt-harness/eval`` and ``iwslt-harness/eval-longform``, written by
-harness.evaluate / harness.longform) and writes, atomically, to ``--out``:
+harness.evaluation.evaluate / harness.evaluation.longform) and writes, atomically, to ``--out``:
 
   README.md     Markdown tables (tabulate), one per comparable group, each followed by its speed
                 tables (one per speed comparability key)
@@ -31,12 +31,12 @@ What it implements, and from where:
   (harness.scoring.metrics: sacreBLEU's bootstrap, 1,000 resamples, seed 12345; COMET: bootstrap of
   segment means on the same draws), shown as "value ±half width"; a file written before the
   intervals existed shows the bare value, never an invented interval.
-- Speed only beside comparable speed: the speed protocol's block (harness.speed) names what
+- Speed only beside comparable speed: the speed protocol's block (harness.evaluation.speed) names what
   a figure depends on (hardware, device, backend, dtype, batch size, processes, threads,
   sample) and hashes it into a comparability key; each group's speed is one table per key,
   ranked by median RTFx among runs not under contention (CPU load by others below the
   protocol's threshold); contended or unsampled runs are listed below, never ranked.
-- Rows run by contract (harness.contract: a submission's own run.sh decoded, as the WMT26
+- Rows run by contract (harness.evaluation.contract: a submission's own run.sh decoded, as the WMT26
   organizers run teams' systems) are marked "run by contract" (``run_by_contract``).
 - Reported rows: the systems' published numbers (Moslem, IWSLT 2025, Table 2; Liu,
   Koneru, Niehues, IWSLT 2026) kept apart, with their own test set and metric settings,
@@ -83,7 +83,7 @@ KNOWN_CONDITIONS = {
     "modelA": "constrained",           # Moslem 2025 System A: ACL 60/60 (+ its own KD outputs) only
     "modelB": "unconstrained",         # System B adds 100 k CoVoST2 utterances (general domain)
     "diet-kit": "unconstrained",       # Liu et al. 2026: CoVoST + Europarl-ST fine-tuning
-    "contract-baseline": "n/a",        # the base's weights, run by contract (harness.contract)
+    "contract-baseline": "n/a",        # the base's weights, run by contract (harness.evaluation.contract)
 }
 VERIFIED_RECIPE = "reproduced from a recipe"
 VERIFIED_SIZE = "size verified"
@@ -130,7 +130,7 @@ CSV_COLUMNS = (
     "complies_2026", "bin_2025", "storage_status", "rtfx", "rtfx_spread", "batch1_latency_median_seconds",
     "speed_contended", "speed_comparability_key", "peak_rss_bytes", "gpu_peak_bytes", "created", "source",
 )
-# The speed protocol's block (harness.speed) has one of these statuses; any other block (or none)
+# The speed protocol's block (harness.evaluation.speed) has one of these statuses; any other block (or none)
 # predates the protocol and is "no speed measured": its single figure names no comparability.
 SPEED_STATUSES = ("measured", "absent")
 # What a speed figure depends on, as the speed table's title names it (in this order; others after).
@@ -253,7 +253,7 @@ def _row(relative: str, summary: dict, lang: str) -> dict:
         "deltas": {},
         "data_condition": data_condition(summary),
         "verification": verification(summary),
-        # Run by contract (harness.contract): the submission's run.sh decoded, the harness scored.
+        # Run by contract (harness.evaluation.contract): the submission's run.sh decoded, the harness scored.
         "run_by_contract": summary.get("run_by") == "contract",
         "format": manifest.get("format"),
         "built_by": manifest.get("built_by") if isinstance(manifest.get("built_by"), str)
@@ -645,7 +645,7 @@ def render_markdown(board: dict) -> str:
               "(declared) = a size the team declared, not verified by the harness (hypotheses only). "
               f"⚑ = a declared size more than {100 * SIZE_TOLERANCE:g} % below the verified size of the same model. "
               "Run by contract = the submission's own run.sh decoded (a subprocess, a time limit, no network: "
-              "harness.contract), the harness segmented and scored; its speed is run.sh's wall time only.", "",
+              "harness.evaluation.contract), the harness segmented and scored; its speed is run.sh's wall time only.", "",
               "## Reported in the papers (not reproduced here; not ranked)", "",
               f"Test set: {REPORTED_TESTSET}; each paper's own metric settings; size in decimal GB as published; "
               "2026 limit 4 GB, 2025 bins on the real scale.", ""]

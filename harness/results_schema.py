@@ -1,7 +1,7 @@
 """The results files' schema as typed definitions, one place for every writer and reader (issue 20).
 
-A results summary (``<testset>.json``, harness.results) is written by ``make eval`` (harness.evaluate,
-harness.longform), by the contract runner (harness.contract), by ``import-hyps`` (outside teams'
+A results summary (``<testset>.json``, harness.results) is written by ``make eval`` (harness.evaluation.evaluate,
+harness.evaluation.longform), by the contract runner (harness.evaluation.contract), by ``import-hyps`` (outside teams'
 hypotheses) and updated by ``python -m harness speed``; it is read by the leaderboard, the report and
 the speed re-measure. The dataclasses below are that agreement: harness.results checks every summary
 and segment row against them before it writes, and harness.leaderboard checks every summary it reads,
@@ -75,7 +75,7 @@ class Metric:
 
 @dataclass(frozen=True)
 class SpeedFigure:
-    """Median, range and spread of one speed figure over the protocol's repetitions (harness.speed)."""
+    """Median, range and spread of one speed figure over the protocol's repetitions (harness.evaluation.speed)."""
 
     median: float | None
     min: float | None = None
@@ -94,7 +94,7 @@ class SpeedMemory:
 
 @dataclass(frozen=True)
 class Speed:
-    """The speed phase of one direction (harness.speed): measured, or absent with the reason. A block
+    """The speed phase of one direction (harness.evaluation.speed): measured, or absent with the reason. A block
     without a status predates the speed protocol: the leaderboard compares it with nothing."""
 
     status: Literal["measured", "absent"] | None = None
@@ -239,10 +239,10 @@ class ResultsSummary:
     storage: Storage | None = None
     provenance: Provenance | None = None
     created: str | None = None
-    # long-form sets (harness.longform)
+    # long-form sets (harness.evaluation.longform)
     segmentation: dict[str, Any] | None = None
     segments: dict[str, list[list[float]]] | None = None
-    # run by contract (harness.contract)
+    # run by contract (harness.evaluation.contract)
     run_by: str | None = None
     contract: dict[str, Any] | None = None
     # imported hypotheses (harness.import_hyps)

@@ -91,7 +91,7 @@ def interval_problems(summaries: Summaries) -> list[str]:
 
 def speed_problems(summaries: Summaries) -> list[str]:
     """Each language block's speed: absent with its reason, or measured by the current protocol."""
-    from harness.speed import PROTOCOL_VERSION
+    from harness.evaluation.speed import PROTOCOL_VERSION
 
     problems = []
     for relative, summary in summaries:
@@ -216,7 +216,7 @@ def test_the_committed_pages_re_render_byte_identical(committed, tmp_path):
 def _summary(system: str = "modelB", testset: str = "talks_test", commit: str = "a" * 40, dirty=False,
              langs=("de", "zh")) -> dict:
     from harness import results
-    from harness.speed import PROTOCOL, PROTOCOL_VERSION
+    from harness.evaluation.speed import PROTOCOL, PROTOCOL_VERSION
 
     metric = {"metric": "bleu", "value": 20.0, "signature": "nrefs:1|bs:1000", "absent_reason": None,
               "ci95": {"half_width": 1.0, "low": 19.0, "high": 21.0}}
@@ -245,7 +245,7 @@ def test_check_two_commits_or_a_dirty_tree_fail():
 
 
 def test_check_an_old_schema_a_missing_interval_or_speed_fail():
-    from harness.speed import PROTOCOL_VERSION
+    from harness.evaluation.speed import PROTOCOL_VERSION
 
     old = _summary()
     old["schema_version"] = 0

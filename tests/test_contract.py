@@ -1,4 +1,4 @@
-"""Systems run by contract (harness.contract): a folder with run.sh and its weights, run as a black box.
+"""Systems run by contract (harness.evaluation.contract): a folder with run.sh and its weights, run as a black box.
 
 The mini contract end to end (submissions/contract-baseline: the mini base's weights behind a
 run.sh): its smoke test on five utterances, and make eval's per-system loop scoring it equal to
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import contract
-from harness import evaluate as evaluation
+from harness.evaluation import contract
+from harness.evaluation import evaluate as evaluation
 from harness import leaderboard
 from harness.systems import storage
 from harness.inference.decode import DecodeSettings
@@ -182,7 +182,7 @@ def test_leaderboard_marks_the_contract_row(evaluated, tmp_path):
 
 
 def test_eval_command_dispatches_contract_folders(builds, tmp_path, monkeypatch):
-    """make eval's loop (harness.evaluate main) finds a run.sh folder and runs it by contract."""
+    """make eval's loop (harness.evaluation.evaluate main) finds a run.sh folder and runs it by contract."""
     sentences = tmp_path / "sentences"
     rows = [{"id": u.id, "audio": u.audio(), "en": u.en, "de": u.targets["de"], "zh": u.targets["zh"]}
             for u in load_testset(FIXED).utterances[:3]]
@@ -208,7 +208,7 @@ def test_longform_contract_is_segmented_resegmented_and_scored_like_the_baseline
     """Two talks of three sentences each; the gold segmentation (the harness's), one run.sh call per direction."""
     import numpy as np
 
-    from harness import longform
+    from harness.evaluation import longform
     from harness.data.audio import SAMPLE_RATE
 
     pause = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from harness.inference import distributed
-from harness import evaluate as evaluation
+from harness.evaluation import evaluate as evaluation
 from harness.data import tracks
 from harness.data.audio import SAMPLE_RATE
 from harness.data.testsets import write_longform_set, write_segmented_set
@@ -33,7 +33,7 @@ SETS = ("tiny_seg", "tiny_lf")  # a segmented set and a long-form set (gold segm
 
 EVAL_WRAPPER = """
 import dataclasses, sys
-from harness import evaluate
+from harness.evaluation import evaluate
 from harness.inference import distributed
 from harness.data import tracks
 specs = tuple(tracks.TestSetSpec(name, "local", folder) for name, folder in {sets!r})

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import evaluate as evaluation
+from harness.evaluation import evaluate as evaluation
 from harness.inference.decode import DecodeSettings
 from harness.systems.models import ModelLoadError
-from harness.speed import PROTOCOL_VERSION
+from harness.evaluation.speed import PROTOCOL_VERSION
 from harness.data.testsets import load_testset, write_segmented_set
 from harness.data import tracks
 from harness.data.tracks import get_track
@@ -199,8 +199,7 @@ def test_resumed_run_measures_speed_whole_in_its_own_phase(reference_run, tiny_t
 
 
 def test_speed_command_rewrites_only_the_speed_blocks(reference_run, tiny_testset):
-    from harness import speed
-
+    from harness.evaluation import speed
     system, _, summary = reference_run
     again = speed.remeasure(summary, system, tiny_testset, device="cpu", backend="transformers")
     for lang, report in again["languages"].items():
@@ -213,8 +212,7 @@ def test_speed_command_rewrites_only_the_speed_blocks(reference_run, tiny_testse
 
 
 def test_speed_command_refuses_another_model_or_test_set(reference_run, tiny_testset):
-    from harness import speed
-
+    from harness.evaluation import speed
     system, _, summary = reference_run
     other_model = json.loads(json.dumps(summary))
     other_model["languages"]["de"]["model"]["content_hash"] = "0" * 64

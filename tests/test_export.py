@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import evaluate, export, import_hyps
+from harness import export, import_hyps
+
+from harness.evaluation import evaluate
 from harness.__main__ import main as harness_main
 from harness.data.audio import SAMPLE_RATE
 from harness.systems.models import write_manifest

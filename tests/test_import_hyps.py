@@ -109,7 +109,7 @@ def test_segmented_references_as_hypotheses_score_bleu_100(tmp_path, segmented, 
 
 
 def test_segmented_length_flag_is_judged_from_the_durations_as_make_eval_does(tmp_path_factory, tmp_path):
-    # make eval (harness.evaluate) judges the length kind from every utterance's audio seconds; an
+    # make eval (harness.evaluation.evaluate) judges the length kind from every utterance's audio seconds; an
     # import must judge it alike, not report it unjudged ("no audio durations").
     n = len(TINY_DE)  # at least the 10 references the length bounds need
     folder = tmp_path_factory.mktemp("sets") / "tiny_seg_all"

@@ -30,8 +30,7 @@ ROLES = {
     "inference": ("harness.inference",),
     "segmentation": ("harness.segmentation",),
     "training": ("harness.training",),
-    "evaluation": ("harness.evaluate", "harness.longform", "harness.speed", "harness.schedule", "harness.contract",
-                   "harness.report"),
+    "evaluation": ("harness.evaluation",),
     "stages": ("harness.stages", "harness.submissions"),
     "leaderboard": ("harness.leaderboard", "harness.export", "harness.import_hyps"),
     "app": ("harness.plan", "harness.__main__"),
@@ -169,5 +168,5 @@ def test_layers_form_no_cycle():
 
 
 def test_the_layer_check_finds_an_upward_import():
-    graph = {"harness.inference.decode": {"harness.speed"}, "harness.speed": {"harness.inference.decode"}}
-    assert layer_violations(graph) == ["harness.inference.decode (inference) imports harness.speed (evaluation)"]
+    graph = {"harness.inference.decode": {"harness.evaluation.speed"}, "harness.evaluation.speed": {"harness.inference.decode"}}
+    assert layer_violations(graph) == ["harness.inference.decode (inference) imports harness.evaluation.speed (evaluation)"]

@@ -1,7 +1,7 @@
 """harness.leaderboard: groups by signature, Δ against the base, reported rows apart, deterministic pages.
 
 Every results file here is written by the test itself (a few hand-made summaries in the
-schema of harness.evaluate / harness.longform), so the expected numbers are known exactly.
+schema of harness.evaluation.evaluate / harness.evaluation.longform), so the expected numbers are known exactly.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def figure(median: float, spread: float = 0.05) -> dict:
 
 def speed_block(rtfx: float, hardware: str = HW_A, *, contended: bool | None = False, spread: float = 0.031,
                 peak_rss: int = 2**30) -> dict:
-    """A results summary's speed block in the exact shape harness.speed writes."""
+    """A results summary's speed block in the exact shape harness.evaluation.speed writes."""
     comparability = {"hardware": hardware, "device": "cpu", "backend": "transformers", "dtype": "float32",
                      "batch_size": 16, "processes": 1, "torch_threads": 2, "sample": "sha256:" + "cd" * 8 + ":16"}
     key = "sha256:" + hashlib.sha256(json.dumps(comparability, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,4 +1,4 @@
-"""Long-form evaluation (harness.longform): segment -> decode -> resegment -> score, and its place in make eval.
+"""Long-form evaluation (harness.evaluation.longform): segment -> decode -> resegment -> score, and its place in make eval.
 
 The set: two talks written with harness.data.testsets.write_longform_set. Talk A joins five
 committed speech clips (tests/data/mini-base-fixed) with pauses of known length; its gold
@@ -18,7 +18,7 @@ import shutil
 import numpy as np
 import pytest
 
-from harness import longform
+from harness.evaluation import longform
 from harness.data.audio import SAMPLE_RATE
 from harness.inference.decode import DecodeSettings
 from harness.data.testsets import load_testset, write_longform_set
@@ -103,7 +103,7 @@ def test_automatic_segmentation_is_realigned_and_a_silent_talk_is_scored_empty(t
 
 
 def test_make_eval_runs_long_form_sets(track, longform_set, tmp_path, monkeypatch, capsys):
-    from harness import evaluate
+    from harness.evaluation import evaluate
     from harness.systems.models import write_manifest
 
     system = tmp_path / "build" / "mini" / "mini-base"

@@ -191,14 +191,14 @@ def test_leaderboard_mini_builds_every_submission_then_evaluates_everything_afre
 
 def test_leaderboard_mini_refuses_a_tree_with_local_changes(clean_tree):
     log = _fake_checkout(clean_tree)
-    (clean_tree / "harness" / "evaluate.py").write_text("# edited\n")
+    (clean_tree / "harness" / "evaluation" / "evaluate.py").write_text("# edited\n")
     kept = clean_tree / "leaderboard" / "results" / "mini" / "baseline" / "talks_test.json"
     kept.parent.mkdir(parents=True, exist_ok=True)  # the committed leaderboard may hold it already
     kept.write_text("{}")
     done = _leaderboard_mini(clean_tree)
     assert done.returncode == 2
     message = done.stderr.splitlines()[0]  # one line (then make's own "Error 2")
-    assert message == "error: local changes outside leaderboard/ (harness/evaluate.py): commit them first, " \
+    assert message == "error: local changes outside leaderboard/ (harness/evaluation/evaluate.py): commit them first, " \
                       "so the leaderboard records one commit", done.stderr
     assert not log.exists() and kept.exists()  # nothing built, evaluated or removed
 

@@ -46,10 +46,10 @@ def patches(source: str) -> list[str]:
 
 
 def test_the_check_sees_a_patch():
-    assert patches("import harness.evaluate as ev\nev.decode = lambda *a: None\n") == ["line 2: ev.decode = ..."]
+    assert patches("import harness.evaluation.evaluate as ev\nev.decode = lambda *a: None\n") == ["line 2: ev.decode = ..."]
     assert patches("from harness import longform\nlongform.decode, x = 1, 2\n") == ["line 2: longform.decode = ..."]
     assert patches("import os\nvalue = os.environ\nself_decode = 1\n") == []
-    old_distributed_hook = ("import harness.evaluate as evaluate_module\nimport harness.longform as longform_module\n"
+    old_distributed_hook = ("import harness.evaluation.evaluate as evaluate_module\nimport harness.evaluation.longform as longform_module\n"
                             "users = (evaluate_module, longform_module)\nfor module in users:\n"
                             "    module.decode = None\n")
     assert patches(old_distributed_hook) == ["line 5: module.decode = ..."]

@@ -194,7 +194,7 @@ def test_modelB_report_is_generated_from_the_stages(tiny_recipe, tiny_clips, mon
     assert "## Shapes against the paper" in text and "## Chosen layers" in text and "removed [" in text
     assert "COMET: absent (" in text
     # A second run reuses every stage and every results file (nothing is decoded again): same numbers.
-    monkeypatch.setattr("harness.evaluate.evaluate", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr("harness.evaluation.evaluate.evaluate", lambda *a, **k: pytest.fail("decoded again"))
     assert _report_module().main(args) == 0
     again = json.loads(out.with_suffix(".json").read_text())
     assert [r["metrics"] for r in again["rows"]] == [r["metrics"] for r in data["rows"]]

@@ -1,4 +1,4 @@
-"""harness.schedule: ``eval --devices`` runs one system per device at a time, with a sequential run's results.
+"""harness.evaluation.schedule: ``eval --devices`` runs one system per device at a time, with a sequential run's results.
 
 The devices are fake ("cpu" twice: two slots on the CPU); the systems are the tiny
 Qwen2-Audio fixture of tests/conftest.py (as it is, with a perturbed output layer, with
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import evaluate as evaluation
-from harness import schedule, speed
+from harness.evaluation import evaluate as evaluation
+from harness.evaluation import schedule, speed
 from harness.data.audio import SAMPLE_RATE
 from harness.data.testsets import load_testset, write_longform_set, write_segmented_set
 
@@ -41,7 +41,7 @@ WRAPPER = """
 import time
 started = time.time()
 import dataclasses, json, os, sys
-from harness import evaluate, schedule
+from harness.evaluation import evaluate, schedule
 from harness.data import tracks
 specs = tuple(tracks.TestSetSpec(name, "local", folder) for name, folder in {sets!r})
 track = dataclasses.replace(tracks.get_track("mini"), testsets=specs)
@@ -243,7 +243,7 @@ def test_a_cuda_worker_sees_only_its_own_device(monkeypatch):
 
 
 def test_the_segmentation_file_gives_back_the_same_segmentation(runs, tmp_path):
-    from harness import longform
+    from harness.evaluation import longform
     from harness.data import tracks
     root, _ = runs
     testset = load_testset(root / "tiny_lf")
@@ -256,7 +256,7 @@ def test_the_segmentation_file_gives_back_the_same_segmentation(runs, tmp_path):
 
 
 def test_a_speed_phase_beside_another_scheduled_system_is_contended():
-    measure = ("import json, time; from harness import speed\n"
+    measure = ("import json, time; from harness.evaluation import speed\n"
                "with speed.LoadSampler(interval=0.05) as load: time.sleep(0.4)\n"
                "print(json.dumps(load.summary()['scheduled_beside']))")
     env = dict(os.environ, **{speed.SCHEDULE_PARENT: str(os.getpid())})

@@ -1,4 +1,4 @@
-"""The speed protocol (harness.speed): repeated figures, the load sampler, comparability, absent forms."""
+"""The speed protocol (harness.evaluation.speed): repeated figures, the load sampler, comparability, absent forms."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from harness import speed
+from harness.evaluation import speed
 from harness.inference.decode import DecodeSettings
 
 SETTINGS = DecodeSettings(max_new_tokens=8, batch_size=4)

@@ -81,7 +81,7 @@ def test_only_full_precision_systems(fake_vllm, tmp_path):
 def test_make_eval_with_the_vllm_backend_is_one_line_without_vllm(monkeypatch, tmp_path, capsys):
     import dataclasses
 
-    from harness import evaluate
+    from harness.evaluation import evaluate
     from harness.data.testsets import write_segmented_set
     from harness.data.tracks import TestSetSpec, get_track
 

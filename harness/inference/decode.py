@@ -29,7 +29,7 @@ Timing: ``Hypothesis.seconds`` is the wall time of the utterance's batch (featur
 extraction, generation, detokenisation) divided by the batch size; with batch size 1
 it is the utterance's latency. RTFx = audio seconds / decoding wall seconds (model
 loading excluded), the definition the shared task's peers use. Speed figures for the
-leaderboard come from harness.speed's protocol, which times calls of ``decode``.
+leaderboard come from harness.evaluation.speed's protocol, which times calls of ``decode``.
 
 Audio longer than the model's window (30 s for Qwen2-Audio-7B) is cut to the window by
 the feature extractor, as in the papers' processor calls; it is never cut silently:

@@ -35,7 +35,7 @@ Evaluation (``eval_entry``)
   provenance (``created``, ``provenance.hardware`` e.g. torch_threads). Hypotheses, per-segment flags and scores, metrics and
   signatures are identical (tests/test_distributed.py). Long-form sets are segmented by
   rank 0 (one pass over the audio); their segments are decoded through the same
-  coordinator, a chunk of segments at a time (``harness.longform.decode_segments``), so
+  coordinator, a chunk of segments at a time (``harness.evaluation.longform.decode_segments``), so
   their results files are identical to a single-process run's too.
 
 Training (``harness.training.context.DistributedContext``, ``finetune_in_processes``)
@@ -160,7 +160,7 @@ def rank_device(device: str, state) -> str:
 
 
 def eval_entry(argv: list[str] | None, device: str, nproc: int, run) -> int:
-    """The ``--nproc`` hook of ``harness.evaluate.main``: relaunch, or be one of the workers.
+    """The ``--nproc`` hook of ``harness.evaluation.evaluate.main``: relaunch, or be one of the workers.
 
     ``run(decoder)`` is the ordinary evaluation with its decoding function: a single process
     passes harness.inference.decode.decode; rank 0 passes the coordinator's sharded decode.

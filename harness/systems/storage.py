@@ -807,7 +807,7 @@ def inspect_folder(folder: Path) -> Inspection:
     _check_manifest(root, modules, tensors, errors, notes)
     directions = _directions(root, errors)
     if any(r.path == "run.sh" for r in records):
-        notes.append("run.sh: a system run by contract (harness.contract); counted like every file, never run by the check")
+        notes.append("run.sh: a system run by contract (harness.evaluation.contract); counted like every file, never run by the check")
     python_files = [r.path for r in records if r.path.endswith(".py")]
     if python_files:
         notes.append(f"{python_files[0]}: Python code in the folder ({len(python_files)} file(s)) is never imported or run")

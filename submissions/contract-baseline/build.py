@@ -1,4 +1,4 @@
-"""contract-baseline: the track's base model as a submission run by contract (harness.contract).
+"""contract-baseline: the track's base model as a submission run by contract (harness.evaluation.contract).
 
 The same weights as ``baseline`` (harness.stages.base.materialize_base into ``model/``),
 packaged as the WMT26 model-compression organizers take a team's system: a folder with an
@@ -20,7 +20,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.contract import RUN_SCRIPT
+from harness.evaluation.contract import RUN_SCRIPT
 from harness.files import atomic_write_text, staged_folder
 from harness.stages.base import StageError, materialize_base
 from harness.data.tracks import REPO, get_track
@@ -32,7 +32,7 @@ ENTRY = "translate.py"
 def run_script(python: str, track: str) -> str:
     return ("#!/bin/sh\n"
             "# Written by submissions/contract-baseline/build.py: run.sh <direction> <input list> <output file>\n"
-            "# (the contract: harness/contract.py).\n"
+            "# (the contract: harness/evaluation/contract.py).\n"
             f'exec {shlex.quote(python)} "$(dirname "$0")/{ENTRY}" --track {shlex.quote(track)} "$@"\n')
 
 

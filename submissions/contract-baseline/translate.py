@@ -2,7 +2,7 @@
 
     translate.py --track <track> <direction> <input list> <output file>     (what run.sh runs)
 
-The contract is harness.contract's: the input list holds one absolute WAV path per line, the
+The contract is harness.evaluation.contract's: the input list holds one absolute WAV path per line, the
 output gets one hypothesis per line. The model in ``model/`` beside this file is loaded with
 harness.systems.models.load_system (strictly, offline) and every clip is decoded in one call of
 harness.inference.decode.decode at the track's max_new_tokens and the batch size in CONTRACT_BATCH_SIZE

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.inference.decode import DecodeSettings
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL
-from harness.report import ReportRow, evaluate_rows, render_markdown, resolve_testset, write_report
+from harness.evaluation.report import ReportRow, evaluate_rows, render_markdown, resolve_testset, write_report
 from harness.stages.base import StageError
 from harness.stages.recipe import MODEL, open_recipe
 

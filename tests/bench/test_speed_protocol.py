@@ -1,4 +1,4 @@
-"""Benchmark: the speed protocol (harness.speed) tells a quiet machine from a busy one.
+"""Benchmark: the speed protocol (harness.evaluation.speed) tells a quiet machine from a busy one.
 
 The mini track's base (models/mini-base, committed) is measured on the
 protocol's sample of general_test (its first 16 utterances, en-de), at the mini
@@ -29,7 +29,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness import speed
+from harness.evaluation import speed
 from harness.inference.decode import DecodeSettings, configure_threads, decode
 from harness.systems.models import load_system
 from harness.data.tracks import REPO, get_track, load_spec, spec_by_name

@@ -1,7 +1,7 @@
 """`python -m harness eval --devices cuda:0,cuda:1`: several systems at once, one per device (issue 19 part 6).
 
 A plain job queue in the manner of GNU parallel's ``--jobs`` slots: the systems an eval
-would run (harness.evaluate.plan: the track's base first where its results are missing)
+would run (harness.evaluation.evaluate.plan: the track's base first where its results are missing)
 are a queue; each device of ``--devices`` is a slot that runs one system at a time, as its
 own ``python -m harness eval --system S --device D`` process with the other arguments
 unchanged; when a system ends, the next one in the queue takes its slot. ``auto`` is every
@@ -24,7 +24,7 @@ segmentation's ``vad_seconds`` / ``method_seconds`` / ``stats.wall_seconds``), t
 blocks, ``created``, and on CUDA ``provenance.hardware.gpus`` (a worker sees one GPU).
 
 Speed. Systems side by side share the CPUs, PCIe links and host memory: each worker's
-speed phase records the others in its load sample, and harness.speed marks it
+speed phase records the others in its load sample, and harness.evaluation.speed marks it
 ``contended`` (never ranked) whenever another worker ran during it (``scheduled_beside``).
 Speed figures to rank come from ``python -m harness speed`` on an otherwise idle machine.
 
@@ -50,7 +50,7 @@ from pathlib import Path
 
 from harness import REPO
 from harness.files import atomic_write_json
-from harness.speed import SCHEDULE_PARENT
+from harness.evaluation.speed import SCHEDULE_PARENT
 from harness.errors import HarnessError
 
 # What a worker runs (a test's wrapper script may set it to [its own path]).
@@ -106,7 +106,7 @@ def worker_device(device: str) -> str:
 
 
 def worker_env(device: str, slot: int) -> dict[str, str]:
-    """A worker's environment: this project importable, its slot and parent named (harness.speed reads
+    """A worker's environment: this project importable, its slot and parent named (harness.evaluation.speed reads
     the parent), and for a CUDA device only that device visible (the parent's numbering: an index into
     its own CUDA_VISIBLE_DEVICES where that is set)."""
     env = dict(os.environ)
@@ -256,8 +256,8 @@ def run_queue(args: argparse.Namespace, systems: list[str], devices: list[str], 
 
 
 def eval_entry(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
-    """The ``--devices`` hook of ``harness.evaluate.main``: one device runs ``run`` as before; several, the queue."""
-    from harness import evaluate
+    """The ``--devices`` hook of ``harness.evaluation.evaluate.main``: one device runs ``run`` as before; several, the queue."""
+    from harness.evaluation import evaluate
     from harness.data.testsets import LongFormSet
     from harness.data.tracks import load_spec
 

@@ -4,7 +4,7 @@ A system paper reports one row per pipeline step (Moslem, IWSLT 2025, Table 2: b
 teacher, System A, pruned without fine-tuning, pruned + fine-tuning, System B; Liu et
 al., IWSLT 2026, Table 3: each quantization step). ``submissions/<name>/report.py``
 names those steps as system folders (the ``model/`` of each cached build stage); this
-module evaluates every one of them the way ``make eval`` does (harness.evaluate: the
+module evaluates every one of them the way ``make eval`` does (harness.evaluation.evaluate: the
 same decoding, metrics, signatures and results files with provenance, kept under
 ``build/<track>/reports/<report>/``; a rerun reuses a results file of the same model
 content, test set and decode settings instead of decoding again), sizes it from
@@ -88,7 +88,7 @@ def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *,
                   settings: DecodeSettings, device: str = "cpu", langs: Sequence[str] | None = None,
                   log=print) -> list[RowResult]:
     """Evaluate every row's systems on one test set; results files (resumable) go under ``results_root``."""
-    from harness.evaluate import evaluate
+    from harness.evaluation.evaluate import evaluate
 
     testset = load_spec(spec)
     out = []

@@ -28,7 +28,7 @@ as the median with its spread, and recorded with the conditions it ran under.
    ``contention_threshold`` is ``contended`` and is never ranked on speed (the
    leaderboard shows it apart); where the load cannot be sampled (no /proc), nothing
    says the run had the machine, and it is not ranked either. An evaluation that
-   harness.schedule runs beside others (``--devices``: one system per device, at the same
+   harness.evaluation.schedule runs beside others (``--devices``: one system per device, at the same
    time) is contended whenever another of its workers ran during the phase
    (``scheduled_beside``), whatever their CPU share: on separate GPUs they still share the
    CPUs, the PCIe links and the host memory, and a GPU-bound worker's one busy core is
@@ -83,7 +83,7 @@ PROTOCOL = {
 }
 PROC = Path("/proc")
 TOP_OTHERS = 3
-# Set by harness.schedule on each evaluation it starts: its own pid, so a worker can tell
+# Set by harness.evaluation.schedule on each evaluation it starts: its own pid, so a worker can tell
 # its sibling workers (the other systems running at the same time) from the rest of the machine.
 SCHEDULE_PARENT = "HARNESS_SCHEDULE_PARENT"
 
@@ -198,12 +198,12 @@ def _parent_of(proc: Path, pid: int | str) -> int | None:
 
 
 def scheduled() -> bool:
-    """True in an evaluation that harness.schedule started (its parent is the schedule)."""
+    """True in an evaluation that harness.evaluation.schedule started (its parent is the schedule)."""
     return os.environ.get(SCHEDULE_PARENT) == str(os.getppid())
 
 
 def scheduled_siblings(proc: Path) -> set[tuple[int, int]]:
-    """The other workers of the harness.schedule run this process is one of, as (pid, start time);
+    """The other workers of the harness.evaluation.schedule run this process is one of, as (pid, start time);
     empty outside a schedule."""
     if not scheduled():
         return set()
@@ -338,7 +338,7 @@ class LoadSampler:
                 "others_cpu_share_max": round(max(self.shares, default=mean), 4),
                 "loadavg_1min_start": self.loadavg_start, "loadavg_1min_max": self.loadavg_max,
                 "busiest_others": busiest[:TOP_OTHERS],
-                # Other systems harness.schedule ran during the phase (None: not run by a schedule).
+                # Other systems harness.evaluation.schedule ran during the phase (None: not run by a schedule).
                 "scheduled_beside": len(self.siblings) if scheduled() else None}
 
 
@@ -510,7 +510,7 @@ def remeasure(summary: dict, system_dir: Path, testset, *, device: str, backend:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from harness.evaluate import BUILD_ROOT
+    from harness.evaluation.evaluate import BUILD_ROOT
     from harness.systems.models import ModelLoadError
     from harness.files import atomic_write_json
     from harness.results import RESULTS_ROOT, ResultPaths

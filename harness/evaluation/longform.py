@@ -28,7 +28,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness import results, speed
+from harness import results
+
+from harness.evaluation import speed
 from harness.inference.decode import DecodeSettings, decode
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL, score_output, segment_scores
 from harness.systems.models import read_manifest
@@ -117,7 +119,7 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
                        settings: DecodeSettings, progress: str, *, backend: str = "transformers",
                        measure_speed: bool = True) -> tuple[list[dict], dict]:
     """Decode one opened system on every talk, resegment and score, then measure speed on the
-    segmentation's first segments (harness.speed): (results rows, the language's report)."""
+    segmentation's first segments (harness.evaluation.speed): (results rows, the language's report)."""
     from harness.segmentation.resegment import set_report
 
     resolved = settings.resolved(system)
@@ -155,7 +157,7 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
 def _write_summary(paths: results.ResultPaths, name: str, manifest, track: Track, spec: TestSetSpec, longform_set,
                    segmentation, settings: DecodeSettings | None, summary_languages: dict, rows: list[dict],
                    storage_verdict: dict | None, extra: dict | None = None) -> dict:
-    # settings None: the harness did not decode (harness.contract); extra keys follow the others.
+    # settings None: the harness did not decode (harness.evaluation.contract); extra keys follow the others.
     summary = {
         "schema": LONGFORM_SCHEMA,
         "schema_version": results.SCHEMA_VERSION,
@@ -297,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from harness.evaluate import BUILD_ROOT
-    from harness.report import write_report
+    from harness.evaluation.evaluate import BUILD_ROOT
+    from harness.evaluation.report import write_report
     from harness.data.testsets import LongFormSet
     from harness.data.tracks import REPO, get_track, load_spec, spec_by_name
 

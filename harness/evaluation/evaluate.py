@@ -5,7 +5,7 @@ track, and each language pair the system has: the storage verdict (harness.syste
 headers only), batched greedy decoding (harness.inference.decode, Moslem 2025's prompt and
 settings), BLEU / chrF / chrF++ / TER / COMET with their signatures (harness.scoring.metrics),
 degeneration flags per segment (harness.scoring.degeneration), and speed by the speed protocol
-(harness.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
+(harness.evaluation.speed: its own phase after the quality pass, warm-up, repetitions, the machine's
 load sampled), all written as results files with provenance (harness.results).
 
 The track's base (``baseline``) is evaluated as well on every set where its results are
@@ -15,18 +15,18 @@ built is an error naming ``make build SUB=baseline``; without, a warning.
 A run killed midway resumes from the finished segments, reusing them only under the
 same model content hash, decode settings and test-set hash.
 
-Long-form sets (whole talks) go through harness.longform: segmented once per set
+Long-form sets (whole talks) go through harness.evaluation.longform: segmented once per set
 (``--segmentation``, default SHAS-style divide-and-conquer), decoded, resegmented to the
 reference segments by the official rule, scored; the results file records the
 segmentation and the resegmentation.
 
 A system folder holding ``run.sh`` instead of ``system.json`` is run by contract
-(harness.contract): the same test sets, segmentation and scoring, the decoding done by the
+(harness.evaluation.contract): the same test sets, segmentation and scoring, the decoding done by the
 submission's own run.sh in a subprocess under a time limit and without network.
 
 With ``--devices cuda:0,cuda:1`` (or ``auto``) the systems are evaluated side by side, one
 per device at a time, each by its own ``python -m harness eval --system S`` process
-(harness.schedule); the results files are those of a sequential run but for timings.
+(harness.evaluation.schedule); the results files are those of a sequential run but for timings.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness import contract, longform, results, speed
+from harness import results
 
+from harness.evaluation import contract, longform, speed
 from harness.systems import storage
 from harness.inference.decode import DecodeSettings, decode
 
@@ -72,7 +73,7 @@ def find_systems(track: Track, build_root: Path, names: list[str] | None) -> lis
                 raise EvalError(f"{system}: no built system here (no {SYSTEM_FILE}, no {contract.RUN_SCRIPT}); "
                                 f"run make build SUB={system.name}")
         return systems
-    # A system is built (system.json) or run by contract (run.sh, harness.contract).
+    # A system is built (system.json) or run by contract (run.sh, harness.evaluation.contract).
     systems = sorted({p.parent for p in folder.glob(f"*/{SYSTEM_FILE}")}
                      | {p.parent for p in folder.glob(f"*/{contract.RUN_SCRIPT}")})
     if not systems:
@@ -134,8 +135,8 @@ def write_summary(paths: results.ResultPaths, rows: list[dict], *, name: str, ma
                   spec: TestSetSpec, testset: TestSet, settings: DecodeSettings | None, languages: dict,
                   storage_verdict: dict | None, extra: dict | None = None) -> dict:
     """A segmented set's results (the rows, then the summary), written; ``manifest`` has ``as_dict``
-    (harness.systems.models.SystemManifest, or harness.contract's), ``settings`` None when the harness did not
-    decode, ``extra`` keys follow the others (harness.contract's ``run_by``)."""
+    (harness.systems.models.SystemManifest, or harness.evaluation.contract's), ``settings`` None when the harness did not
+    decode, ``extra`` keys follow the others (harness.evaluation.contract's ``run_by``)."""
     summary = {
         "schema": EVAL_SCHEMA,
         "schema_version": results.SCHEMA_VERSION,
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the track's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--speed", action=argparse.BooleanOptionalAction, default=True,
-                        help="measure speed by the speed protocol after scoring (harness.speed; default: yes)")
+                        help="measure speed by the speed protocol after scoring (harness.evaluation.speed; default: yes)")
     parser.add_argument("--segmentation", default=longform.DEFAULT_METHOD, choices=("dac", "vad", "fixed", "gold"),
                         help="how long-form sets are segmented (default: SHAS-style divide-and-conquer)")
     parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
@@ -240,19 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nproc", type=int, default=1,
                         help="data-parallel decoding processes (relaunches through torchrun; see harness.inference.distributed)")
     parser.add_argument("--time-limit", type=float, default=None,
-                        help="seconds a contract system's run.sh may take per run (default: the track's, harness.contract)")
+                        help="seconds a contract system's run.sh may take per run (default: the track's, harness.evaluation.contract)")
     parser.add_argument("--allow-network", action="store_true",
                         help="run contract systems even where no network isolation is available (recorded)")
     parser.add_argument("--devices", default=None,
                         help="evaluate systems side by side, one per device at a time: cpu / cuda:N, comma-separated, "
-                             "or auto (every visible CUDA device); default: the single --device (harness.schedule)")
-    # A harness.schedule worker: exactly the named systems (no base added), long-form segmentations from this file.
+                             "or auto (every visible CUDA device); default: the single --device (harness.evaluation.schedule)")
+    # A harness.evaluation.schedule worker: exactly the named systems (no base added), long-form segmentations from this file.
     parser.add_argument("--schedule-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # --- schedule hook (issue 19 part 6): --devices runs one system per device at a time ---
     if args.devices is not None:
-        from harness import schedule
-
+        from harness.evaluation import schedule
         return schedule.eval_entry(args, _run)
     # --- end of the schedule hook ---
     # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def plan(args: argparse.Namespace) -> tuple[Track, DecodeSettings, list[TestSetSpec], list[Path]]:
     """What an eval runs: the track, the decode settings, the test sets and the systems, the track's
-    base first where its results are missing (a harness.schedule worker: exactly the named systems)."""
+    base first where its results are missing (a harness.evaluation.schedule worker: exactly the named systems)."""
     track = get_track(args.track)
     settings = DecodeSettings(max_new_tokens=args.max_new_tokens or track.max_new_tokens,
                               batch_size=args.batch_size)
@@ -287,7 +287,7 @@ def plan(args: argparse.Namespace) -> tuple[Track, DecodeSettings, list[TestSetS
 
 
 def segment_longform(spec: TestSetSpec, testset: LongFormSet, track: Track, method: str):
-    """A long-form set's segmentation (harness.longform.segment), its statistics printed."""
+    """A long-form set's segmentation (harness.evaluation.longform.segment), its statistics printed."""
     segmentation = longform.segment(testset, track, method)
     stats = segmentation.stats()
     print(f"{spec.name}: {stats['segments']} segments by {method} "
@@ -304,8 +304,7 @@ def _run(args: argparse.Namespace, decoder: Decoder = decode) -> int:
         testsets = {spec.name: load_spec(spec) for spec in specs}
         segmentations: dict = {}  # one segmentation per long-form set, shared by every system
         if args.schedule_worker is not None:  # computed once by the schedule's parent, for every worker
-            from harness import schedule
-
+            from harness.evaluation import schedule
             segmentations = schedule.read_segmentations(args.schedule_worker, testsets, args.segmentation)
         for system_dir in systems:
             verdict = _storage_verdict(system_dir, track)

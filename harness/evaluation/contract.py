@@ -45,14 +45,14 @@ Where it runs:
   failure shows.
 
 Long-form sets: the harness segments every talk itself, with the segmentation every other
-system gets (harness.longform.segment, harness.segmentation.segment), and passes the segments as WAV files,
+system gets (harness.evaluation.longform.segment, harness.segmentation.segment), and passes the segments as WAV files,
 talk after talk; run.sh's lines are the segment hypotheses, which are resegmented and scored
-exactly as a built system's (harness.longform.score_resegmented). Segmented sets are scored as
-make eval scores a built system (harness.evaluate.score_rows), and both are written by the
+exactly as a built system's (harness.evaluation.longform.score_resegmented). Segmented sets are scored as
+make eval scores a built system (harness.evaluation.evaluate.score_rows), and both are written by the
 same writers, so the results files have the schemas of make eval, plus ``run_by: "contract"``
 and a ``contract`` block (run.sh's sha256, the isolation, the environment's names, the limit).
 
-Speed: the speed protocol (harness.speed) times the harness's own decoding loop on a loaded
+Speed: the speed protocol (harness.evaluation.speed) times the harness's own decoding loop on a loaded
 model; a contract decodes in a process of its own, so no protocol figure exists for it and its
 speed block is absent, with the reason. What can be measured is recorded per run as
 ``contract_run``: run.sh's wall seconds, seconds per audio second and RTFx, all including
@@ -354,7 +354,7 @@ def run(folder: str | os.PathLike, direction: str, clips: Sequence[Path], *, log
         command = [*isolation.prefix, f"./{RUN_SCRIPT}", direction, str(inputs), str(output)]
         env = environment(home, batch_size)
         with open(log, "wb") as stream:
-            stream.write(f"# harness.contract: {' '.join(command)} (in {folder}; isolation {isolation.name}; "
+            stream.write(f"# harness.evaluation.contract: {' '.join(command)} (in {folder}; isolation {isolation.name}; "
                          f"time limit {time_limit:.0f} s; environment {', '.join(sorted(env))})\n".encode())
             stream.flush()
             started = time.perf_counter()
@@ -387,7 +387,7 @@ def time_limit_for(track, audio_seconds: float, override: float | None = None) -
             raise ContractError(f"--time-limit must be positive, got {override}")
         return override
     if track.name not in TIME_LIMITS:
-        raise ContractError(f"track {track.name} has no contract time limit in harness.contract.TIME_LIMITS; "
+        raise ContractError(f"track {track.name} has no contract time limit in harness.evaluation.contract.TIME_LIMITS; "
                             f"pass --time-limit")
     return TIME_LIMITS[track.name].seconds(audio_seconds)
 
@@ -406,12 +406,11 @@ def _extra(manifest: ContractManifest, chosen: Isolation, track, override: float
                          "isolation": chosen.name, "environment": sorted(environment(Path("/"), 0)),
                          "time_limit": ({"seconds": override} if override is not None else
                                         TIME_LIMITS[track.name].as_dict()),
-                         "audio": "16 kHz mono WAV, one file per segment (harness.contract.write_clip)"}}
+                         "audio": "16 kHz mono WAV, one file per segment (harness.evaluation.contract.write_clip)"}}
 
 
 def _report(done: Run, scores: dict, degeneration, manifest: ContractManifest, folder: Path, lang: str) -> dict:
-    from harness import speed
-
+    from harness.evaluation import speed
     return {"metrics": {metric: score.to_dict() for metric, score in scores.items()},
             "degeneration": degeneration.summary,
             "speed": speed.absent(done.speed_reason()),
@@ -448,7 +447,7 @@ def _log(paths, set_name: str, lang: str) -> Path:
 def _evaluate_segmented(folder, track, spec, testset, settings, results_root, storage_verdict, override, chosen,
                         manifest, name) -> dict:
     from harness import results
-    from harness.evaluate import score_rows, write_summary
+    from harness.evaluation.evaluate import score_rows, write_summary
 
     if not testset.utterances:
         raise ContractError(f"test set {testset.name} is empty")
@@ -473,7 +472,8 @@ def _evaluate_segmented(folder, track, spec, testset, settings, results_root, st
 
 def _evaluate_longform(folder, track, spec, longform_set, settings, results_root, segmentation, storage_verdict,
                        override, chosen, manifest, name) -> dict:
-    from harness import longform, results
+    from harness import results
+    from harness.evaluation import longform
     from harness.segmentation.resegment import set_report
     from harness.segmentation.segment import iter_file_segments
 
