@@ -18,10 +18,10 @@ COMMANDS = {
     "score": ("harness.scoring.score", "recompute metrics from a per-segment JSONL without the model"),
     "segment": ("harness.segmentation.segment", "segment a long-form set (SHAS-style DAC over silero-vad, VAD only, fixed, gold)"),
     "longform": ("harness.evaluation.longform", "compare segmentations of a long-form set: segment, decode, resegment, score"),
-    "leaderboard": ("harness.leaderboard", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
+    "leaderboard": ("harness.leaderboard.render", "render the leaderboard (README, CSV, JSON, a static page) from results files"),
     "plan": ("harness.plan", "what a build or eval will do on a track: stages, model/data ids, GPU memory and disk, fits"),
-    "import-hyps": ("harness.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),
-    "export": ("harness.export", "write a system's hypotheses as the IWSLT 2026 evaluation server takes them (from results)"),
+    "import-hyps": ("harness.leaderboard.import_hyps", "score an external team's hypotheses (optionally verify its size) into results files"),
+    "export": ("harness.leaderboard.export", "write a system's hypotheses as the IWSLT 2026 evaluation server takes them (from results)"),
     "corpus": ("harness.data.corpora", "write a seeded sample of a local CoVoST 2 / Europarl-ST copy as a segmented set"),
 }
 

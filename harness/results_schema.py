@@ -4,7 +4,7 @@ A results summary (``<testset>.json``, harness.results) is written by ``make eva
 harness.evaluation.longform), by the contract runner (harness.evaluation.contract), by ``import-hyps`` (outside teams'
 hypotheses) and updated by ``python -m harness speed``; it is read by the leaderboard, the report and
 the speed re-measure. The dataclasses below are that agreement: harness.results checks every summary
-and segment row against them before it writes, and harness.leaderboard checks every summary it reads,
+and segment row against them before it writes, and harness.leaderboard.render checks every summary it reads,
 so a writer that drifts fails where it writes, not as a blank cell on the page.
 
 The same definitions are published as a JSON Schema (draft 2020-12), ``schemas/results.schema.json``,
@@ -217,7 +217,7 @@ class Provenance:
 
 @dataclass(frozen=True)
 class DeclaredSize:
-    """An imported system's own declaration of its size (harness.import_hyps)."""
+    """An imported system's own declaration of its size (harness.leaderboard.import_hyps)."""
 
     bytes: int | None = None
     params: int | None = None
@@ -245,7 +245,7 @@ class ResultsSummary:
     # run by contract (harness.evaluation.contract)
     run_by: str | None = None
     contract: dict[str, Any] | None = None
-    # imported hypotheses (harness.import_hyps)
+    # imported hypotheses (harness.leaderboard.import_hyps)
     team: str | None = None
     team_system: str | None = None
     verification: str | None = None

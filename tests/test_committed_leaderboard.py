@@ -32,7 +32,7 @@ REGENERATE = "run make leaderboard-mini on a committed tree and commit leaderboa
 
 # ---------------------------------------------------------------- the checks
 
-Summaries = list[tuple[str, dict]]  # (path relative to the results folder, summary), harness.leaderboard.read_results
+Summaries = list[tuple[str, dict]]  # (path relative to the results folder, summary), harness.leaderboard.render.read_results
 
 
 def _git(summary: dict) -> dict:
@@ -119,9 +119,9 @@ def coverage_problems(summaries: Summaries, systems: list[str], testsets: dict[s
 
 
 def render_problems(results_root: Path, pages: Path, work: Path, *options: str) -> list[str]:
-    """`python -m harness leaderboard` (its entry point, harness.leaderboard.main) on ``results_root``
+    """`python -m harness leaderboard` (its entry point, harness.leaderboard.render.main) on ``results_root``
     into ``work``, compared byte for byte with the pages in ``pages``."""
-    from harness.leaderboard import main
+    from harness.leaderboard.render import main
 
     work.mkdir(parents=True, exist_ok=True)
     if main(["--results", str(results_root), "--out", str(work), *options]) != 0:
@@ -163,7 +163,7 @@ def committed(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def summaries(committed) -> Summaries:
-    from harness.leaderboard import read_results
+    from harness.leaderboard.render import read_results
 
     return [(relative, summary) for relative, summary in read_results(committed)
             if relative.startswith(f"{TRACK}/")]

@@ -26,7 +26,7 @@ import pytest
 
 from harness.evaluation import contract
 from harness.evaluation import evaluate as evaluation
-from harness import leaderboard
+from harness.leaderboard import render as leaderboard
 from harness.systems import storage
 from harness.inference.decode import DecodeSettings
 from harness.data.testsets import load_testset, write_longform_set

@@ -1,4 +1,4 @@
-"""`python -m harness export` (harness.export) and its round trip through `import-hyps --layout`.
+"""`python -m harness export` (harness.leaderboard.export) and its round trip through `import-hyps --layout`.
 
 The system is the shipped mini base (models/mini-base), evaluated for real by `make eval`'s
 command (no speed pass) on a tiny track of two sets built here: a segmented set of six
@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import export, import_hyps
-
+from harness.leaderboard import export, import_hyps
 from harness.evaluation import evaluate
 from harness.__main__ import main as harness_main
 from harness.data.audio import SAMPLE_RATE

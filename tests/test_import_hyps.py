@@ -1,4 +1,4 @@
-"""`python -m harness import-hyps` (harness.import_hyps): an external team's hypotheses into results files.
+"""`python -m harness import-hyps` (harness.leaderboard.import_hyps): an external team's hypotheses into results files.
 
 Sets: a tiny segmented set (five synthetic clips, TINY_* texts) and a tiny long-form set
 of silent talks with given segments (nothing is decoded here, so the audio only has
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_DE, TINY_EN, TINY_ZH, make_clip
-from harness import import_hyps
+from harness.leaderboard import import_hyps
 from harness.__main__ import main as harness_main
 from harness.data.audio import SAMPLE_RATE
 from harness.scoring.degeneration import flag_segments
@@ -262,7 +262,7 @@ def test_read_lines_keeps_empty_hypotheses(tmp_path):
 
 
 def test_declared_sizes_are_shown_as_declared_and_checked_against_the_same_models_verified_size(tmp_path, segmented):
-    from harness.leaderboard import build, read_results as read_board_results, render_markdown
+    from harness.leaderboard.render import build, read_results as read_board_results, render_markdown
 
     model = tmp_path / "model"
     size = write_model(model)

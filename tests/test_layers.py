@@ -32,7 +32,7 @@ ROLES = {
     "training": ("harness.training",),
     "evaluation": ("harness.evaluation",),
     "stages": ("harness.stages", "harness.submissions"),
-    "leaderboard": ("harness.leaderboard", "harness.export", "harness.import_hyps"),
+    "leaderboard": ("harness.leaderboard",),
     "app": ("harness.plan", "harness.__main__"),
 }
 

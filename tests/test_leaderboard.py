@@ -1,4 +1,4 @@
-"""harness.leaderboard: groups by signature, Δ against the base, reported rows apart, deterministic pages.
+"""harness.leaderboard.render: groups by signature, Δ against the base, reported rows apart, deterministic pages.
 
 Every results file here is written by the test itself (a few hand-made summaries in the
 schema of harness.evaluation.evaluate / harness.evaluation.longform), so the expected numbers are known exactly.
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import leaderboard
-from harness.leaderboard import (CSV_COLUMNS, VERIFIED_NONE, VERIFIED_RECIPE, VERIFIED_SIZE, LeaderboardError,
+from harness.leaderboard import render as leaderboard
+from harness.leaderboard.render import (CSV_COLUMNS, VERIFIED_NONE, VERIFIED_RECIPE, VERIFIED_SIZE, LeaderboardError,
                                  build, main, pareto_front, read_results, render)
 
 BLEU_DE = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
@@ -583,7 +583,7 @@ def test_the_page_template_ships_as_package_data():
     import tomllib
     from importlib.resources import files
 
-    from harness.leaderboard import PAGE_TEMPLATE
+    from harness.leaderboard.render import PAGE_TEMPLATE
 
     assert (files("harness") / "templates" / PAGE_TEMPLATE).is_file()
     patterns = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())[

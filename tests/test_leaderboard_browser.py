@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.leaderboard import render
+from harness.leaderboard.render import render
 from test_import_hyps import N, TINY_DE, run as run_import, segmented, write_text  # noqa: F401  (segmented: fixture)
 from test_leaderboard import results  # noqa: F401  (fixture: fake results files)
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from harness import results, results_schema
-from harness.leaderboard import LeaderboardError, read_results
+from harness.leaderboard.render import LeaderboardError, read_results
 from harness.results_schema import ResultsSchemaError, check_segment_rows, check_summary
 
 REPO = Path(__file__).resolve().parents[1]

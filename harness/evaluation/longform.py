@@ -20,7 +20,7 @@ The results file is the segmented eval's schema plus what was done to get there:
 segmentation (method, settings, statistics: segments, lengths, dropped speech) and the
 resegmentation (per talk: hypothesis segments, reference segments, method), and per language
 ``hypothesis_lines``: the system's own hypotheses, one per its segment, talk after talk, before
-resegmentation (the submission file harness.export writes).
+resegmentation (the submission file harness.leaderboard.export writes).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def score_resegmented(track: Track, longform_set, lang: str, hypotheses_by_talk:
 def score_aligned(track: Track, longform_set, lang: str, aligned):
     """Score and flag talks already resegmented to their references ({talk_id: Resegmented}, in the
     set's talk order, one line per reference segment): score_resegmented's second half, shared with
-    the evaluation server's rule (harness.import_hyps --layout)."""
+    the evaluation server's rule (harness.leaderboard.import_hyps --layout)."""
     from harness.segmentation.resegment import references_by_talk, set_lines
 
     references = references_by_talk(longform_set, lang)
@@ -142,7 +142,7 @@ def _evaluate_language(system, decoder, track: Track, longform_set, segmentation
         "degeneration": degeneration.summary,
         "resegmentation": set_report(aligned),
         # The system's own output before resegmentation, talk after talk: what the evaluation
-        # server receives (harness.export writes it as the submission file).
+        # server receives (harness.leaderboard.export writes it as the submission file).
         "hypothesis_lines": [h.text for talk in longform_set.talks for h in hypotheses[talk.talk_id]],
         "speed": speed_block,
         "decode_pass": speed.decode_pass(decode_seconds, decoded=segments_decoded, resumed=0),

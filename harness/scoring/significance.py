@@ -47,7 +47,7 @@ API:
   rank_from_results(results_root, track, testset, lang, metric, ...) -> {..., "ranking": [...],
           "excluded": [{system, reason}], "absent_reason"}
   rank_clusters(results_root, ...) -> fn(rows, metric) -> {system: cluster}: the hook
-          harness.leaderboard.build takes (rows name their summary file in ``source``)
+          harness.leaderboard.render.build takes (rows name their summary file in ``source``)
 """
 
 from __future__ import annotations
@@ -343,7 +343,7 @@ def _rank_entries(entries: list[dict], out: dict, lang: str, metric: str, n_samp
 
 def rank_clusters(results_root: str | os.PathLike, *, n_samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
                   alpha: float = ALPHA):
-    """The leaderboard's hook (harness.leaderboard.build's ``significance``): rows, metric -> {system: cluster}.
+    """The leaderboard's hook (harness.leaderboard.render.build's ``significance``): rows, metric -> {system: cluster}.
 
     Each row names its summary (``source``, relative to ``results_root``), test set and
     language; the rows of one leaderboard group are ranked as ``rank_from_results`` ranks

@@ -12,7 +12,7 @@ row's system is ``<team>-<system>``. They never become a path as typed: a name o
 digits, '.', '_' and '-' (starting with a letter or digit) is its own folder name, any other
 is made one (each run of other characters replaced by '_', plus 8 hex digits of the name's
 sha256, so two names never share a folder). The leaderboard escapes every name it shows
-(harness.leaderboard renders through Jinja2 with autoescaping).
+(harness.leaderboard.render renders through Jinja2 with autoescaping).
 
 Hypotheses, per target language (``--hyps LANG=PATH``, repeatable):
   segmented set   one text file, one line per reference segment, in the set's order
@@ -285,7 +285,7 @@ def import_longform(track: Track, longform_set, lang: str, paths: list[Path]) ->
         raise _fail(str(error)) from None
     report = {"metrics": {name: s.to_dict() for name, s in scores.items()}, "degeneration": degeneration.summary,
               "resegmentation": set_report(aligned),
-              # The team's own lines, as make eval keeps a system's (harness.evaluation.longform), so harness.export can write them.
+              # The team's own lines, as make eval keeps a system's (harness.evaluation.longform), so harness.leaderboard.export can write them.
               "hypothesis_lines": [line for talk in longform_set.talks for line in hyps.get(talk.talk_id, [])],
               "speed": speed.absent(NO_SPEED)}
     files = [{"talk": talk, "path": str(path.resolve()), "sha256": file_sha256(path),
@@ -312,11 +312,11 @@ def import_longform_file(track: Track, longform_set, lang: str, paths: list[Path
     return rows, report, {"files": files}
 
 
-# ---------------------------------------------------------------- a layout (harness.export's)
+# ---------------------------------------------------------------- a layout (harness.leaderboard.export's)
 
 def read_layout(folder: Path, track: Track) -> tuple[dict[str, dict[str, Path]], dict[str, str]]:
     """({testset: {lang: file}}, {lang: model name}) of an export layout; anything else in it is an error."""
-    from harness.export import MANIFEST, MODEL_NAME_RE, SUFFIX
+    from harness.leaderboard.export import MANIFEST, MODEL_NAME_RE, SUFFIX
 
     if not folder.is_dir():
         raise _fail(f"--layout {folder}: no such folder")
@@ -369,7 +369,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hyps", action="append", default=None, metavar="LANG=PATH",
                         help="hypotheses for one target language (repeatable; a long-form set: folder or per-talk files)")
     parser.add_argument("--layout", type=Path, default=None, metavar="DIR",
-                        help="a folder as harness.export writes it (instead of --testset and --hyps): "
+                        help="a folder as harness.leaderboard.export writes it (instead of --testset and --hyps): "
                              "every test set and direction in it, scored as the evaluation server does")
     parser.add_argument("--declared-bytes", required=True, help="the system's size on disk as the team declares it")
     parser.add_argument("--declared-params", required=True, help="the system's parameter count as the team declares it")

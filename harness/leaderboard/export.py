@@ -29,7 +29,7 @@ What a file holds:
 A line break inside a hypothesis (any character Python's ``str.splitlines`` breaks at) is
 replaced by a space, so a file has exactly its hypotheses' count of lines; the manifest
 counts the hypotheses changed. ``python -m harness import-hyps --layout DIR`` reads the same
-layout back and scores it as the server would (harness.import_hyps).
+layout back and scores it as the server would (harness.leaderboard.import_hyps).
 
 Bad input is a one-line error and exit status 2, before anything is written: a missing
 results file (naming ``make eval SUB=S``), results made on another version of a test set,
@@ -53,7 +53,7 @@ from pathlib import Path
 from harness import results
 from harness.files import staged_folder
 from harness.errors import HarnessError, one_line
-from harness.import_hyps import _SAFE_NAME, EXIT_BAD_INPUT, HypothesesError, load_set
+from harness.leaderboard.import_hyps import _SAFE_NAME, EXIT_BAD_INPUT, HypothesesError, load_set
 from harness.data.tracks import Track, get_track
 
 SCHEMA = "iwslt-harness/export"
