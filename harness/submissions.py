@@ -15,6 +15,9 @@ A build.py is importable without side effects (its command line runs only under
   missing one fails before any stage runs (``harness.stages.recipe.load_config``).
 - its docstring: the first line is the description (the build's ``--help``).
 
+Its command line is ``sys.exit(harness.stages.recipe.build_main(__file__))``: this module only
+finds and reads declarations, and imports no stage.
+
 Its config files are ``<its folder>/config/<track>.toml``. The harness finds the
 submissions from these files, never from a list of names: every folder of
 ``submissions/`` (or of ``$HARNESS_SUBMISSIONS_DIR``, which tests point at a temporary
@@ -30,8 +33,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -132,22 +134,3 @@ def required_tables(name: str) -> tuple[str, ...]:
         return load(name).required_tables
     except SubmissionError:
         return DEFAULT_TABLES
-
-
-def build_main(path: str | os.PathLike, argv: Sequence[str] | None = None) -> int:
-    """The command line of a build.py with a chain: ``sys.exit(build_main(__file__))``."""
-    from harness.errors import one_line
-    from harness.stages.recipe import main
-
-    try:
-        declared = load_file(path)
-    except SubmissionError as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
-    if declared.chain is None:
-        print(f"error: {declared.build_script} declares no chain", file=sys.stderr)
-        return 2
-    if declared.folder.parent != root():  # a build.py run from elsewhere reads the configs beside it
-        os.environ[ENV] = str(declared.folder.parent)
-    return main(declared.name, declared.chain, declared.description, argv, shared=declared.shared,
-                required=declared.required_tables)

@@ -235,6 +235,25 @@ def test_train_tables_are_train_settings():
         assert recipe.train_settings(C.from_table("teacher", table)) == recipe.train_settings(table)
 
 
+@pytest.mark.parametrize("dotted, table, expected", [
+    ("teacher", {"lr": 1e-5, "batch_size": 4}, "[teacher]: give exactly one of steps and epochs"),
+    ("qlora.train", {"lr": 1e-5, "batch_size": 4, "epochs": 1, "steps": 9}, "[qlora.train]: give exactly one of"),
+    ("teacher", {"lr": 0, "batch_size": 4, "epochs": 1}, "[teacher]: lr must be positive, got 0"),
+    ("qlora", {"rank": 0}, "[qlora]: rank must be a positive integer, got 0"),
+    ("lora", {"dropout": 1.5}, "[lora]: dropout must be in [0, 1), got 1.5"),
+])
+def test_the_settings_own_checks_refuse_a_table_at_load(dotted, table, expected, tmp_path):
+    """The tables are TrainSettings and LoraSettings (one definition): their checks run before any stage."""
+    assert issubclass(C.TrainTable, _train_settings_class()) and issubclass(C.QloraTable, _lora_settings_class())
+    top, _, sub = dotted.partition(".")
+    config = json.loads(json.dumps(GOOD))
+    if sub:
+        config[top][sub] = table
+    else:
+        config[top] = table
+    assert expected in _refused(_write(tmp_path / "bad.toml", config))
+
+
 def test_adapter_defaults_are_lora_settings():
     lora = _lora_settings_class()
     adapter = _defaults(lora)

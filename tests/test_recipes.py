@@ -445,7 +445,7 @@ THROWAWAY_BUILD = '''"""throwaway: the teacher fine-tune alone (a test's submiss
 
 import sys
 
-from harness.submissions import build_main
+from harness.stages.recipe import build_main
 
 REQUIRED_TABLES = ("data", "teacher")
 

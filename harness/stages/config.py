@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.stages.base import StageError
+from harness.training.lora import LoraSettings
+from harness.training.settings import TrainSettings
 
 # The [data] roles that are data sources (the other [data] keys name the base model).
 DATA_SOURCES = ("train", "select", "general", "dev")
@@ -86,30 +88,10 @@ class DataTable:
 
 
 @dataclass(frozen=True)
-class TrainTable:
-    """A training run: the fields of ``TrainSettings`` (harness.training.settings), with its defaults."""
-
-    lr: float
-    batch_size: int
-    epochs: float | None = None
-    steps: int | None = None
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    schedule: str = "cosine"
-    min_lr_ratio: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    grad_clip: float | None = 1.0
-    bf16: bool = False
-    seed: int = 0
-    threads: int | None = 2  # 0 in a config: torch's own choice (TrainSettings' None)
-    log_every: int = 25
-    checkpoint_every: int | None = None
-    time_limit_s: float | None = None
-    stop_after: int | None = None
-    bucket_batches: int = 50
-    trim_audio: bool = True
-    ctc_weight: float = 0.0
-    encoder_only: bool = False
+class TrainTable(TrainSettings):
+    """A training run: exactly the fields of ``TrainSettings`` (harness.training.settings), with its
+    defaults and its checks (one of ``steps`` / ``epochs``, a positive ``lr``, ...); ``threads = 0``
+    in a config is torch's own choice (TrainSettings' None)."""
 
 
 @dataclass(frozen=True)
@@ -144,14 +126,9 @@ class PruneTable:
 
 
 @dataclass(frozen=True)
-class QloraTable:
-    """``[qlora]``: the adapter (``LoraSettings``' fields and defaults), the data mix, and ``[qlora.train]``."""
+class QloraTable(LoraSettings):
+    """``[qlora]``: the adapter (``LoraSettings``' fields, defaults and checks), the data mix, and ``[qlora.train]``."""
 
-    rank: int = 64
-    alpha: float = 128
-    dropout: float = 0.0
-    rslora: bool = True
-    target_modules: str = "all-linear"
     match_share: float | None = None  # set: the rank is chosen by rank_for_share (alpha = 2 x rank)
     oversample: int = 1
     gradient_checkpointing: bool = False
@@ -161,14 +138,10 @@ class QloraTable:
 
 
 @dataclass(frozen=True)
-class LoraTable:
-    """``[lora]``: Diet-KIT's LoRA on the base (merged), its general-domain sample and ``[lora.train]``."""
+class LoraTable(LoraSettings):
+    """``[lora]``: Diet-KIT's LoRA on the base (merged; ``LoraSettings``' fields), its general-domain
+    sample and ``[lora.train]``."""
 
-    rank: int = 64
-    alpha: float = 128
-    dropout: float = 0.0
-    rslora: bool = True
-    target_modules: str = "all-linear"
     match_share: float | None = None
     prompt: str | None = None  # the prompt style trained; None: the base's
     general_size: int | None = None
@@ -343,7 +316,10 @@ def _build(cls: type, name: str, table, path):
             values[f.name] = _check(value, tp)
         except TypeError:
             raise StageError(f"{where}[{name}] {f.name} must be {_describe(tp)}, not {_shown(value)}") from None
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as err:  # the settings' own checks (TrainSettings, LoraSettings)
+        raise StageError(f"{where}[{name}]: {err}") from None
 
 
 def validate(config: Mapping, path: str | os.PathLike | None = None) -> dict:

@@ -609,8 +609,8 @@ def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence
 
 def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | None = None,
          shared: bool = False, required: Sequence[str] | None = None) -> int:
-    """The command line every build script shares (``harness.submissions.build_main`` passes a build.py's
-    declaration); bad input is one line on stderr and exit status 2."""
+    """The command line every build script shares (``build_main`` passes a build.py's declaration);
+    bad input is one line on stderr and exit status 2."""
     from harness.errors import one_line
 
     parser = argparse.ArgumentParser(description=description)
@@ -627,3 +627,22 @@ def main(submission: str, chain: Chain, description: str, argv: Sequence[str] | 
         print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     return 0
+
+
+def build_main(path: str | os.PathLike, argv: Sequence[str] | None = None) -> int:
+    """The command line of a build.py with a chain: ``sys.exit(build_main(__file__))``."""
+    from harness import submissions
+    from harness.errors import one_line
+
+    try:
+        declared = submissions.load_file(path)
+    except submissions.SubmissionError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    if declared.chain is None:
+        print(f"error: {declared.build_script} declares no chain", file=sys.stderr)
+        return 2
+    if declared.folder.parent != submissions.root():  # a build.py run from elsewhere reads the configs beside it
+        os.environ[submissions.ENV] = str(declared.folder.parent)
+    return main(declared.name, declared.chain, declared.description, argv, shared=declared.shared,
+                required=declared.required_tables)

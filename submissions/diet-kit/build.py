@@ -15,7 +15,7 @@ import sys
 
 from harness.stages import diet_kit as diet
 from harness.stages.recipe import Recipe, StageOutput
-from harness.submissions import build_main
+from harness.stages.recipe import build_main
 
 SHARED = True  # one model for both directions: the chain runs once, for "de+zh"
 REQUIRED_TABLES = ("data", "lora", "quantize", "sensitivity", "awq")  # the config tables the chain reads

@@ -11,7 +11,7 @@ the hyper-parameters are in config/<track>.toml. Usage:
 import sys
 
 from harness.stages.recipe import Recipe, StageOutput
-from harness.submissions import build_main
+from harness.stages.recipe import build_main
 
 REQUIRED_TABLES = ("data", "teacher", "distill", "qlora")  # the config tables the chain reads
 

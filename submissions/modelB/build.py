@@ -12,7 +12,7 @@ stages are modelA's, so building modelB after modelA reuses them. Usage:
 import sys
 
 from harness.stages.recipe import Recipe, StageOutput
-from harness.submissions import build_main
+from harness.stages.recipe import build_main
 
 REQUIRED_TABLES = ("data", "teacher", "distill", "prune", "finetune_pruned", "qlora")  # the config tables the chain reads
 
