@@ -34,7 +34,7 @@ from typing import ClassVar
 
 from harness.stages.base import StageError
 from harness.stages.cache import StageOutput, stage_key
-from harness.stages.recipe import DataSet, Recipe, _per_lang
+from harness.stages.recipe import DataSet, Recipe, _per_lang, run_chain
 from harness.data.tracks import Track
 
 PLANNED = Path("<planned>")  # the path of every planned output: nothing is ever there
@@ -142,10 +142,6 @@ def plan_chain(chain: Callable[[Recipe, str, StageOutput], StageOutput], track: 
     langs = tuple(langs or track.languages)
     recipe = PlanningRecipe(track=track, config=config, cache=PlanningCache(), log=None, langs=langs)
     base = recipe.base()
-    if shared:
-        final = chain(recipe, "+".join(langs), base)
-        finals = {lang: final for lang in langs}
-    else:
-        finals = {lang: chain(recipe, lang, base) for lang in langs}
+    finals = run_chain(chain, recipe, base, shared=shared)
     roles = tuple(dict.fromkeys(data_set.testset.role for data_set in recipe._sets.values()))
     return PlannedChain(stages=recipe.cache.records, base=base, finals=finals, data_roles=roles)

@@ -586,19 +586,22 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
     return recipe
 
 
+def run_chain(chain: Chain, recipe: Recipe, base: StageOutput, *, shared: bool = False) -> dict[str, StageOutput]:
+    """``chain`` for each of the recipe's directions, or once for all when ``shared`` (one model serves
+    them all): direction -> the chain's result. The build and the plan (harness.stages.planning) both run it."""
+    if shared:
+        final = chain(recipe, "+".join(recipe.langs), base)
+        return {lang: final for lang in recipe.langs}
+    return {lang: chain(recipe, lang, base) for lang in recipe.langs}
+
+
 def build(submission: str, chain: Chain, *, track: str = "mini", langs: Sequence[str] | None = None,
           out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
           work: str | os.PathLike | None = None, log: Callable[[str], None] | None = print,
           shared: bool = False, required: Sequence[str] | None = None) -> BuildResult:
     """Run ``chain`` for each direction (``shared``: once, one model for all) and assemble the system folder."""
     recipe = open_recipe(submission, track=track, langs=langs, config=config, work=work, log=log, required=required)
-    langs = recipe.langs
-    base = recipe.base()
-    if shared:
-        final = chain(recipe, "+".join(langs), base)
-        finals = {lang: final for lang in langs}
-    else:
-        finals = {lang: chain(recipe, lang, base) for lang in langs}
+    finals = run_chain(chain, recipe, recipe.base(), shared=shared)
     target = Path(out or REPO / "build" / track / submission)
     assemble(target, finals, built_by=f"submissions/{submission}/build.py", track=track,
              config=str(config or config_path(submission, track)))
