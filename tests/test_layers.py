@@ -172,3 +172,17 @@ def test_layers_form_no_cycle():
 def test_the_layer_check_finds_an_upward_import():
     graph = {"harness.inference.decode": {"harness.evaluation.speed"}, "harness.evaluation.speed": {"harness.inference.decode"}}
     assert layer_violations(graph) == ["harness.inference.decode (inference) imports harness.evaluation.speed (evaluation)"]
+
+
+# The cycles left (function-local imports inside one package). A new cycle fails; when one of
+# these is broken, remove it here so it stays broken.
+KNOWN_CYCLES = [
+    ["harness.data.iwslt_layout", "harness.data.testsets", "harness.data.tracks"],
+    ["harness.evaluation.contract", "harness.evaluation.evaluate", "harness.evaluation.longform",
+     "harness.evaluation.report", "harness.evaluation.schedule", "harness.evaluation.speed"],
+    ["harness.systems.hqq_mixed", "harness.systems.models", "harness.systems.storage"],
+]
+
+
+def test_no_import_cycle_beyond_the_known_ones():
+    assert sorted(_cycles(import_graph())) == KNOWN_CYCLES

@@ -54,18 +54,11 @@ from harness import results
 from harness.files import staged_folder
 from harness.errors import HarnessError, one_line
 from harness.leaderboard.import_hyps import _SAFE_NAME, EXIT_BAD_INPUT, HypothesesError, load_set
+from harness.leaderboard.server_layout import CONDITIONS, MANIFEST, MODEL_NAME, SUFFIX, TYPES
 from harness.data.tracks import Track, get_track
 
 SCHEMA = "iwslt-harness/export"
 SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-CONDITIONS = ("constrained", "unconstrained")
-TYPES = ("primary", "contrastive")
-MODEL_NAME = "{team}_IWSLT26_ModelCompression_en-{lang}_{condition}_{type}"
-# The inverse of MODEL_NAME: anchored at the end, so a team name may hold underscores.
-MODEL_NAME_RE = re.compile(r"(?P<team>[A-Za-z0-9][A-Za-z0-9._-]*)_IWSLT26_ModelCompression_en-(?P<lang>[a-z]+)"
-                           r"_(?P<condition>constrained|unconstrained)_(?P<type>primary|contrastive)")
-SUFFIX = ".txt"
 # Every boundary str.splitlines knows: a reader that splits on any of them must see one line per hypothesis.
 LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 

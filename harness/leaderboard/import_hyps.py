@@ -316,7 +316,7 @@ def import_longform_file(track: Track, longform_set, lang: str, paths: list[Path
 
 def read_layout(folder: Path, track: Track) -> tuple[dict[str, dict[str, Path]], dict[str, str]]:
     """({testset: {lang: file}}, {lang: model name}) of an export layout; anything else in it is an error."""
-    from harness.leaderboard.export import MANIFEST, MODEL_NAME_RE, SUFFIX
+    from harness.leaderboard.server_layout import MANIFEST, MODEL_NAME_RE, SUFFIX
 
     if not folder.is_dir():
         raise _fail(f"--layout {folder}: no such folder")
