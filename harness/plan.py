@@ -69,7 +69,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from harness.data.corpora import CorpusError, describe_source, is_corpus_source, required_env, sample_settings
-from harness.data.tracks import HUB_REVISIONS, HUB_SOURCES, REPO, Track, get_track, pin_label
+from harness.data.tracks import HUB_SOURCES, REPO, Track, get_track
+from harness.data.hub import HUB_REVISIONS, pin_label
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:

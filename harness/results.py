@@ -166,7 +166,7 @@ class Checkpoint:
 
 
 def _hub_revisions(track_name: object) -> dict:
-    """The hub ids the track reads and the commit each is read at (harness.data.tracks.HUB_REVISIONS)."""
+    """The hub ids the track reads and the commit each is read at (harness.data.hub.HUB_REVISIONS)."""
     from harness.data.tracks import TRACKS, hub_revisions
 
     return hub_revisions(TRACKS[track_name]) if track_name in TRACKS else {}

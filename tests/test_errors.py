@@ -15,8 +15,7 @@ import pkgutil
 import harness
 from harness.errors import HarnessError
 from harness.data.testsets import TestSetError
-from harness.data.tracks import UnpinnedError
-
+from harness.data.hub import UnpinnedError
 OUTSIDE = {"harness.scoring.comet_runner"}
 
 

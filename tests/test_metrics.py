@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.data.tracks import HUB_REVISIONS
+from harness.data.hub import HUB_REVISIONS
 from harness.scoring.metrics import (COMET_CI_METHOD, LOWER_IS_BETTER, METRICS, SACREBLEU_CI_METHOD, MetricError, Score,
                              bleu_score, chrf_pp_score, chrf_score, comet_score, oriented, remove_non_scored_tags,
                              score_all, segment_mean_ci, ter_score)

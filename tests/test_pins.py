@@ -1,4 +1,4 @@
-"""Every hub id a track reads is read at a pinned commit (harness.data.tracks.HUB_REVISIONS), never at "main".
+"""Every hub id a track reads is read at a pinned commit (harness.data.hub.HUB_REVISIONS), never at "main".
 
 The hub's "main" moves: a base model, test set or COMET checkpoint fetched at another commit is
 another model, test set or metric. These tests check the table covers every hub id of every
@@ -21,8 +21,8 @@ from harness.scoring import metrics
 from harness.data import tracks
 from harness.stages import base as base_stage
 from harness.stages.base import StageError
-from harness.data.tracks import HUB_REVISIONS, TRACKS, UnpinnedError, hub_revisions, pinned_revision
-
+from harness.data.tracks import TRACKS, hub_revisions
+from harness.data.hub import HUB_REVISIONS, UnpinnedError, pinned_revision
 COMMIT = re.compile(r"[0-9a-f]{40}")
 
 

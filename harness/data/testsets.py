@@ -1033,12 +1033,11 @@ def load_acl6060(lang: str | Sequence[str], cache_dir: str | os.PathLike | None 
                  track: str = "iwslt2026") -> dict[str, TestSet]:
     """The real ACL 60/60 for EN->``lang`` (one target or several): dev+eval (884 utterances) -> {"train": 784, "test": 100}.
 
-    ``revision`` defaults to the commit pinned in harness.data.tracks.HUB_REVISIONS; the hub's moving
+    ``revision`` defaults to the commit pinned in harness.data.hub.HUB_REVISIONS; the hub's moving
     "main" is never read. Raises TestSetError (one line) when no commit is pinned, or the hub is
     unreachable and nothing is cached.
     """
-    from harness.data.tracks import UnpinnedError, pinned_revision
-
+    from harness.data.hub import UnpinnedError, pinned_revision
     try:
         revision = pinned_revision(ACL6060_REPO, revision)
     except UnpinnedError as error:

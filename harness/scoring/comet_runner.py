@@ -17,7 +17,7 @@ Input: JSONL, one {"src", "mt", "ref"} object per line. Output (written atomical
 
 --model is a hub id or a local checkpoint: a folder holding checkpoints/model.ckpt
 and hparams.yaml (the hub's layout), or the .ckpt file itself. A hub id needs --revision,
-a commit id (the harness pins one per id, harness.data.tracks.HUB_REVISIONS): the hub's "main"
+a commit id (the harness pins one per id, harness.data.hub.HUB_REVISIONS): the hub's "main"
 moves, and scores from another checkpoint are other scores. The hub is never
 contacted unless --allow-download is given: a hub id that is not in the local cache
 is a one-line error and exit status 2, as is unusable input.

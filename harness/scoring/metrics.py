@@ -69,7 +69,8 @@ from sacrebleu.significance import _bootstrap_resample, estimate_ci
 
 from harness import REPO
 from harness.scoring.degeneration import DegenerationReport, flag_segments
-from harness.data.tracks import UnpinnedError, is_hub_id, pinned_revision
+from harness.data.tracks import is_hub_id
+from harness.data.hub import UnpinnedError, pinned_revision
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:

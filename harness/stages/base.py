@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 from harness.files import staged_folder
-from harness.data.tracks import REPO, Track, UnpinnedError, pinned_revision
+from harness.data.tracks import REPO, Track
+from harness.data.hub import UnpinnedError, pinned_revision
 from harness.errors import HarnessError
 
 # What a model folder needs; *.py (remote code) and pickled weights are never fetched.

@@ -79,7 +79,7 @@ class DataTable:
     """``[data]``: the base model (default the track's) and the data sources (a string or a table per language)."""
 
     base: str | None = None  # a project folder or a hub id; None: the track's base model
-    base_revision: str | None = None  # None: the track's pin (harness.data.tracks.HUB_REVISIONS)
+    base_revision: str | None = None  # None: the track's pin (harness.data.hub.HUB_REVISIONS)
     base_prompt: str | None = None  # "instruct" | "base"; None: the track's prompt
     train: str | dict[str, str] | None = None
     select: str | dict[str, str] | None = None
