@@ -22,6 +22,7 @@ import platform
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from importlib import metadata
 from pathlib import Path
 
@@ -33,6 +34,10 @@ from harness.files import atomic_write_json, atomic_write_text, write_jsonl
 from harness.results_schema import EVAL_SCHEMA, LONGFORM_SCHEMA, SCHEMA_VERSION, check_segment_rows, check_summary
 
 __all__ = ["EVAL_SCHEMA", "LONGFORM_SCHEMA", "SCHEMA_VERSION"]
+
+if TYPE_CHECKING:
+    from harness.data.testsets import TestSet
+    from harness.data.tracks import TestSetSpec, Track
 RESULTS_ROOT = REPO / "leaderboard" / "results"
 PACKAGES = ("harness", "iwslt-compression-harness", "torch", "transformers", "peft", "bitsandbytes", "hqq",
             "accelerate", "datasets", "sacrebleu", "numpy", "soundfile", "soxr", "silero-vad", "mweralign")
@@ -184,3 +189,28 @@ def write_results(paths: ResultPaths, rows: list[dict], summary: dict) -> dict:
     write_jsonl(paths.segments, rows)
     atomic_write_json(paths.summary, summary)
     return summary
+
+
+def write_segmented(paths: ResultPaths, rows: list[dict], *, name: str, manifest, track: Track,
+                    spec: TestSetSpec, testset: TestSet, settings, languages: dict,
+                    storage_verdict: dict | None, extra: dict | None = None) -> dict:
+    """A segmented set's results (the rows, then the summary), written by ``write_results``. ``manifest``
+    has ``as_dict`` (harness.systems.models.SystemManifest, or harness.evaluation.contract's);
+    ``settings`` (harness.inference.decode.DecodeSettings) is None when the harness did not decode;
+    ``extra`` keys follow the others (harness.evaluation.contract's ``run_by``)."""
+    summary = {
+        "schema": EVAL_SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "system": name,
+        "system_manifest": manifest.as_dict(),
+        "track": track.name,
+        "testset": {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
+                    "utterances": len(testset.utterances),
+                    "audio_seconds": round(sum(u.seconds for u in testset.utterances), 3),
+                    "domain": testset.manifest.get("domain")},
+        "decode": settings.as_dict() if settings is not None else None,
+        "languages": languages,
+        "storage": storage_verdict,
+        **(extra or {}),
+    }
+    return write_results(paths, rows, summary)

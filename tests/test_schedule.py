@@ -214,7 +214,7 @@ def test_unknown_devices_are_a_one_line_error(capsys, tmp_path):
 def test_workers_get_every_eval_option(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(evaluation, "_run", lambda args: seen.append(args) or 0)
-    monkeypatch.setattr(schedule, "eval_entry", lambda args, run: seen.append(args) or 0)
+    monkeypatch.setattr(schedule, "eval_entry", lambda args, run, **passed: seen.append(args) or 0)
     given = ["--track", "iwslt2026", "--testset", "a", "--testset", "b", "--batch-size", "5", "--max-new-tokens", "7",
              "--no-speed", "--segmentation", "vad", "--backend", "vllm", "--build-root", str(tmp_path / "b"),
              "--results-root", str(tmp_path / "r"), "--time-limit", "12.5", "--allow-network",

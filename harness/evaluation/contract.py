@@ -48,7 +48,7 @@ Long-form sets: the harness segments every talk itself, with the segmentation ev
 system gets (harness.evaluation.longform.segment, harness.segmentation.segment), and passes the segments as WAV files,
 talk after talk; run.sh's lines are the segment hypotheses, which are resegmented and scored
 exactly as a built system's (harness.evaluation.longform.score_resegmented). Segmented sets are scored as
-make eval scores a built system (harness.evaluation.evaluate.score_rows), and both are written by the
+make eval scores a built system (harness.scoring.metrics.score_rows), and both are written by the
 same writers, so the results files have the schemas of make eval, plus ``run_by: "contract"``
 and a ``contract`` block (run.sh's sha256, the isolation, the environment's names, the limit).
 
@@ -447,7 +447,8 @@ def _log(paths, set_name: str, lang: str) -> Path:
 def _evaluate_segmented(folder, track, spec, testset, settings, results_root, storage_verdict, override, chosen,
                         manifest, name) -> dict:
     from harness import results
-    from harness.evaluation.evaluate import score_rows, write_summary
+    from harness.results import write_segmented
+    from harness.scoring.metrics import score_rows
 
     if not testset.utterances:
         raise ContractError(f"test set {testset.name} is empty")
@@ -465,9 +466,9 @@ def _evaluate_segmented(folder, track, spec, testset, settings, results_root, st
             scores, degeneration = score_rows(track, lang, lang_rows)
             languages[lang] = _report(done, scores, degeneration, manifest, folder, lang)
             rows += lang_rows
-    return write_summary(paths, rows, name=name, manifest=manifest, track=track, spec=spec, testset=testset,
-                         settings=None, languages=languages, storage_verdict=storage_verdict,
-                         extra=_extra(manifest, chosen, track, override))
+    return write_segmented(paths, rows, name=name, manifest=manifest, track=track, spec=spec, testset=testset,
+                           settings=None, languages=languages, storage_verdict=storage_verdict,
+                           extra=_extra(manifest, chosen, track, override))
 
 
 def _evaluate_longform(folder, track, spec, longform_set, settings, results_root, segmentation, storage_verdict,

@@ -37,23 +37,21 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness import results
+from harness import BUILD_ROOT, results
 
-from harness.evaluation import contract, longform, speed
+from harness.evaluation import contract, longform, report, speed
 from harness.systems import storage
 from harness.inference.decode import DecodeSettings, decode
 
 # What decodes a batch: harness.inference.decode.decode's signature (system, audios, lang, settings, progress=...).
 Decoder = Callable[..., object]
-from harness.scoring.metrics import MetricError, score_output, segment_scores
+from harness.scoring.metrics import MetricError, score_rows
 from harness.systems.models import SYSTEM_FILE, ModelLoadError, read_manifest
-from harness.results import EVAL_SCHEMA
 from harness.data.testsets import LongFormSet, TestSet, TestSetError
-from harness.data.tracks import BASE_SYSTEM, REPO, TestSetSpec, Track, get_track, load_spec
+from harness.data.tracks import BASE_SYSTEM, TestSetSpec, Track, get_track, load_spec
 from harness.inference.vllm_backend import BackendError, open_backend
 from harness.errors import HarnessError
 
-BUILD_ROOT = REPO / "build"
 
 
 class EvalError(HarnessError, ValueError):
@@ -123,49 +121,12 @@ def evaluate(system_dir: Path, track: Track, spec: TestSetSpec, testset: TestSet
                                           name, backend, decoder)
         summary_languages[lang] = report
         segment_rows.extend(rows)
-    summary = write_summary(paths, segment_rows, name=name, manifest=manifest, track=track, spec=spec,
-                            testset=testset, settings=settings, languages=summary_languages,
-                            storage_verdict=storage_verdict)
+    summary = results.write_segmented(paths, segment_rows, name=name, manifest=manifest, track=track, spec=spec,
+                                      testset=testset, settings=settings, languages=summary_languages,
+                                      storage_verdict=storage_verdict)
     for lang in languages:
         paths.partial_for(lang).unlink(missing_ok=True)
     return summary
-
-
-def write_summary(paths: results.ResultPaths, rows: list[dict], *, name: str, manifest, track: Track,
-                  spec: TestSetSpec, testset: TestSet, settings: DecodeSettings | None, languages: dict,
-                  storage_verdict: dict | None, extra: dict | None = None) -> dict:
-    """A segmented set's results (the rows, then the summary), written; ``manifest`` has ``as_dict``
-    (harness.systems.models.SystemManifest, or harness.evaluation.contract's), ``settings`` None when the harness did not
-    decode, ``extra`` keys follow the others (harness.evaluation.contract's ``run_by``)."""
-    summary = {
-        "schema": EVAL_SCHEMA,
-        "schema_version": results.SCHEMA_VERSION,
-        "system": name,
-        "system_manifest": manifest.as_dict(),
-        "track": track.name,
-        "testset": {"name": spec.name, "version": testset.version, "content_hash": testset.content_hash,
-                    "utterances": len(testset.utterances),
-                    "audio_seconds": round(sum(u.seconds for u in testset.utterances), 3),
-                    "domain": testset.manifest.get("domain")},
-        "decode": settings.as_dict() if settings is not None else None,
-        "languages": languages,
-        "storage": storage_verdict,
-        **(extra or {}),
-    }
-    return results.write_results(paths, rows, summary)
-
-
-def score_rows(track: Track, lang: str, rows: list[dict]) -> tuple[dict, object]:
-    """Score the rows' hypotheses against their references (harness.scoring.metrics.score_output, the length
-    kind judged from each row's audio seconds) and put each row's flags and scores into it:
-    (scores, the degeneration report)."""
-    scores, degeneration = score_output(track, lang, [r["hypothesis"] for r in rows], [r["reference"] for r in rows],
-                                        sources=[r["source"] for r in rows],
-                                        audio_seconds=[r["audio_seconds"] for r in rows])
-    for index, (row, flags) in enumerate(zip(rows, degeneration.flags)):
-        row["flags"] = list(flags)
-        row["scores"] = segment_scores(scores, index)
-    return scores, degeneration
 
 
 def _evaluate_language(system_dir: Path, track: Track, testset: TestSet, lang: str, settings: DecodeSettings,
@@ -222,6 +183,55 @@ def _storage_verdict(system_dir: Path, track: Track) -> dict:
     return {key: data[key] for key in ("status", "exit_code", "reason", "totals", "verdicts") if key in data}
 
 
+def evaluate_rows(rows: Sequence[report.ReportRow], track: Track, spec: TestSetSpec, *, results_root: Path,
+                  settings: DecodeSettings, device: str = "cpu", langs: Sequence[str] | None = None,
+                  log=print) -> list[report.RowResult]:
+    """Evaluate every row's systems on one test set; results files (resumable) go under ``results_root``."""
+    testset = load_spec(spec)
+    out = []
+    for row in rows:
+        result = report.RowResult(row)
+        for lang, folder in row.systems.items():
+            if langs and lang not in langs:
+                continue
+            name = f"{row.slug}-{lang}"
+            summary = _finished_report(results.ResultPaths.of(track.name, name, spec.name, results_root), folder, lang,
+                                testset, settings)
+            if summary is None:
+                summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
+                                   measure_speed=False, name=name, only=(lang,))
+            result.metrics[lang] = summary["languages"][lang]["metrics"]
+            result.size[lang] = report.size_of(folder, track)
+            if log:
+                shown = ", ".join(f"{m} {v['value']:.2f}" for m, v in result.metrics[lang].items()
+                                  if v["value"] is not None)
+                log(f"{row.label} [{lang}]: {shown}")
+        out.append(result)
+    return out
+
+
+def _finished_report(paths, folder: Path, lang: str, testset, settings: DecodeSettings) -> dict | None:
+    """An earlier results file of the same model (content hash), test set and decode settings, else None."""
+    import json
+
+    from harness.systems.models import read_manifest
+
+    from harness.files import content_hash
+    if not paths.summary.is_file() or not paths.segments.is_file():
+        return None
+    summary = json.loads(paths.summary.read_text())
+    report = summary.get("languages", {}).get(lang)
+    if report is None or summary.get("testset", {}).get("content_hash") != testset.content_hash:
+        return None
+    model_dir = (Path(folder) / read_manifest(folder).languages[lang]).resolve()
+    if report.get("model", {}).get("content_hash") != content_hash(model_dir):
+        return None
+    stored, mine = report.get("decode_settings") or {}, settings.as_dict()
+    if mine.get("prompt_style") is None:  # resolved from the system when it decodes
+        mine["prompt_style"] = stored.get("prompt_style")
+    return summary if stored == mine else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness eval", description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="mini")
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     # --- schedule hook (issue 19 part 6): --devices runs one system per device at a time ---
     if args.devices is not None:
         from harness.evaluation import schedule
-        return schedule.eval_entry(args, _run)
+        return schedule.eval_entry(args, _run, plan=plan, segment_longform=segment_longform, errors=EVAL_ERRORS)
     # --- end of the schedule hook ---
     # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
     from harness.inference import distributed

@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from harness.evaluation.evaluate import BUILD_ROOT
+    from harness import BUILD_ROOT
     from harness.evaluation.report import write_report
     from harness.data.testsets import LongFormSet
     from harness.data.tracks import REPO, get_track, load_spec, spec_by_name

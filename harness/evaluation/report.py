@@ -4,7 +4,7 @@ A system paper reports one row per pipeline step (Moslem, IWSLT 2025, Table 2: b
 teacher, System A, pruned without fine-tuning, pruned + fine-tuning, System B; Liu et
 al., IWSLT 2026, Table 3: each quantization step). ``submissions/<name>/report.py``
 names those steps as system folders (the ``model/`` of each cached build stage); this
-module evaluates every one of them the way ``make eval`` does (harness.evaluation.evaluate: the
+module's rows are evaluated the way ``make eval`` does (harness.evaluation.evaluate.evaluate_rows: the
 same decoding, metrics, signatures and results files with provenance, kept under
 ``build/<track>/reports/<report>/``; a rerun reuses a results file of the same model
 content, test set and decode settings instead of decoding again), sizes it from
@@ -23,9 +23,8 @@ from pathlib import Path
 
 from harness import results
 from harness.files import atomic_write_json, atomic_write_text
-from harness.inference.decode import DecodeSettings
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL
-from harness.data.tracks import TestSetSpec, Track, load_spec, spec_by_name
+from harness.data.tracks import TestSetSpec, Track, spec_by_name
 
 REPORT_SCHEMA = "iwslt-harness/report"
 
@@ -65,7 +64,8 @@ class RowResult:
 
 
 @functools.lru_cache(maxsize=None)  # stage folders never change, and a report sizes one folder per direction and set
-def _size(folder: Path, track: Track) -> dict:
+def size_of(folder: Path, track: Track) -> dict:
+    """A row's size from the safetensors headers (harness.systems.storage, no code run)."""
     from harness.systems import storage
     report = storage.to_json(storage.check(folder, track))
     totals = report["totals"]
@@ -82,57 +82,6 @@ def resolve_testset(track: Track, testset: str | Path) -> TestSetSpec:
     if not folder.is_dir():
         raise ValueError(f"track {track.name} has no test set {testset!r}, and no such folder exists")
     return TestSetSpec(folder.name, "local", str(folder.resolve()))
-
-
-def evaluate_rows(rows: Sequence[ReportRow], track: Track, spec: TestSetSpec, *, results_root: Path,
-                  settings: DecodeSettings, device: str = "cpu", langs: Sequence[str] | None = None,
-                  log=print) -> list[RowResult]:
-    """Evaluate every row's systems on one test set; results files (resumable) go under ``results_root``."""
-    from harness.evaluation.evaluate import evaluate
-
-    testset = load_spec(spec)
-    out = []
-    for row in rows:
-        result = RowResult(row)
-        for lang, folder in row.systems.items():
-            if langs and lang not in langs:
-                continue
-            name = f"{row.slug}-{lang}"
-            summary = _finished(results.ResultPaths.of(track.name, name, spec.name, results_root), folder, lang,
-                                testset, settings)
-            if summary is None:
-                summary = evaluate(folder, track, spec, testset, settings, results_root=results_root, device=device,
-                                   measure_speed=False, name=name, only=(lang,))
-            result.metrics[lang] = summary["languages"][lang]["metrics"]
-            result.size[lang] = _size(folder, track)
-            if log:
-                shown = ", ".join(f"{m} {v['value']:.2f}" for m, v in result.metrics[lang].items()
-                                  if v["value"] is not None)
-                log(f"{row.label} [{lang}]: {shown}")
-        out.append(result)
-    return out
-
-
-def _finished(paths, folder: Path, lang: str, testset, settings: DecodeSettings) -> dict | None:
-    """An earlier results file of the same model (content hash), test set and decode settings, else None."""
-    import json
-
-    from harness.systems.models import read_manifest
-
-    from harness.files import content_hash
-    if not paths.summary.is_file() or not paths.segments.is_file():
-        return None
-    summary = json.loads(paths.summary.read_text())
-    report = summary.get("languages", {}).get(lang)
-    if report is None or summary.get("testset", {}).get("content_hash") != testset.content_hash:
-        return None
-    model_dir = (Path(folder) / read_manifest(folder).languages[lang]).resolve()
-    if report.get("model", {}).get("content_hash") != content_hash(model_dir):
-        return None
-    stored, mine = report.get("decode_settings") or {}, settings.as_dict()
-    if mine.get("prompt_style") is None:  # resolved from the system when it decodes
-        mine["prompt_style"] = stored.get("prompt_style")
-    return summary if stored == mine else None
 
 
 def _cell(value: float | None) -> str:

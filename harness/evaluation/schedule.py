@@ -255,9 +255,13 @@ def run_queue(args: argparse.Namespace, systems: list[str], devices: list[str], 
     return failed
 
 
-def eval_entry(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
-    """The ``--devices`` hook of ``harness.evaluation.evaluate.main``: one device runs ``run`` as before; several, the queue."""
-    from harness.evaluation import evaluate
+def eval_entry(args: argparse.Namespace, run: Callable[[argparse.Namespace], int], *, plan: Callable,
+               segment_longform: Callable, errors: tuple[type[Exception], ...]) -> int:
+    """The ``--devices`` hook of ``harness.evaluation.evaluate.main``: one device runs ``run`` as before; several, the queue.
+
+    ``plan``, ``segment_longform`` and ``errors`` are evaluate's (passed, so this module does not import it):
+    what the queue runs, each long-form set's one segmentation, and the errors that are one line and exit 2.
+    """
     from harness.data.testsets import LongFormSet
     from harness.data.tracks import load_spec
 
@@ -270,11 +274,11 @@ def eval_entry(args: argparse.Namespace, run: Callable[[argparse.Namespace], int
         if len(devices) == 1:
             args.device = devices[0]
             return run(args)
-        track, _, specs, systems = evaluate.plan(args)
+        track, _, specs, systems = plan(args)
         testsets = {spec.name: load_spec(spec) for spec in specs}
-        segmentations = {spec.name: evaluate.segment_longform(spec, testsets[spec.name], track, args.segmentation)
+        segmentations = {spec.name: segment_longform(spec, testsets[spec.name], track, args.segmentation)
                          for spec in specs if isinstance(testsets[spec.name], LongFormSet)}
-    except evaluate.EVAL_ERRORS as error:
+    except (*errors, ScheduleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     names = [system.name for system in systems]

@@ -510,7 +510,7 @@ def remeasure(summary: dict, system_dir: Path, testset, *, device: str, backend:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from harness.evaluation.evaluate import BUILD_ROOT
+    from harness import BUILD_ROOT
     from harness.systems.models import ModelLoadError
     from harness.files import atomic_write_json
     from harness.results import RESULTS_ROOT, ResultPaths

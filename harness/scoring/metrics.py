@@ -427,3 +427,16 @@ def score_output(track: Track, lang: str, hypotheses: list[str], references: lis
 def segment_scores(scores: dict[str, Score], index: int) -> dict[str, float]:
     """Segment ``index``'s score under every metric that has per-segment scores (a results row's ``scores``)."""
     return {name: score.per_segment[index] for name, score in scores.items() if score.per_segment}
+
+
+def score_rows(track: Track, lang: str, rows: list[dict]) -> tuple[dict, object]:
+    """Score the rows' hypotheses against their references (harness.scoring.metrics.score_output, the length
+    kind judged from each row's audio seconds) and put each row's flags and scores into it:
+    (scores, the degeneration report)."""
+    scores, degeneration = score_output(track, lang, [r["hypothesis"] for r in rows], [r["reference"] for r in rows],
+                                        sources=[r["source"] for r in rows],
+                                        audio_seconds=[r["audio_seconds"] for r in rows])
+    for index, (row, flags) in enumerate(zip(rows, degeneration.flags)):
+        row["flags"] = list(flags)
+        row["scores"] = segment_scores(scores, index)
+    return scores, degeneration

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from harness.inference.decode import DecodeSettings
 from harness.scoring.metrics import CHRF_FOR, METRIC_LABEL
-from harness.evaluation.report import ReportRow, evaluate_rows, render_markdown, resolve_testset, write_report
+from harness.evaluation.evaluate import evaluate_rows
+from harness.evaluation.report import ReportRow, render_markdown, resolve_testset, write_report
 from harness.stages.base import StageError
 from harness.stages.recipe import MODEL, open_recipe
 
