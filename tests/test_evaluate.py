@@ -10,7 +10,7 @@ import pytest
 
 from harness.evaluation import evaluate as evaluation
 from harness.inference.decode import DecodeSettings
-from harness.systems.models import ModelLoadError
+from harness.systems.model_files import ModelLoadError
 from harness.evaluation.speed import PROTOCOL_VERSION
 from harness.data.testsets import load_testset, write_segmented_set
 from harness.data import tracks

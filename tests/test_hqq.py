@@ -23,7 +23,8 @@ from safetensors.torch import load_file, save_file
 
 from harness.systems import hqq_mixed, models, storage
 from harness.inference.decode import DecodeSettings, Prompt, build_prompt, decode, prepare_batch
-from harness.systems.models import ModelLoadError, load_system
+from harness.systems.models import load_system
+from harness.systems.model_files import ModelLoadError, canonical_module
 from harness.stages import hqq
 from harness.data.tracks import get_track
 
@@ -169,9 +170,9 @@ def test_manifest_bits_match_the_stored_tensors(quantized):
     report = storage.check(folder, get_track("mini"))
     assert report.exit_code in (0, 1), report.reason  # valid; over or under the limit
     data = storage.to_json(report)
-    stored = {storage.canonical_module(m["module"]): (m["method"], m["bits"], m["group_size"])
+    stored = {canonical_module(m["module"]): (m["method"], m["bits"], m["group_size"])
               for m in data["quantization"]["modules"]}
-    listed = {storage.canonical_module(name): ("hqq", spec["bits"], spec["group_size"])
+    listed = {canonical_module(name): ("hqq", spec["bits"], spec["group_size"])
               for name, spec in manifest_of(folder)["modules"].items()}
     assert stored == listed and len(stored) == len(quantized.manifest["modules"])
     # 2-bit input embedding, 4-bit LM head (the paper's step 2)
@@ -223,8 +224,8 @@ def test_packed_4_bit_weights_are_a_quarter_of_fp16(quantized):
     assert modules
     for module in modules:
         stored = next(k.removesuffix(".W_q") for k in tensors
-                      if k.endswith(".W_q") and storage.canonical_module(k.removesuffix(".W_q"))
-                      == storage.canonical_module(module))
+                      if k.endswith(".W_q") and canonical_module(k.removesuffix(".W_q"))
+                      == canonical_module(module))
         numel = math.prod(tensors[f"{stored}.shape"].tolist())
         assert 4 * tensors[f"{stored}.W_q"].nbytes == 2 * numel  # exactly 4 bits per weight
 

@@ -1,11 +1,10 @@
-"""Which layers of harness/ may import which (issue 20), and no cycle where it matters.
+"""Which layers of harness/ may import which (issue 20), and no import cycle.
 
 Every module has one role (``ROLES``); a module may import its own role's modules and those
 of the roles listed for its role in ``MAY_IMPORT`` (the order below, lowest first), never a
 higher one: data never reaches into systems or scoring, inference never into evaluation, the
-training toolkit never into the stages. Within a role, a lazy (function-local) cycle is
-allowed except among the stage modules (and harness.submissions). A module gets the role of
-its package; a new top-level module must be given one here.
+training toolkit never into the stages. No module imports, even lazily, one that imports it
+back. A module gets the role of its package; a new top-level module must be given one here.
 
 Imports are read from the source with ``ast``, function-local ones included: a cycle hidden in
 a function body still ties the modules together (each needs the other to be importable).
@@ -174,12 +173,6 @@ def test_the_layer_check_finds_an_upward_import():
     assert layer_violations(graph) == ["harness.inference.decode (inference) imports harness.evaluation.speed (evaluation)"]
 
 
-# The cycles left (function-local imports inside one package). A new cycle fails; when one of
-# these is broken, remove it here so it stays broken.
-KNOWN_CYCLES = [
-    ["harness.systems.hqq_mixed", "harness.systems.models", "harness.systems.storage"],
-]
-
-
-def test_no_import_cycle_beyond_the_known_ones():
-    assert sorted(_cycles(import_graph())) == KNOWN_CYCLES
+def test_harness_has_no_import_cycle():
+    """No module needs, even lazily, another that needs it back (issue 20 began with five such cycles)."""
+    assert _cycles(import_graph()) == []

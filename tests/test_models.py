@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from conftest import TINY_WINDOW_SECONDS, copy_system, write_system_json
 from harness.systems import models
-from harness.systems.models import LOADERS, ModelLoadError, load_system, read_manifest, verify_weights
+from harness.systems.models import LOADERS, load_system, read_manifest, verify_weights
+from harness.systems.model_files import ModelLoadError
 from harness.files import content_hash
 @pytest.fixture
 def no_network(monkeypatch):

@@ -46,7 +46,8 @@ from harness.inference.decode import DecodeSettings, decode
 # What decodes a batch: harness.inference.decode.decode's signature (system, audios, lang, settings, progress=...).
 Decoder = Callable[..., object]
 from harness.scoring.metrics import MetricError, score_rows
-from harness.systems.models import SYSTEM_FILE, ModelLoadError, read_manifest
+from harness.systems.models import SYSTEM_FILE, read_manifest
+from harness.systems.model_files import ModelLoadError
 from harness.data.testsets import LongFormSet, TestSet, TestSetError
 from harness.data.tracks import BASE_SYSTEM, TestSetSpec, Track, get_track, load_spec
 from harness.inference.vllm_backend import BackendError, open_backend

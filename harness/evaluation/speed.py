@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from harness import BUILD_ROOT
-    from harness.systems.models import ModelLoadError
+    from harness.systems.model_files import ModelLoadError
     from harness.files import atomic_write_json
     from harness.results import RESULTS_ROOT, ResultPaths
     from harness.results_schema import RESULT_SCHEMAS, check_summary

@@ -287,8 +287,7 @@ def untied_config(config):
 def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Every tensor of the model under its checkpoint name (transformers' renamings run
     backwards, as ``save_pretrained`` writes Qwen2-Audio: ``language_model.model.layers...``)."""
-    from harness.systems.models import key_renamings, stored_name
-
+    from harness.systems.model_files import key_renamings, stored_name
     renamings = key_renamings(model)
     out: dict[str, torch.Tensor] = {}
     storages: set[tuple[str, int]] = set()
@@ -321,7 +320,9 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
     """
     from safetensors.torch import save_file
 
-    from harness.systems.models import WEIGHTS_FILE, check_no_pickles, write_manifest
+    from harness.systems.models import check_no_pickles, write_manifest
+
+    from harness.systems.model_files import WEIGHTS_FILE
     from harness.files import atomic_write_json, staged_folder
     folder = Path(folder)
     with staged_folder(folder) as staging:

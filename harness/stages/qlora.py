@@ -89,15 +89,8 @@ def load_4bit(model_dir: str | os.PathLike, *, device: str = "cpu", dtype: torch
     (default ``compute_dtype(device)``) is the compute dtype and the unquantized
     tensors' dtype.
     """
-    from harness.systems.models import (
-        NO_ADAPTER,
-        check_loading_info,
-        check_no_pickles,
-        check_quantization,
-        model_error,
-        prepare_4bit,
-        weight_files,
-    )
+    from harness.systems.model_files import model_error, weight_files
+    from harness.systems.models import NO_ADAPTER, check_loading_info, check_no_pickles, check_quantization, prepare_4bit
     from transformers import Qwen2AudioForConditionalGeneration
 
     model_dir = Path(model_dir).resolve()

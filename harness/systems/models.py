@@ -57,36 +57,20 @@ from pathlib import Path
 
 import torch
 
-from harness.errors import HarnessError, one_line
+from harness.errors import one_line
 from harness.files import content_hash
+from harness.systems.model_files import (CONFIG_FILE, ModelLoadError, _safetensors_keys, check_config, key_listing,
+                                         key_renamings, model_error, read_json, stored_name, weight_files)
 
 SYSTEM_FILE = "system.json"
 FORMATS = ("hf", "bnb-4bit", "bnb-4bit+lora", "hqq-mixed")
 PROMPT_STYLES = ("instruct", "base")
 LANGUAGES = ("de", "zh")
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 # Pickle files run code when loaded; a leaderboard must not unpickle submissions.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
-_SHOWN_KEYS = 3  # how many offending tensor names an error message lists
-
-
-class ModelLoadError(HarnessError, ValueError):
-    """A system folder that cannot be loaded as declared; the message is one line naming the file."""
-
-
-def model_error(where: object, problem: object) -> ModelLoadError:
-    return ModelLoadError(one_line(f"{where}: {problem}"))
-
-
-def key_listing(keys) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:_SHOWN_KEYS])
-    return shown + (f" (and {len(keys) - _SHOWN_KEYS} more)" if len(keys) > _SHOWN_KEYS else "")
 
 
 # ---------------------------------------------------------------- the manifest
@@ -177,52 +161,6 @@ def write_manifest(folder: str | os.PathLike, *, format: str, languages: dict[st
 # ---------------------------------------------------------------- folder checks
 
 
-def read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise model_error(path, f"unreadable JSON ({err})") from err
-    if not isinstance(value, dict):
-        raise model_error(path, "must hold a JSON object")
-    return value
-
-
-def _safetensors_keys(path: Path) -> list[str]:
-    """The tensor names in a safetensors file, reading only its header; corrupt files raise."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return list(handle.keys())
-    except Exception as err:  # safetensors raises its own SafetensorError, OSError, ValueError...
-        raise model_error(path, f"not a readable safetensors file ({err})") from err
-
-
-def weight_files(model_dir: Path) -> list[Path]:
-    """The model's safetensors files (one file or the shards its index names), checked to be readable."""
-    index = model_dir / WEIGHTS_INDEX_FILE
-    single = model_dir / WEIGHTS_FILE
-    if index.is_file():
-        weight_map = read_json(index).get("weight_map")
-        if not isinstance(weight_map, dict) or not weight_map:
-            raise model_error(index, "has no weight_map")
-        names = sorted(set(weight_map.values()))
-        for name in names:
-            if Path(name).name != name or not name.endswith(".safetensors"):
-                raise model_error(index, f"names a shard outside the folder or not in safetensors: {name!r}")
-        files = [model_dir / name for name in names]
-        for path in files:
-            if not path.is_file():
-                raise model_error(path, "shard named in the index is missing")
-    elif single.is_file():
-        files = [single]
-    else:
-        raise model_error(model_dir, f"no weights ({WEIGHTS_FILE} or {WEIGHTS_INDEX_FILE})")
-    for path in files:
-        _safetensors_keys(path)
-    return files
-
-
 _BNB_STATE = ("absmax", "quant_map")
 _BNB_NESTED = ("nested_absmax", "nested_quant_map")
 _BNB_PACKED = "quant_state.bitsandbytes__"
@@ -279,18 +217,6 @@ def single_model_dir(system: str | os.PathLike, langs: Sequence[str], *, action:
     return folders.pop()
 
 
-def check_config(model_dir: Path) -> dict:
-    path = model_dir / CONFIG_FILE
-    if not path.is_file():
-        raise model_error(model_dir, f"no {CONFIG_FILE}")
-    config = read_json(path)
-    if config.get("model_type") != "qwen2_audio":
-        raise model_error(path, f"model_type {config.get('model_type')!r} is not qwen2_audio")
-    if "auto_map" in config:
-        raise model_error(path, "auto_map asks for remote code, which is never run")
-    return config
-
-
 def check_quantization(model_dir: Path, fmt: str) -> dict | None:
     """The config's quantization_config: absent for "hf", bitsandbytes 4-bit for the bnb formats."""
     path = model_dir / CONFIG_FILE
@@ -314,16 +240,6 @@ def _check_processor_files(model_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------- strict verification
-
-
-def key_renamings(model) -> list:
-    from transformers.core_model_loading import WeightRenaming
-    from transformers.conversion_mapping import get_model_conversion_mapping
-
-    conversions = getattr(model, "_weight_conversions", None)
-    if conversions is None:
-        conversions = get_model_conversion_mapping(model)
-    return [c for c in conversions if isinstance(c, WeightRenaming)]
 
 
 def verify_weights(model, files: list[Path]) -> None:
@@ -370,17 +286,6 @@ def verify_weights(model, files: list[Path]) -> None:
         where = files[0] if len(files) == 1 else files[0].parent
         names = [stored_name(name, renamings) for name in missing]
         raise model_error(where, f"missing tensor(s) {key_listing(names)} (the model would keep random weights)")
-
-
-def stored_name(model_key: str, renamings: list) -> str:
-    """The name a model tensor has in a checkpoint, by transformers' renamings run backwards."""
-    from transformers.core_model_loading import rename_source_key
-
-    try:
-        backwards = [renaming.reverse_transform() for renaming in renamings[::-1]]
-        return rename_source_key(model_key, backwards, [], reverse=True)[0]
-    except Exception:  # a renaming that cannot be reversed: the model's own name still identifies it
-        return model_key
 
 
 def check_loading_info(model_dir: Path, info: dict) -> None:

@@ -107,6 +107,7 @@ from tabulate import tabulate
 
 from harness.data import tracks
 from harness.files import atomic_write_json
+from harness.systems.model_files import canonical_module
 from harness.data.tracks import GB, SizeRule, Track, get_track, scaled_rule
 from harness.systems.weightfiles import (
     DTYPE_BITS,
@@ -463,14 +464,6 @@ def component_of(name: str, in_adapter_file: bool) -> tuple[str, int | None]:
     if layer:
         return "decoder_layers", int(layer.group(2))
     return "other", None
-
-
-def canonical_module(name: str) -> str:
-    """One spelling for a module under transformers 4 and 5 naming, with or without PEFT's prefix."""
-    name = name.removeprefix("base_model.model.")
-    name = re.sub(r"^model\.language_model\.", "language_model.model.", name)
-    name = re.sub(r"^model\.(audio_tower|multi_modal_projector)\.", r"\1.", name)
-    return re.sub(r"^lm_head(\.|$)", r"language_model.lm_head\1", name)
 
 
 @dataclass(frozen=True)
