@@ -28,6 +28,7 @@ from pathlib import Path
 
 from harness import REPO
 from harness.files import atomic_write_json, atomic_write_text, write_jsonl
+
 # The results files' schemas, a segmented set's eval and a long-form set's (segment, decode, resegment,
 # score), are defined in harness.results_schema. Version 2: long-form sets realigned by the evaluation
 # server's rule (harness.segmentation.resegment), non-scored tags removed before scoring, TER beside BLEU and chrF.
@@ -38,6 +39,7 @@ __all__ = ["EVAL_SCHEMA", "LONGFORM_SCHEMA", "SCHEMA_VERSION"]
 if TYPE_CHECKING:
     from harness.data.testsets import TestSet
     from harness.data.tracks import TestSetSpec, Track
+
 RESULTS_ROOT = REPO / "leaderboard" / "results"
 PACKAGES = ("harness", "iwslt-compression-harness", "torch", "transformers", "peft", "bitsandbytes", "hqq",
             "accelerate", "datasets", "sacrebleu", "numpy", "soundfile", "soxr", "silero-vad", "mweralign")

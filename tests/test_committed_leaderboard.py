@@ -276,6 +276,7 @@ def test_check_a_missing_system_set_or_direction_fails():
 
 def test_check_a_page_that_differs_from_its_re_rendering_fails(tmp_path):
     from harness.files import atomic_write_json
+
     results = tmp_path / "results"
     for system in ("baseline", "modelB"):
         atomic_write_json(results / TRACK / system / "talks_test.json", _summary(system))

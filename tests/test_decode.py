@@ -230,6 +230,7 @@ def test_stats(fp32_system, tiny_clips):
 
 def test_speed_protocol_times_the_real_decoder(fp32_system, tiny_clips):
     from harness.evaluation import speed
+
     block = speed.measure(fp32_system, decode, tiny_clips[:4], "de", DecodeSettings(max_new_tokens=8, batch_size=4),
                           backend="transformers")
     assert block["status"] == "measured" and block["rtfx"]["median"] > 0

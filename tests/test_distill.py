@@ -180,6 +180,7 @@ def test_read_rows_names_a_bad_line(tmp_path, line, problem):
 def test_distill_a_set_with_a_teacher(tiny_base_dir, tiny_clips, tiny_processor, tmp_path):
     from harness.systems.models import load_system
     from harness.files import content_hash
+
     # The tiny teacher learnt clip i -> TINY_TARGETS[i]; odd clips get other references
     # here, so that its outputs duplicate some references and differ from others.
     def reference(lang, i):

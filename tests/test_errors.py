@@ -16,6 +16,7 @@ import harness
 from harness.errors import HarnessError
 from harness.data.testsets import TestSetError
 from harness.data.hub import UnpinnedError
+
 OUTSIDE = {"harness.scoring.comet_runner"}
 
 

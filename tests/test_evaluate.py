@@ -200,6 +200,7 @@ def test_resumed_run_measures_speed_whole_in_its_own_phase(reference_run, tiny_t
 
 def test_speed_command_rewrites_only_the_speed_blocks(reference_run, tiny_testset):
     from harness.evaluation import speed
+
     system, _, summary = reference_run
     again = speed.remeasure(summary, system, tiny_testset, device="cpu", backend="transformers")
     for lang, report in again["languages"].items():
@@ -213,6 +214,7 @@ def test_speed_command_rewrites_only_the_speed_blocks(reference_run, tiny_testse
 
 def test_speed_command_refuses_another_model_or_test_set(reference_run, tiny_testset):
     from harness.evaluation import speed
+
     system, _, summary = reference_run
     other_model = json.loads(json.dumps(summary))
     other_model["languages"]["de"]["model"]["content_hash"] = "0" * 64

@@ -23,6 +23,8 @@ from harness.systems import models
 from harness.systems.models import LOADERS, load_system, read_manifest, verify_weights
 from harness.systems.model_files import ModelLoadError
 from harness.files import content_hash
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Any attempt to open a connection or resolve a host fails the test."""

@@ -23,6 +23,7 @@ from harness.stages import base as base_stage
 from harness.stages.base import StageError
 from harness.data.tracks import TRACKS, hub_revisions
 from harness.data.hub import HUB_REVISIONS, UnpinnedError, pinned_revision
+
 COMMIT = re.compile(r"[0-9a-f]{40}")
 
 

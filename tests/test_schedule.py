@@ -245,6 +245,7 @@ def test_a_cuda_worker_sees_only_its_own_device(monkeypatch):
 def test_the_segmentation_file_gives_back_the_same_segmentation(runs, tmp_path):
     from harness.evaluation import longform
     from harness.data import tracks
+
     root, _ = runs
     testset = load_testset(root / "tiny_lf")
     segmentation = longform.segment(testset, tracks.get_track("mini"), "gold")

@@ -94,6 +94,7 @@ def test_duplicate_input_names_are_refused():
 
 def test_staged_folder_puts_a_finished_folder_in_place_and_nothing_else(tmp_path):
     from harness.files import staged_folder
+
     target = tmp_path / "system"
     with staged_folder(target) as staging:
         (staging / "a.txt").write_text("new")

@@ -220,6 +220,7 @@ class _Digest:
 
 def _sha256_file(path: Path) -> str:
     from harness.files import file_sha256
+
     return "sha256:" + file_sha256(path)
 
 
@@ -1038,6 +1039,7 @@ def load_acl6060(lang: str | Sequence[str], cache_dir: str | os.PathLike | None 
     unreachable and nothing is cached.
     """
     from harness.data.hub import UnpinnedError, pinned_revision
+
     try:
         revision = pinned_revision(ACL6060_REPO, revision)
     except UnpinnedError as error:

@@ -170,6 +170,7 @@ class ContractManifest:
     @classmethod
     def of(cls, folder: Path) -> ContractManifest:
         from harness.files import content_hash, file_sha256
+
         return cls(file_sha256(check_folder(folder)), content_hash(folder))
 
     def as_dict(self) -> dict:
@@ -411,6 +412,7 @@ def _extra(manifest: ContractManifest, chosen: Isolation, track, override: float
 
 def _report(done: Run, scores: dict, degeneration, manifest: ContractManifest, folder: Path, lang: str) -> dict:
     from harness.evaluation import speed
+
     return {"metrics": {metric: score.to_dict() for metric, score in scores.items()},
             "degeneration": degeneration.summary,
             "speed": speed.absent(done.speed_reason()),

@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     # --- end of the schedule hook ---
     # --- distributed hook (issue 11): --nproc N relaunches as N processes; a worker shards decoding ---
     from harness.inference import distributed
+
     if args.nproc != 1 or distributed.launched():
         return distributed.eval_entry(argv, args.device, args.nproc, lambda decoder: _run(args, decoder))
     # --- end of the distributed hook ---
@@ -316,6 +317,7 @@ def _run(args: argparse.Namespace, decoder: Decoder = decode) -> int:
         segmentations: dict = {}  # one segmentation per long-form set, shared by every system
         if args.schedule_worker is not None:  # computed once by the schedule's parent, for every worker
             from harness.evaluation import schedule
+
             segmentations = schedule.read_segmentations(args.schedule_worker, testsets, args.segmentation)
         for system_dir in systems:
             verdict = _storage_verdict(system_dir, track)

@@ -67,6 +67,7 @@ class RowResult:
 def size_of(folder: Path, track: Track) -> dict:
     """A row's size from the safetensors headers (harness.systems.storage, no code run)."""
     from harness.systems import storage
+
     report = storage.to_json(storage.check(folder, track))
     totals = report["totals"]
     return {"bytes": totals["size_bytes"], "logical_params": totals["logical_params"],

@@ -50,6 +50,7 @@ class VllmSystem:
                  max_model_len: int = 4096) -> None:
         from harness.systems.models import load_processor, read_manifest, single_model_dir
         from harness.files import content_hash
+
         vllm = _import_vllm()
         manifest = read_manifest(folder)
         if manifest.format != "hf":

@@ -200,6 +200,7 @@ def _parse_size(value: str, what: str) -> int:
 def verify_size(model: Path, track: Track, declared_bytes: int, declared_params: int) -> tuple[dict, dict, list[str]]:
     """(storage verdict, verified size, flags) for the team's model folder; invalid folders are an error."""
     from harness.systems import storage
+
     try:
         report = storage.check(model, track)
     except storage.CheckError as error:
@@ -228,6 +229,7 @@ def verify_size(model: Path, track: Track, declared_bytes: int, declared_params:
 def load_set(track: Track, testset: str, folder: Path | None):
     """(spec, loaded set): the track's test set by name, or a local folder given explicitly."""
     from harness.data import testsets
+
     try:
         if folder is not None:
             loaded = testsets.load_testset(folder)

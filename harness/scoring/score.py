@@ -31,6 +31,7 @@ from harness.scoring.degeneration import flag_segments
 from harness.errors import HarnessError, read_input_bytes
 from harness.scoring.metrics import METRICS, MetricError, absent, score_all
 from harness.files import atomic_write_json
+
 REQUIRED = {"id": (str, int), "reference": (str,), "hypothesis": (str,), "audio_seconds": (int, float)}
 EXIT_BAD_INPUT = 2
 

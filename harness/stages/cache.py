@@ -47,6 +47,7 @@ class StageOutput:
 def folder_input(name: str, folder: str | os.PathLike) -> StageOutput:
     """An external folder (e.g. a base model) as a stage input, keyed by its content hash."""
     from harness.files import content_hash
+
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")

@@ -157,6 +157,7 @@ def hqq(recipe: Recipe, system: StageOutput, plan, name: str) -> StageOutput:
 def stored_bytes(folder: Path, track) -> tuple[int, int | None]:
     """(weight bytes of the largest unit, the track's limit) from the headers (harness.systems.storage)."""
     from harness.systems import storage
+
     verdict = storage.check(folder, track).verdict
     return verdict.size_bytes, None if verdict.rule is None else verdict.rule.limit_bytes
 

@@ -145,6 +145,7 @@ def combine(ids: Sequence[str], authentic: Mapping[str, Sequence[str]],
 def write_rows(path: str | os.PathLike, rows: Sequence[KdRow]) -> Path:
     """One JSON object per line, written atomically: a reader sees the old file or the new one."""
     from harness.files import write_jsonl
+
     path = Path(path)
     write_jsonl(path, [row.as_dict() for row in rows])
     return path
@@ -221,6 +222,7 @@ def distill_testset(teacher_folder: str | os.PathLike, train_set, out: str | os.
     from harness.inference.decode import decode
     from harness.systems.models import load_system
     from harness.files import atomic_write_json
+
     utterances = list(train_set.utterances)
     audios = [u.audio() for u in utterances]
     outputs, teachers, decoding = {}, {}, {}

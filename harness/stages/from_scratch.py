@@ -358,6 +358,7 @@ def save_base(model: Qwen2AudioForConditionalGeneration, processor: Qwen2AudioPr
     """
     from harness.systems.models import check_no_pickles
     from harness.files import staged_folder
+
     with staged_folder(folder) as staging:
         if not getattr(model.config, "_name_or_path", ""):  # built from a config, not loaded
             model.generation_config = generation_config(processor.tokenizer)

@@ -288,6 +288,7 @@ def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Every tensor of the model under its checkpoint name (transformers' renamings run
     backwards, as ``save_pretrained`` writes Qwen2-Audio: ``language_model.model.layers...``)."""
     from harness.systems.model_files import key_renamings, stored_name
+
     renamings = key_renamings(model)
     out: dict[str, torch.Tensor] = {}
     storages: set[tuple[str, int]] = set()
@@ -324,6 +325,7 @@ def save_hqq(model: nn.Module, processor, folder: str | os.PathLike, manifest: d
 
     from harness.systems.model_files import WEIGHTS_FILE
     from harness.files import atomic_write_json, staged_folder
+
     folder = Path(folder)
     with staged_folder(folder) as staging:
         save_file(stored_state(model), str(staging / WEIGHTS_FILE), metadata={"format": "pt"})

@@ -137,6 +137,7 @@ def build_model(processor, seed: int = SEED):
 def write_sums(folder: Path) -> Path:
     """``sha256sum -c``-compatible list of every file in the folder except itself."""
     from harness.files import file_sha256
+
     lines = [f"{file_sha256(p)}  {p.relative_to(folder).as_posix()}"
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != SUMS_FILE]
     path = folder / SUMS_FILE

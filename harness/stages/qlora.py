@@ -201,6 +201,7 @@ def qlora_system(system_folder: str | os.PathLike, examples: Sequence, store: Fe
     from harness.systems.models import check_no_pickles, load_processor, read_manifest, single_model_dir, write_manifest
     from harness.files import content_hash
     from harness.files import atomic_write_json
+
     system_folder = Path(system_folder)
     manifest = read_manifest(system_folder)
     model_dir = single_model_dir(system_folder, langs, action="QLoRA-train")

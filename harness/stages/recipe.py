@@ -54,6 +54,7 @@ from harness.stages.base import StageError, materialize_base
 from harness.stages.cache import StageCache, StageOutput, folder_input, testset_input
 from harness.data.tracks import REPO, Track, get_track, made_by_hint
 from harness.data.hub import HUB_REVISIONS
+
 MODEL = "model"  # the system folder inside a model-producing stage's folder
 KD_FILE = "kd.jsonl"
 SET = "set"  # the segmented set folder inside a data stage's folder

@@ -163,6 +163,7 @@ class Quantization:
 
 def read_quantization(model_dir: Path) -> Quantization:
     from harness.systems.model_files import model_error, read_json
+
     path = Path(model_dir) / QUANTIZATION_FILE
     if not path.is_file():
         raise model_error(model_dir, f"format {FORMAT!r} but no {QUANTIZATION_FILE}")
@@ -205,6 +206,7 @@ def load_hqq_mixed(model_dir: Path, *, device: str = "cpu", dtype: torch.dtype |
     """
     from harness.systems.model_files import check_config, model_error, weight_files
     from harness.systems.model_files import canonical_module
+
     model_dir = Path(model_dir)
     config = check_config(model_dir)
     if "quantization_config" in config:
@@ -233,6 +235,7 @@ def _empty_model(model_dir: Path, *, dtype: torch.dtype):
     from transformers.initialization import no_init_weights
 
     from harness.systems.model_files import model_error
+
     try:
         config = Qwen2AudioConfig.from_pretrained(str(model_dir.resolve()), local_files_only=True)
         # No random initialisation (minutes for the 7B): every persistent tensor is
@@ -251,6 +254,7 @@ def _read_tensors(model, files: list[Path]) -> dict[str, _Stored]:
     from transformers.core_model_loading import rename_source_key
 
     from harness.systems.model_files import model_error, key_renamings
+
     renamings = key_renamings(model)
     state = model.state_dict()
     stored: dict[str, _Stored] = {}
@@ -270,6 +274,7 @@ def _read_tensors(model, files: list[Path]) -> dict[str, _Stored]:
 def _check_untied(model, quantization: Quantization, model_dir: Path) -> None:
     from harness.systems.model_files import model_error
     from harness.systems.model_files import canonical_module
+
     embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
     if head is None or getattr(head, "weight", None) is not getattr(embedding, "weight", None):
         return
@@ -287,6 +292,7 @@ def _place(model, model_dir: Path, name: str, spec: dict, stored: dict[str, _Sto
     """
     from harness.systems.model_files import model_error, key_listing
     from harness.systems.model_files import canonical_module
+
     where = model_dir / QUANTIZATION_FILE
     target = targets.get(canonical_module(name))
     if target is None:
@@ -333,6 +339,7 @@ def _check_packed(path: Path, name: str, state: dict, spec: dict, shape: tuple[i
     """The stored HQQ state must be the manifest's bits and group size, the module's shape,
     and a layout HQQ's loader handles safely, before HQQ's own load_state_dict sees it."""
     from harness.systems.model_files import model_error
+
     def fail(problem: str):
         return model_error(path, f"HQQ module {name}: {problem}")
 
@@ -371,6 +378,7 @@ def _load_plain(model, stored: dict[str, _Stored], replaced: list[str], files: l
     from transformers.modeling_utils import remove_tied_weights_from_state_dict
 
     from harness.systems.model_files import model_error, key_listing, key_renamings, stored_name
+
     prefixes = tuple(name + "." for name in replaced)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith(prefixes)}
     expected = remove_tied_weights_from_state_dict(state, model)
@@ -398,6 +406,7 @@ def _load_generation_config(model, model_dir: Path) -> None:
     from transformers import GenerationConfig
 
     from harness.systems.model_files import model_error
+
     if not (model_dir / "generation_config.json").is_file():
         return
     try:

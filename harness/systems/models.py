@@ -150,6 +150,7 @@ def write_manifest(folder: str | os.PathLike, *, format: str, languages: dict[st
                    base_model: str | None, built_by: str | None, **extra) -> Path:
     """Write ``system.json`` (atomically) and check it reads back; for build stages and tests."""
     from harness.files import atomic_write_json
+
     folder = Path(folder)
     payload = {"format": format, "languages": dict(languages), "prompt": prompt, "base_model": base_model,
                "built_by": built_by, **extra}

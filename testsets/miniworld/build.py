@@ -160,6 +160,7 @@ def write_organizers_copy(out: Path) -> Path:
 def talks_content(longform_set) -> list[tuple]:
     """What a long-form set says, talk by talk: ids, segments, texts and the wav bytes' sha256."""
     from harness.files import file_sha256
+
     return [(t.talk_id, t.segments, t.references, t.source_text, file_sha256(t.wav_path)) for t in longform_set.talks]
 
 
