@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 import types
@@ -284,17 +285,17 @@ DEFINITIONS = (ResultsSummary, SegmentRow, TestSetInfo, LanguageReport, Metric, 
 
 # ---------------------------------------------------------------- checking
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, resolved type) of each field of a definition, resolved once (a check runs per row)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
-def _fields(cls: type) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(cls))
-
-
-def _required(cls: type) -> list[str]:
-    return [f.name for f in _fields(cls)
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+@functools.cache
+def _required(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls)
+                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
 
 def _type_name(kind: Any) -> str:
@@ -377,15 +378,15 @@ def _check_object(cls: type, data: object, key_path: str) -> None:
     for name in _required(cls):
         if name not in data:
             raise _Mismatch(key_path, f"the required key {name!r} is missing")
+    fields = _fields(cls)
     if getattr(cls, "CLOSED", False):
-        unknown = sorted(set(data) - {f.name for f in _fields(cls)})
+        unknown = sorted(set(data) - {name for name, _ in fields})
         if unknown:
             raise _Mismatch(key_path, f"unknown key {unknown[0]!r} (accepted: "
-                                      f"{', '.join(f.name for f in _fields(cls))})")
-    hints = _hints(cls)
-    for f in _fields(cls):
-        if f.name in data:
-            _check(hints[f.name], data[f.name], f"{key_path}.{f.name}" if key_path else f.name)
+                                      f"{', '.join(name for name, _ in fields)})")
+    for name, kind in fields:
+        if name in data:
+            _check(kind, data[name], f"{key_path}.{name}" if key_path else name)
 
 
 def check_object(cls: type, data: object, where: str) -> None:
@@ -432,10 +433,9 @@ def _json_type(kind: Any) -> dict:
 
 
 def _definition(cls: type) -> dict:
-    hints = _hints(cls)
     return {"type": "object", "description": " ".join((cls.__doc__ or cls.__name__).split()),
-            "properties": {f.name: _json_type(hints[f.name]) for f in _fields(cls)},
-            "required": _required(cls), "additionalProperties": not getattr(cls, "CLOSED", False)}
+            "properties": {name: _json_type(kind) for name, kind in _fields(cls)},
+            "required": list(_required(cls)), "additionalProperties": not getattr(cls, "CLOSED", False)}
 
 
 def json_schema() -> dict:
@@ -459,15 +459,15 @@ def _validate_file(path: Path) -> None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ResultsSchemaError(f"{path}: cannot read ({one_line(error)})") from None
+    segments = path.name.endswith(".jsonl")
     try:
-        if path.name.endswith(".jsonl"):
-            check_segment_rows([json.loads(line) for line in text.splitlines() if line.strip()], str(path))
-        else:
-            check_summary(json.loads(text), str(path))
+        data = [json.loads(line) for line in text.splitlines() if line.strip()] if segments else json.loads(text)
     except ValueError as error:
-        if isinstance(error, ResultsSchemaError):
-            raise
         raise ResultsSchemaError(f"{path}: not JSON ({one_line(error)})") from None
+    if segments:
+        check_segment_rows(data, str(path))
+    else:
+        check_summary(data, str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
