@@ -1,7 +1,8 @@
 """Files written whole or not at all, and the content hashes that key caches and test sets.
 
-The one place in harness/ that renames outputs into place and hashes file contents (issue 20);
-tests/test_files.py checks statically that no other module does either on its own.
+The shared place in harness/ for renaming outputs into place and hashing file contents (issue 20).
+Two writers keep their own rename on purpose: the stage cache and the feature store leave a
+folder another process finished first in place (harness.stages.cache, harness.training.features).
 
 Writes
 ------
@@ -30,16 +31,15 @@ should have), not ``mkdtemp``'s 0700.
 
 Hashes
 ------
-``file_sha256``: the hex sha256 of a file's bytes (no prefix), cached within the process per
-(resolved path, inode, size, mtime_ns, ctime_ns): a file rewritten in place or replaced by a
-rename changes one of those, so a stale digest is not served (short of a same-size in-place
-rewrite within one file-system timestamp tick). ``bytes_sha256``: the same for bytes in hand.
-``listing_sha256``: the sha256 over ``name \\0 hexdigest \\n`` per entry, in the order given.
-``content_hash`` of a folder: ``listing_sha256`` over (relative POSIX path, ``file_sha256``)
-of every file under it, sorted by path. Folder hashes are the stage cache's keys of external
+``file_sha256``: the hex sha256 of a file's bytes (no prefix). ``content_hash`` caches each
+file's digest within the process per (resolved path, size, mtime_ns): a file rewritten in place
+changes its mtime, so a stale digest is not served (short of a same-size rewrite within one
+file-system timestamp tick). ``listing_sha256``: the sha256 over ``name \\0 hexdigest \\n`` per
+entry, in the order given. ``content_hash`` of a folder: ``listing_sha256`` over (relative POSIX
+path, ``file_sha256``) of every file under it, sorted by path. Folder hashes are the stage cache's keys of external
 inputs (a base model) and results' model hashes, and the same listing is a long-form test
 set's content hash (harness.data.iwslt_layout): the algorithm must never change, or every cache
-and pinned test-set hash is invalidated (tests/test_files.py pins a value). Callers that
+and pinned test-set hash is invalidated (tests/test_files.py pins the values). Callers that
 record a hash as ``sha256:<hex>`` add the prefix themselves.
 
 harness/scoring/comet_runner.py runs in the COMET environment without this package and keeps its
