@@ -107,6 +107,10 @@ class PlanningRecipe(Recipe):
                                                            path=PLANNED / "data"), testset=described)
         return self._sets[source]
 
+    def data_roles(self) -> tuple[str, ...]:
+        """The [data] roles the chain read, in first-read order."""
+        return tuple(dict.fromkeys(data_set.testset.role for data_set in self._sets.values()))
+
     def base(self) -> StageOutput:
         configured = self.config.get("data", {}).get("base", self.track.base_model)
         return StageOutput(name="base", key=f"planned:{configured}", path=PLANNED / "base")
@@ -143,5 +147,4 @@ def plan_chain(chain: Callable[[Recipe, str, StageOutput], StageOutput], track: 
     recipe = PlanningRecipe(track=track, config=config, cache=PlanningCache(), log=None, langs=langs)
     base = recipe.base()
     finals = run_chain(chain, recipe, base, shared=shared)
-    roles = tuple(dict.fromkeys(data_set.testset.role for data_set in recipe._sets.values()))
-    return PlannedChain(stages=recipe.cache.records, base=base, finals=finals, data_roles=roles)
+    return PlannedChain(stages=recipe.cache.records, base=base, finals=finals, data_roles=recipe.data_roles())
