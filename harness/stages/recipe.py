@@ -59,7 +59,6 @@ MODEL = "model"  # the system folder inside a model-producing stage's folder
 KD_FILE = "kd.jsonl"
 SET = "set"  # the segmented set folder inside a data stage's folder
 HUB = "hub:"
-BASE_KEYS = ("base", "base_revision", "base_prompt")  # the [data] keys that name the base model, not a data set
 
 
 # ---------------------------------------------------------------- configuration
@@ -581,7 +580,7 @@ def open_recipe(submission: str, *, track: str = "mini", langs: Sequence[str] | 
     cache = StageCache(work or REPO / "build" / track / "cache", log=progress)
     recipe = Recipe(track=track_obj, config=settings, cache=cache, log=log, langs=langs)
     for role in settings["data"]:  # every data source first: a missing one fails before any training
-        if role not in BASE_KEYS:
+        if role in tables.DATA_SOURCES:  # the other [data] keys name the base model
             for lang in langs:
                 recipe.dataset(role, lang)
     return recipe
