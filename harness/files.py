@@ -95,13 +95,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         stream.write(text)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = True,
-                       permissions: int | None = None) -> None:
-    """``atomic_write_text`` for bytes."""
-    with atomic_file(path, binary=True, fsync=fsync, permissions=permissions) as stream:
-        stream.write(data)
-
-
 def _fresh_sibling(folder: Path, tag: str, *, create: bool) -> Path:
     """A new name ``.<folder name>.<tag>-<random>`` beside ``folder``, made as an empty folder
     (umask permissions) when ``create``, else only checked to be free."""
