@@ -87,6 +87,16 @@ def _error(where: object, problem: object) -> TestSetError:
     return TestSetError(one_line(f"{where}: {problem}"))
 
 
+def _read_text(path: Path) -> str:
+    """A UTF-8 text file of a set; a missing or unreadable one is a one-line TestSetError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise _error(path, "file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise _error(path, f"cannot read ({err})") from err
+
+
 @dataclass(frozen=True)
 class Utterance:
     """One segmented utterance: audio (encoded bytes), transcript, references, metadata."""
@@ -651,12 +661,7 @@ def read_segments_yaml(path: str | os.PathLike) -> list[dict]:
     keys (speaker_id, IWSLT's rW/uW) are kept as they are.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise _error(path, "file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise _error(path, f"cannot read ({err})") from err
+    text = _read_text(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -871,12 +876,7 @@ def _load_longform(folder: Path, manifest: dict, verify: bool) -> LongFormSet:
     lines: dict[str, list[str]] = {}
     for lang in languages:
         ref_path = folder / f"ref.{lang}"
-        try:
-            text = ref_path.read_text(encoding="utf-8")
-        except FileNotFoundError as err:
-            raise _error(ref_path, "file not found") from err
-        except (OSError, UnicodeDecodeError) as err:
-            raise _error(ref_path, f"cannot read ({err})") from err
+        text = _read_text(ref_path)
         lines[lang] = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
         if len(lines[lang]) != len(entries):
             raise _error(ref_path, f"has {len(lines[lang])} lines but {SEGMENTS_FILE} has {len(entries)} segments")

@@ -49,7 +49,6 @@ always set, pickle weight files are refused, and remote code is never trusted.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,12 +101,7 @@ def read_manifest(folder: str | os.PathLike) -> SystemManifest:
     path = folder / SYSTEM_FILE
     if not path.is_file():
         raise model_error(path, "no system manifest (a built system names its format in system.json)")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise model_error(path, f"unreadable JSON ({err})") from err
-    if not isinstance(raw, dict):
-        raise model_error(path, "must hold a JSON object")
+    raw = read_json(path)
     for key in ("format", "languages", "prompt"):
         if key not in raw:
             raise model_error(path, f"missing key {key!r}")
